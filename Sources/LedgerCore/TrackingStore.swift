@@ -1,0 +1,124 @@
+/// The storage protocol every backend implements and every upper layer (CLI, SDK, server) talks to.
+///
+/// The primitives are few on purpose; conveniences such as ``logBatch(runID:metrics:params:tags:)`` are
+/// built on them in an extension. Every backend runs the same conformance suite.
+public protocol TrackingStore: Sendable {
+    /// Creates an experiment with a unique name.
+    /// - Throws: ``LedgerError/Code/resourceAlreadyExists`` when the name is taken (also by a deleted experiment).
+    func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment
+
+    /// The experiment with this id, whatever its lifecycle stage.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist``.
+    func experiment(id: ExperimentID) async throws -> Experiment
+
+    /// The experiment with this name, or nil.
+    func experiment(named name: String) async throws -> Experiment?
+
+    /// Experiments in the view, with their run counts, ordered by id.
+    func experiments(view: ViewType) async throws -> [ExperimentSummary]
+
+    /// Renames, deletes or restores an experiment, or sets one of its tags.
+    func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws
+
+    /// Applies the operations of `batch` in one transaction, all or nothing, at most once per batch id.
+    func write(_ batch: WriteBatch) async throws -> WriteOutcome
+
+    /// Deletes or restores a run (soft deletion).
+    func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws
+
+    /// The run with its params, tags and latest metrics, whatever its lifecycle stage.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist``.
+    func run(_ runID: RunID) async throws -> Run
+
+    /// One page of runs that match `query`, in its order.
+    func searchRuns(_ query: RunQuery) async throws -> RunPage
+
+    /// Every point of one metric of a run, ordered by step, then timestamp, then value.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
+    func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint]
+
+    /// Finishes pending work and releases connections and files; later calls fail.
+    func close() async throws
+}
+
+/// A change to an experiment.
+public enum ExperimentChange: Sendable, Equatable {
+    case rename(String)
+    case setLifecycle(LifecycleStage)
+    case setTag(KeyValue)
+    case deleteTag(String)
+}
+
+/// A page of search results and the token for the next page (nil on the last page).
+public struct RunPage: Sendable, Equatable {
+    public var runs: [Run]
+    public var nextPageToken: String?
+
+    public init(runs: [Run], nextPageToken: String?) {
+        self.runs = runs
+        self.nextPageToken = nextPageToken
+    }
+}
+
+extension TrackingStore {
+    /// Creates a run, optionally with its first tags and params, in one transaction.
+    @discardableResult
+    public func createRun(_ run: NewRun, tags: [KeyValue] = [], params: [KeyValue] = []) async throws -> RunInfo {
+        var operations: [WriteOperation] = [.createRun(run)]
+        if !tags.isEmpty { operations.append(.setTags(run.runID, tags)) }
+        if !params.isEmpty { operations.append(.logParams(run.runID, params)) }
+        _ = try await write(WriteBatch(operations))
+        return try await self.run(run.runID).info
+    }
+
+    /// Logs metrics, params and tags for one run as MLflow's log-batch does, within MLflow's batch limits.
+    public func logBatch(runID: RunID, metrics: [Metric] = [], params: [KeyValue] = [], tags: [KeyValue] = []) async throws {
+        try Limits.checkBatchCounts(metrics: metrics.count, params: params.count, tags: tags.count)
+        var operations: [WriteOperation] = []
+        if !params.isEmpty { operations.append(.logParams(runID, params)) }
+        if !metrics.isEmpty { operations.append(.logMetrics(runID, metrics)) }
+        if !tags.isEmpty { operations.append(.setTags(runID, tags)) }
+        // An empty log-batch still has to name an existing run, as in MLflow.
+        if operations.isEmpty { _ = try await run(runID); return }
+        _ = try await write(WriteBatch(operations))
+    }
+
+    /// Sets one run tag.
+    public func setTag(runID: RunID, key: String, value: String) async throws {
+        _ = try await write(WriteBatch([.setTags(runID, [KeyValue(key, value)])]))
+    }
+
+    /// Deletes one run tag.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run has no such tag.
+    public func deleteTag(runID: RunID, key: String) async throws {
+        _ = try await write(WriteBatch([.deleteTag(runID, key: key)]))
+    }
+
+    /// Updates status, end time or name, and returns the run's attributes afterwards.
+    @discardableResult
+    public func updateRun(_ runID: RunID, _ update: RunUpdate) async throws -> RunInfo {
+        _ = try await write(WriteBatch([.updateRun(runID, update)]))
+        return try await run(runID).info
+    }
+
+    /// The experiment with this name.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` naming the experiments that do exist.
+    public func requireExperiment(named name: String) async throws -> Experiment {
+        if let experiment = try await experiment(named: name) { return experiment }
+        let known = try await experiments(view: .all).map(\.experiment.name)
+        let list = known.isEmpty ? "there are none" : "known experiments: " + known.prefix(20).map { "'\($0)'" }.joined(separator: ", ")
+        throw LedgerError(.resourceDoesNotExist, "No experiment named '\(name)' (\(list)).")
+    }
+
+    /// Every run that matches `query`, following page tokens.
+    public func searchAllRuns(_ query: RunQuery) async throws -> [Run] {
+        var query = query
+        var runs: [Run] = []
+        while true {
+            let page = try await searchRuns(query)
+            runs += page.runs
+            guard let token = page.nextPageToken else { return runs }
+            query.pageToken = token
+        }
+    }
+}

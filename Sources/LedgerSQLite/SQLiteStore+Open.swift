@@ -1,0 +1,154 @@
+public import Foundation
+import GRDB
+public import LedgerCore
+public import Logging
+
+/// How to open a SQLite database.
+public struct SQLiteOptions: Sendable {
+    /// Apply pending migrations when opening (the embedded default needs no setup). When false, a database with
+    /// pending migrations is refused with the command that fixes it.
+    public var migrate: Bool
+    /// Create the file when it does not exist. When false, a missing file is an error.
+    public var create: Bool
+    /// Open without write access, so that reading can never change the file (writes then fail).
+    /// A file with pending migrations is migrated first, as opening always does.
+    public var readOnly: Bool
+    /// How long a write waits for another process's lock before the store reports itself unavailable.
+    public var busyTimeout: TimeInterval
+    /// Where warnings (truncated values) and debug details (driver errors) go.
+    public var logger: Logger
+    /// Milliseconds since the Unix epoch; injected so that tests can control time.
+    public var clock: @Sendable () -> Int64
+
+    public init(
+        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, busyTimeout: TimeInterval = 5, logger: Logger = Logger(label: "runledger.sqlite"),
+        clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
+    ) {
+        self.migrate = migrate
+        self.create = create
+        self.readOnly = readOnly
+        self.busyTimeout = busyTimeout
+        self.logger = logger
+        self.clock = clock
+    }
+}
+
+extension SQLiteStore {
+    /// Opens (and by default creates and migrates) the RunLedger database at `path`.
+    ///
+    /// A file that is not a RunLedger database, or whose schema is newer than this binary, is refused before
+    /// anything is written to it.
+    ///
+    /// ```swift
+    /// let store = try await SQLiteStore.open(path: "runledger.sqlite")
+    /// ```
+    /// - Throws: ``LedgerError`` with `notALedgerDatabase`, `schemaTooNew`, `schemaPending`, `migrationConflict`
+    ///   or `resourceDoesNotExist` (a missing file when `create` is false).
+    public static func open(path: String, options: SQLiteOptions = SQLiteOptions()) async throws -> SQLiteStore {
+        let migrator = try SQLiteMigrator()
+        let exists = FileManager.default.fileExists(atPath: path)
+        if !exists && !options.create {
+            throw LedgerError(
+                .resourceDoesNotExist,
+                "No RunLedger database at '\(path)'. Run `runledger demo` to create one, or pass --database with an existing file."
+            )
+        }
+        var pending = true
+        if exists {
+            do {
+                pending = try inspect(path: path, migrator: migrator, allowPending: options.migrate, busyTimeout: options.busyTimeout)
+            } catch {
+                throw SQLiteStore.translate(error, logger: options.logger)
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(options.busyTimeout)
+        configuration.foreignKeysEnabled = true
+        configuration.prepareDatabase { db in
+            // WAL + NORMAL: a committed transaction survives a process crash; only an OS crash can lose the last commits.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let pool: DatabasePool
+        do {
+            if options.migrate && pending {
+                let writable = try DatabasePool(path: path, configuration: configuration)
+                try await writable.writeWithoutTransaction { db in _ = try migrator.migrate(db, clock: options.clock) }
+                if options.readOnly { try writable.close() }
+                pool = options.readOnly ? try readOnlyPool(path: path, configuration: configuration) : writable
+            } else {
+                pool = options.readOnly ? try readOnlyPool(path: path, configuration: configuration) : try DatabasePool(path: path, configuration: configuration)
+            }
+        } catch {
+            throw SQLiteStore.translate(error, logger: options.logger)
+        }
+        return SQLiteStore(writer: pool, logger: options.logger, clock: options.clock)
+    }
+
+    private static func readOnlyPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        var configuration = configuration
+        configuration.readonly = true
+        return try DatabasePool(path: path, configuration: configuration)
+    }
+
+    /// Reads a file without changing it: is it ours, and can this binary use its schema? Returns whether migrations are pending.
+    @discardableResult
+    private static func inspect(path: String, migrator: SQLiteMigrator?, allowPending: Bool, busyTimeout: TimeInterval = 5) throws -> Bool {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(busyTimeout)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                let tables = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'") ?? 0
+                let isLedger = try db.tableExists(SQLiteMigrator.historyTable)
+                if tables > 0 && !isLedger {
+                    throw LedgerError(
+                        .notALedgerDatabase,
+                        "'\(path)' is a SQLite database but not a RunLedger one (it has no \(SQLiteMigrator.historyTable) table). "
+                            + "Pass --database with a RunLedger file or a new path."
+                    )
+                }
+                guard let migrator else { return false }
+                let plan = try migrator.plan(db)
+                if !allowPending && !plan.pending.isEmpty {
+                    throw LedgerError(
+                        .schemaPending,
+                        "'\(path)' has \(plan.pending.count) pending migration(s). Run `runledger migrate up --database \(path)`."
+                    )
+                }
+                return !plan.pending.isEmpty
+            }
+        } catch let error as LedgerError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw LedgerError(.notALedgerDatabase, "'\(path)' is not a SQLite database (\(error.resultCode)). Pass --database with a RunLedger file.")
+        }
+    }
+
+    /// The migration status of the database at `path`, without changing it.
+    public static func migrationStatus(path: String) throws -> [MigrationStatus] {
+        let migrator = try SQLiteMigrator()
+        guard FileManager.default.fileExists(atPath: path) else { return MigrationPlan.status(available: migrator.files, applied: []) }
+        try inspectOwnership(path: path)
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.read { db in try migrator.status(db) }
+    }
+
+    /// Checks the migrations of the database at `path` without applying any.
+    /// - Throws: the ``LedgerError`` that opening it would throw (edited file, duplicate version, newer schema).
+    public static func validateMigrations(path: String) throws -> [MigrationStatus] {
+        let migrator = try SQLiteMigrator()
+        guard FileManager.default.fileExists(atPath: path) else { return MigrationPlan.status(available: migrator.files, applied: []) }
+        try inspect(path: path, migrator: migrator, allowPending: true)
+        return try migrationStatus(path: path)
+    }
+
+    private static func inspectOwnership(path: String) throws {
+        try inspect(path: path, migrator: nil, allowPending: true)
+    }
+}

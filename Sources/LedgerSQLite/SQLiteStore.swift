@@ -1,0 +1,460 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+public import LedgerCore
+public import Logging
+
+/// The embedded backend: a RunLedger database in one SQLite file (WAL mode), through GRDB.
+///
+/// Writes go through GRDB's single writer, so concurrent writers queue instead of failing with
+/// "database is locked"; reads run concurrently on a snapshot.
+public struct SQLiteStore: TrackingStore {
+    private let writer: any DatabaseWriter
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+
+    /// Wraps an open, migrated database; ``open(path:options:)`` is the public way in.
+    init(writer: any DatabaseWriter, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+        self.writer = writer
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Releases the database (checkpointing the WAL into the main file). Later calls fail.
+    public func close() throws { try (writer as? DatabasePool)?.close() }
+
+    // MARK: Experiments
+
+    public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
+        try Validation.checkExperimentName(name)
+        for tag in tags { try Validation.checkKey(tag.key, kind: "Tag") }
+        let now = clock()
+        let id = try await perform { db -> Int64 in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE name = ?", arguments: [name]) == true {
+                throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
+            }
+            try db.execute(
+                sql: "INSERT INTO experiments (name, artifact_location, creation_time, last_update_time) VALUES (?, ?, ?, ?)",
+                arguments: [name, artifactLocation ?? "", now, now]
+            )
+            let id = db.lastInsertedRowID
+            if artifactLocation == nil {
+                try db.execute(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", arguments: ["mlflow-artifacts:/\(id)", id])
+            }
+            for tag in tags {
+                try db.execute(sql: "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)", arguments: [id, tag.key, tag.value])
+            }
+            return id
+        }
+        return try await experiment(id: ExperimentID(id))
+    }
+
+    public func experiment(id: ExperimentID) async throws -> Experiment {
+        try await read { db in
+            guard let experiment = try Self.fetchExperiments(db, sql: "WHERE experiment_id = ?", arguments: [id.rawValue]).first else {
+                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+            }
+            return experiment
+        }
+    }
+
+    public func experiment(named name: String) async throws -> Experiment? {
+        try await read { db in try Self.fetchExperiments(db, sql: "WHERE name = ?", arguments: [name]).first }
+    }
+
+    public func experiments(view: ViewType) async throws -> [ExperimentSummary] {
+        try await read { db in
+            let stages = view.stages.map(\.rawValue)
+            let experiments = try Self.fetchExperiments(
+                db, sql: "WHERE lifecycle_stage IN (\(stages.map { _ in "?" }.joined(separator: ", "))) ORDER BY experiment_id",
+                arguments: StatementArguments(stages)
+            )
+            let counts = try Row.fetchAll(
+                db,
+                sql: "SELECT experiment_id, COUNT(*) AS n, MAX(start_time) AS last FROM runs WHERE lifecycle_stage = 'active' GROUP BY experiment_id"
+            )
+            var byID: [Int64: (Int, Int64?)] = [:]
+            for row in counts { byID[row["experiment_id"]] = (row["n"], row["last"]) }
+            return experiments.map { experiment in
+                let (count, last) = byID[experiment.id.rawValue] ?? (0, nil)
+                return ExperimentSummary(experiment: experiment, runCount: count, lastRunStartTime: last)
+            }
+        }
+    }
+
+    public func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws {
+        let now = clock()
+        try await perform { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE experiment_id = ?", arguments: [id.rawValue]) == true else {
+                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+            }
+            switch change {
+            case .rename(let name):
+                try Validation.checkExperimentName(name)
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE name = ? AND experiment_id <> ?", arguments: [name, id.rawValue]) == true {
+                    throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
+                }
+                try db.execute(sql: "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?", arguments: [name, now, id.rawValue])
+            case .setLifecycle(let stage):
+                if stage == .deleted && id == .defaultExperiment {
+                    throw LedgerError(.invalidParameterValue, "Cannot delete the default experiment '0'. This is an internally reserved experiment.")
+                }
+                try db.execute(
+                    sql: "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
+                    arguments: [stage.rawValue, now, id.rawValue]
+                )
+            case .setTag(let tag):
+                try Validation.checkKey(tag.key, kind: "Tag")
+                guard tag.value.unicodeScalars.count <= Limits.experimentTagValueLength else {
+                    throw LedgerError(.invalidParameterValue, "Experiment tag '\(tag.key)' value exceeds \(Limits.experimentTagValueLength) characters.")
+                }
+                try db.execute(
+                    sql: "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                    arguments: [id.rawValue, tag.key, tag.value]
+                )
+            case .deleteTag(let key):
+                try db.execute(sql: "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?", arguments: [id.rawValue, key])
+            }
+        }
+    }
+
+    private static func fetchExperiments(_ db: Database, sql: String, arguments: StatementArguments) throws -> [Experiment] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM experiments " + sql,
+            arguments: arguments
+        )
+        return try rows.map { row in
+            let id: Int64 = row["experiment_id"]
+            var tags: [String: String] = [:]
+            for tag in try Row.fetchAll(db, sql: "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", arguments: [id]) {
+                tags[tag["key"]] = tag["value"]
+            }
+            return Experiment(
+                id: ExperimentID(id), name: row["name"], artifactLocation: row["artifact_location"],
+                lifecycleStage: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active, creationTime: row["creation_time"],
+                lastUpdateTime: row["last_update_time"], tags: tags
+            )
+        }
+    }
+
+    // MARK: Writes
+
+    public func write(_ batch: WriteBatch) async throws -> WriteOutcome {
+        let (batch, warnings) = try batch.validated()
+        for warning in warnings { logger.warning("\(warning)") }
+        let now = clock()
+        return try await perform { db in
+            if let id = batch.id {
+                if try Bool.fetchOne(db, sql: "SELECT 1 FROM applied_batches WHERE batch_id = ?", arguments: [id.rawValue]) == true {
+                    return .alreadyApplied
+                }
+                try db.execute(sql: "INSERT INTO applied_batches (batch_id, applied_at) VALUES (?, ?)", arguments: [id.rawValue, now])
+            }
+            var runs = RunCache()
+            for operation in batch.operations {
+                try apply(operation, db: db, runs: &runs, now: now)
+            }
+            return .applied
+        }
+    }
+
+    /// The internal id and state of runs touched by one batch, so each is looked up once.
+    private struct RunCache {
+        var rows: [RunID: RunRow] = [:]
+    }
+
+    private struct RunRow {
+        var id: Int64
+        var status: RunStatus
+        var endTime: Int64?
+        var lifecycle: LifecycleStage
+    }
+
+    private func runRow(_ runID: RunID, db: Database, cache: inout RunCache, forWriting: Bool = true) throws -> RunRow {
+        if let row = cache.rows[runID] { return row }
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, status, end_time, lifecycle_stage FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue])
+        else { throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
+        let run = RunRow(
+            id: row["id"], status: RunStatus(rawValue: row["status"]) ?? .running, endTime: row["end_time"],
+            lifecycle: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active
+        )
+        if forWriting && run.lifecycle != .active {
+            throw LedgerError(.invalidParameterValue, "The run \(runID) must be in the 'active' state. Current state is \(run.lifecycle.rawValue).")
+        }
+        cache.rows[runID] = run
+        return run
+    }
+
+    private func apply(_ operation: WriteOperation, db: Database, runs: inout RunCache, now: Int64) throws {
+        switch operation {
+        case .createRun(let new):
+            guard let experiment = try Row.fetchOne(
+                db, sql: "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?", arguments: [new.experimentID.rawValue]
+            ) else { throw LedgerError(.resourceDoesNotExist, "No experiment with id \(new.experimentID).") }
+            guard experiment["lifecycle_stage"] == LifecycleStage.active.rawValue else {
+                throw LedgerError(.invalidParameterValue, "The experiment \(new.experimentID) must be in the 'active' state to create runs in it.")
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE run_uuid = ?", arguments: [new.runID.rawValue]) == true {
+                throw LedgerError(.resourceAlreadyExists, "A run with id \(new.runID) already exists.")
+            }
+            let location: String = experiment["artifact_location"]
+            let endTime: Int64? = new.status.isTerminal ? new.startTime : nil
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id, artifact_uri)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    new.runID.rawValue, new.experimentID.rawValue, new.name, new.status.rawValue, new.startTime, endTime, new.userID,
+                    location.isEmpty ? "" : "\(location)/\(new.runID)/artifacts",
+                ]
+            )
+            runs.rows[new.runID] = RunRow(id: db.lastInsertedRowID, status: new.status, endTime: endTime, lifecycle: .active)
+
+        case .logMetrics(let runID, let metrics):
+            let run = try runRow(runID, db: db, cache: &runs)
+            try insertMetrics(metrics, runID: run.id, db: db)
+
+        case .logParams(let runID, let params):
+            let run = try runRow(runID, db: db, cache: &runs)
+            let insert = try db.cachedStatement(sql: "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO NOTHING")
+            for param in params {
+                try insert.execute(arguments: [run.id, param.key, param.value])
+                guard db.changesCount == 0 else { continue }
+                let existing = try String.fetchOne(db, sql: "SELECT value FROM params WHERE run_id = ? AND key = ?", arguments: [run.id, param.key])
+                if let existing, existing != param.value {
+                    throw LedgerError(
+                        .invalidParameterValue,
+                        "Changing param values is not allowed. Param with key='\(param.key)' was already logged with value='\(existing)' "
+                            + "for run ID='\(runID)'. Attempted logging new value '\(param.value)'."
+                    )
+                }
+            }
+
+        case .setTags(let runID, let tags):
+            let run = try runRow(runID, db: db, cache: &runs)
+            let upsert = try db.cachedStatement(
+                sql: "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
+            )
+            for tag in tags {
+                try upsert.execute(arguments: [run.id, tag.key, tag.value])
+                // MLflow keeps the run name and this tag in step.
+                if tag.key == "mlflow.runName" {
+                    try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [tag.value, run.id])
+                }
+            }
+
+        case .deleteTag(let runID, let key):
+            let run = try runRow(runID, db: db, cache: &runs)
+            try db.execute(sql: "DELETE FROM tags WHERE run_id = ? AND key = ?", arguments: [run.id, key])
+            if db.changesCount == 0 {
+                throw LedgerError(.resourceDoesNotExist, "No tag with name: \(key) in run with id \(runID)")
+            }
+
+        case .updateRun(let runID, let update):
+            var run = try runRow(runID, db: db, cache: &runs)
+            if let status = update.status {
+                guard run.status.canMove(to: status) else {
+                    throw LedgerError(
+                        .invalidState,
+                        "Run \(runID) cannot move from \(run.status.rawValue) to \(status.rawValue): status moves forward only "
+                            + "(SCHEDULED → RUNNING → FINISHED, FAILED or KILLED)."
+                    )
+                }
+                run.status = status
+            }
+            if let endTime = update.endTime {
+                run.endTime = endTime
+            } else if run.status.isTerminal && run.endTime == nil {
+                run.endTime = now
+            }
+            try db.execute(sql: "UPDATE runs SET status = ?, end_time = ? WHERE id = ?", arguments: [run.status.rawValue, run.endTime, run.id])
+            if let name = update.name {
+                try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [name, run.id])
+                try db.execute(
+                    sql: "INSERT INTO tags (run_id, key, value) VALUES (?, 'mlflow.runName', ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                    arguments: [run.id, name]
+                )
+            }
+            runs.rows[runID] = run
+        }
+    }
+
+    /// The hot path of ingestion: binds each point straight through the SQLite C API on one cached statement,
+    /// then moves `latest_metrics` forward once per key.
+    private func insertMetrics(_ metrics: [Metric], runID: Int64, db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        let handle = insert.sqliteStatement
+        var latest: [String: MetricPoint] = [:]
+        for metric in metrics {
+            let point = metric.point
+            sqlite3_reset(handle)
+            sqlite3_bind_int64(handle, 1, runID)
+            _ = metric.key.withCString { sqlite3_bind_text(handle, 2, $0, -1, sqliteTransient) }
+            sqlite3_bind_int64(handle, 3, point.step)
+            sqlite3_bind_int64(handle, 4, point.timestamp)
+            sqlite3_bind_double(handle, 5, point.value.isNaN ? 0 : point.value)
+            sqlite3_bind_int64(handle, 6, point.value.isNaN ? 1 : 0)
+            let code = sqlite3_step(handle)
+            guard code == SQLITE_DONE else {
+                sqlite3_reset(handle)
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            if let current = latest[metric.key], !point.supersedes(current) { continue }
+            latest[metric.key] = point
+        }
+        sqlite3_reset(handle)
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, key) DO UPDATE SET
+                    step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
+                WHERE excluded.step > latest_metrics.step
+                   OR (excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp
+                   OR (excluded.timestamp = latest_metrics.timestamp AND excluded.is_nan = 0
+                       AND (latest_metrics.is_nan = 1 OR excluded.value > latest_metrics.value))))
+                """
+        )
+        for (key, point) in latest {
+            try upsert.execute(arguments: [runID, key, point.step, point.timestamp, point.value.isNaN ? 0 : point.value, point.value.isNaN ? 1 : 0])
+        }
+    }
+
+    public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {
+        try await perform { db in
+            try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?", arguments: [stage.rawValue, runID.rawValue])
+            if db.changesCount == 0 { throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
+        }
+    }
+
+    // MARK: Reads
+
+    public func run(_ runID: RunID) async throws -> Run {
+        try await read { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue]) else {
+                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+            }
+            return try Self.loadRuns(db, ids: [id])[0]
+        }
+    }
+
+    public func searchRuns(_ query: RunQuery) async throws -> RunPage {
+        let plan = try SearchPlan(query, dialect: .sqlite)
+        return try await read { db in
+            var ids: [Int64] = []
+            // One row more than the page tells whether another page follows.
+            let wanted = query.maxResults + 1
+            for phase in plan.phases where ids.count < wanted {
+                let statement = plan.statement(phase: phase, limit: wanted - ids.count)
+                ids += try Int64.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement.bindings))
+            }
+            let hasMore = ids.count > query.maxResults
+            let runs = try Self.loadRuns(db, ids: Array(ids.prefix(query.maxResults)))
+            return RunPage(runs: runs, nextPageToken: hasMore ? runs.last.map(plan.nextPageToken(after:)) : nil)
+        }
+    }
+
+    public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
+        try await read { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue]) else {
+                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+            }
+            return try Row.fetchAll(
+                db, sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, is_nan, value",
+                arguments: [id, key]
+            ).map { row in
+                let isNaN: Bool = row["is_nan"]
+                return MetricPoint(value: isNaN ? .nan : row["value"], timestamp: row["timestamp"], step: row["step"])
+            }
+        }
+    }
+
+    /// Loads runs with their params, tags and latest metrics, in the order of `ids`.
+    private static func loadRuns(_ db: Database, ids: [Int64]) throws -> [Run] {
+        var runs: [Int64: Run] = [:]
+        // Chunks stay well under SQLite's limit on bound variables.
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            let list = "(" + chunk.map { _ in "?" }.joined(separator: ", ") + ")"
+            let arguments = StatementArguments(chunk)
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)",
+                arguments: arguments
+            ) {
+                let info = RunInfo(
+                    runID: RunID(row["run_uuid"] as String)!, experimentID: ExperimentID(row["experiment_id"] as Int64), name: row["name"],
+                    status: RunStatus(rawValue: row["status"]) ?? .running, startTime: row["start_time"], endTime: row["end_time"],
+                    lifecycleStage: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active, userID: row["user_id"], artifactURI: row["artifact_uri"]
+                )
+                runs[row["id"]] = Run(info: info)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM params WHERE run_id IN \(list)", arguments: arguments) {
+                runs[row["run_id"]]?.params[row["key"]] = row["value"]
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM tags WHERE run_id IN \(list)", arguments: arguments) {
+                runs[row["run_id"]]?.tags[row["key"]] = row["value"]
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN \(list)", arguments: arguments
+            ) {
+                let isNaN: Bool = row["is_nan"]
+                runs[row["run_id"]]?.latestMetrics[row["key"]] = MetricPoint(value: isNaN ? .nan : row["value"], timestamp: row["timestamp"], step: row["step"])
+            }
+        }
+        return ids.compactMap { runs[$0] }
+    }
+
+    static func arguments(_ bindings: [SQLValue]) -> StatementArguments {
+        StatementArguments(
+            bindings.map { value -> (any DatabaseValueConvertible)? in
+                switch value {
+                case .integer(let number): number
+                case .real(let number): number
+                case .text(let text): text
+                }
+            }
+        )
+    }
+
+    // MARK: Plumbing
+
+    private func perform<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.write(body)
+        } catch {
+            throw Self.translate(error, logger: logger)
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.read(body)
+        } catch {
+            throw Self.translate(error, logger: logger)
+        }
+    }
+
+    /// Turns driver errors into ``LedgerError``s without leaking SQL or bound values; details go to the debug log.
+    static func translate(_ error: any Error, logger: Logger) -> any Error {
+        if error is LedgerError || error is CancellationError { return error }
+        guard let error = error as? DatabaseError else { return error }
+        logger.debug("SQLite error", metadata: ["error": "\(error)"])
+        switch error.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN, .SQLITE_PROTOCOL, .SQLITE_READONLY, .SQLITE_INTERRUPT:
+            return LedgerError(
+                .storeUnavailable,
+                "The SQLite database is unavailable (\(error.resultCode)): another process holds its lock, or the disk refused the write. Retry later."
+            )
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return LedgerError(.notALedgerDatabase, "The database file is not a SQLite database or is damaged (\(error.resultCode)).")
+        default:
+            return LedgerError(.internal, "The SQLite store failed (\(error.resultCode)).")
+        }
+    }
+}
+
+// SQLITE_TRANSIENT is a C macro Swift cannot import: SQLite copies the bound text before the call returns.
+private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

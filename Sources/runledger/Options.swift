@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import LedgerConnect
+import LedgerCore
+import Logging
+
+/// `--database`, shared by every command that opens a store.
+struct DatabaseOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The RunLedger database: a SQLite file path (default: $RUNLEDGER_DATABASE, else ./runledger.sqlite).",
+            valueName: "path"
+        )
+    )
+    var database: String?
+
+    var location: DatabaseLocation {
+        get throws {
+            try DatabaseLocation(database ?? ProcessInfo.processInfo.environment["RUNLEDGER_DATABASE"] ?? "runledger.sqlite")
+        }
+    }
+
+    /// Runs `body` on an existing database opened read-only; a missing file is an error rather than a new empty database.
+    func reading<T>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
+        try await using(ConnectOptions(migrate: true, create: false, readOnly: true, logger: cliLogger()), body)
+    }
+
+    /// Runs `body` on the database, creating and migrating it when needed.
+    func writing<T>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
+        try await using(ConnectOptions(migrate: true, create: true, logger: cliLogger()), body)
+    }
+
+    private func using<T>(_ options: ConnectOptions, _ body: (any TrackingStore) async throws -> T) async throws -> T {
+        let store = try await LedgerConnect.open(location, options: options)
+        do {
+            let result = try await body(store)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+}
+
+/// How a command prints its result.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv
+}
+
+func cliLogger() -> Logger {
+    var logger = Logger(label: "runledger")
+    logger.logLevel = ProcessInfo.processInfo.environment["RUNLEDGER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}
+
+/// Runs a command body and turns RunLedger errors into one line on stderr and exit code 2.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as LedgerError {
+        printError(error.message)
+        throw ExitCode(2)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+}
+
+func writeStandardError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// Resolves an experiment by name, or by id when the text is a number that names no experiment.
+func resolveExperiment(_ text: String, in store: any TrackingStore) async throws -> Experiment {
+    if let experiment = try await store.experiment(named: text) { return experiment }
+    if let id = ExperimentID(text), let experiment = try? await store.experiment(id: id) { return experiment }
+    return try await store.requireExperiment(named: text)
+}

@@ -1,0 +1,113 @@
+import Foundation
+import GRDB
+import LedgerCore
+import LedgerSQLite
+import Testing
+
+@Suite("SQLite migrations")
+struct SQLiteMigrationTests {
+    func history(_ path: String) throws -> [Row] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { try Row.fetchAll($0, sql: "SELECT version, checksum FROM runledger_schema_history ORDER BY version") }
+    }
+
+    func modify(_ path: String, _ sql: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { try $0.execute(sql: sql) }
+        try queue.close()
+    }
+
+    @Test("a new file is migrated on open, and opening again applies nothing twice")
+    func migratesOnOpenIdempotently() async throws {
+        let path = temporaryPath("new.sqlite")
+        try await SQLiteStore.open(path: path).close()
+        let first = try history(path)
+        let shipped = try SQLiteMigrator().files
+        #expect(first.count == shipped.count)
+        #expect(first.map { $0["checksum"] as String } == shipped.map(\.checksum))
+        try await SQLiteStore.open(path: path).close()
+        #expect(try history(path).count == first.count)
+        #expect(try SQLiteStore.validateMigrations(path: path).allSatisfy { $0.state == .applied })
+    }
+
+    @Test("the schema after all migrations matches the golden schema")
+    func goldenSchema() async throws {
+        let path = temporaryPath("golden.sqlite")
+        try await SQLiteStore.open(path: path).close()
+        let queue = try DatabaseQueue(path: path)
+        let tables = try await queue.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        }
+        try queue.close()
+        // When a migration adds a table or an index, add it here: this list is the schema's contract.
+        #expect(
+            tables == [
+                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metrics", "params",
+                "params_by_key_value", "runledger_schema_history", "runs", "runs_by_experiment_start", "tags", "tags_by_key_value",
+            ]
+        )
+    }
+
+    @Test("a migration file edited after it was applied is refused at start-up and by validate")
+    func editedChecksum() async throws {
+        let path = temporaryPath("edited.sqlite")
+        try await SQLiteStore.open(path: path).close()
+        // Simulates an edited shipped file: the recorded checksum no longer matches the file.
+        try modify(path, "UPDATE runledger_schema_history SET checksum = 'deadbeef' WHERE version = 1")
+        await expectLedgerError(.migrationConflict, "was edited after it was applied") { _ = try await SQLiteStore.open(path: path) }
+        #expect(throws: LedgerError.self) { try SQLiteStore.validateMigrations(path: path) }
+        #expect(try SQLiteStore.migrationStatus(path: path).first?.state == .edited)
+    }
+
+    @Test("a schema newer than the binary is refused and the file is left untouched")
+    func newerSchema() async throws {
+        let path = temporaryPath("newer.sqlite")
+        try await SQLiteStore.open(path: path).close()
+        try modify(path, "PRAGMA wal_checkpoint(TRUNCATE); INSERT INTO runledger_schema_history VALUES (9999, 'future', 'x', 1, 0)")
+        try modify(path, "PRAGMA journal_mode = DELETE")
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        await expectLedgerError(.schemaTooNew, "newer than this RunLedger") { _ = try await SQLiteStore.open(path: path) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test("a SQLite file of another application and a file that is not SQLite are refused untouched")
+    func foreignFiles() async throws {
+        let other = temporaryPath("other.sqlite")
+        try modify(other, "CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+        let before = try Data(contentsOf: URL(fileURLWithPath: other))
+        await expectLedgerError(.notALedgerDatabase, "not a RunLedger one") { _ = try await SQLiteStore.open(path: other) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: other)) == before)
+
+        let garbage = temporaryPath("garbage.sqlite")
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: URL(fileURLWithPath: garbage))
+        await expectLedgerError(.notALedgerDatabase) { _ = try await SQLiteStore.open(path: garbage) }
+    }
+
+    @Test("a missing file is an error when creation is off, and no file is left behind")
+    func missingFile() async throws {
+        let path = temporaryPath("absent.sqlite")
+        await expectLedgerError(.resourceDoesNotExist, "No RunLedger database") { _ = try await SQLiteStore.open(path: path, options: SQLiteOptions(create: false)) }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("pending migrations are refused when automatic migration is off, naming the fix")
+    func pendingRefused() async throws {
+        let path = temporaryPath("pending.sqlite")
+        try await SQLiteStore.open(path: path).close()
+        try modify(path, "DELETE FROM runledger_schema_history")
+        await expectLedgerError(.schemaPending, "runledger migrate up") { _ = try await SQLiteStore.open(path: path, options: SQLiteOptions(migrate: false)) }
+    }
+
+    @Test("processes opening a new file at once apply each migration exactly once")
+    func concurrentOpeners() async throws {
+        let path = temporaryPath("race.sqlite")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { try await SQLiteStore.open(path: path).close() } }
+            try await group.waitForAll()
+        }
+        let rows = try history(path)
+        #expect(rows.map { $0["version"] as Int } == (try SQLiteMigrator().files.map(\.version)))
+    }
+}

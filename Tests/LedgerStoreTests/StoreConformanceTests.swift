@@ -1,0 +1,250 @@
+import Foundation
+import LedgerCore
+import Testing
+
+/// The behaviour every TrackingStore must have, written against the protocol only.
+@Suite("Store conformance")
+struct StoreConformanceTests {
+    func newRun(_ store: any TrackingStore, experiment: ExperimentID, start: Int64 = 1000, name: String = "r") async throws -> RunID {
+        let run = NewRun(experimentID: experiment, name: name, startTime: start)
+        try await store.createRun(run)
+        return run.runID
+    }
+
+    @Test("experiments: unique names, default experiment, rename, delete and restore, tags", arguments: StoreBackend.all)
+    func experimentLifecycle(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        #expect(try await store.experiment(id: .defaultExperiment).name == "Default")
+        let study = try await store.createExperiment(name: "study", artifactLocation: nil, tags: [KeyValue("owner", "ana")])
+        #expect(study.tags == ["owner": "ana"])
+        #expect(try await store.experiment(named: "study")?.id == study.id)
+        await expectLedgerError(.resourceAlreadyExists, "study") { _ = try await store.createExperiment(name: "study", artifactLocation: nil, tags: []) }
+        await expectLedgerError(.invalidParameterValue) { _ = try await store.createExperiment(name: "", artifactLocation: nil, tags: []) }
+
+        try await store.updateExperiment(id: study.id, .rename("study-2"))
+        #expect(try await store.experiment(id: study.id).name == "study-2")
+        try await store.updateExperiment(id: study.id, .setTag(KeyValue("phase", "b")))
+        try await store.updateExperiment(id: study.id, .deleteTag("owner"))
+        #expect(try await store.experiment(id: study.id).tags == ["phase": "b"])
+
+        try await store.updateExperiment(id: study.id, .setLifecycle(.deleted))
+        #expect(try await store.experiments(view: .activeOnly).map(\.experiment.id) == [.defaultExperiment])
+        #expect(try await store.experiments(view: .deletedOnly).map(\.experiment.id) == [study.id])
+        await expectLedgerError(.resourceAlreadyExists) { _ = try await store.createExperiment(name: "study-2", artifactLocation: nil, tags: []) }
+        await expectLedgerError(.invalidParameterValue, "must be in the 'active' state") {
+            try await store.createRun(NewRun(experimentID: study.id, startTime: 1))
+        }
+        try await store.updateExperiment(id: study.id, .setLifecycle(.active))
+        #expect(try await store.experiments(view: .activeOnly).count == 2)
+        await expectLedgerError(.invalidParameterValue, "default experiment") {
+            try await store.updateExperiment(id: .defaultExperiment, .setLifecycle(.deleted))
+        }
+        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.experiment(id: ExperimentID(999)) }
+    }
+
+    @Test("runs: created RUNNING, status moves forward only, end time set on a terminal status", arguments: StoreBackend.all)
+    func runLifecycle(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let experiment = try await store.createExperiment(name: "e", artifactLocation: nil, tags: []).id
+        let id = try await newRun(store, experiment: experiment, start: 5000, name: "first")
+        var info = try await store.run(id).info
+        #expect(info.status == .running && info.endTime == nil && info.name == "first" && info.startTime == 5000)
+        #expect(info.artifactURI.contains(id.rawValue))
+
+        info = try await store.updateRun(id, RunUpdate(status: .finished))
+        #expect(info.status == .finished)
+        #expect(info.endTime != nil)
+        await expectLedgerError(.invalidState, "forward only") { try await store.updateRun(id, RunUpdate(status: .running)) }
+        await expectLedgerError(.invalidState) { try await store.updateRun(id, RunUpdate(status: .failed)) }
+        try await store.updateRun(id, RunUpdate(status: .finished, endTime: 9000))
+        #expect(try await store.run(id).info.endTime == 9000)
+
+        let renamed = try await store.updateRun(id, RunUpdate(name: "renamed"))
+        #expect(renamed.name == "renamed")
+        #expect(try await store.run(id).tags["mlflow.runName"] == "renamed")
+
+        await expectLedgerError(.resourceAlreadyExists) { try await store.createRun(NewRun(runID: id, experimentID: experiment, startTime: 1)) }
+        await expectLedgerError(.resourceDoesNotExist) { try await store.createRun(NewRun(experimentID: ExperimentID(77), startTime: 1)) }
+        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.run(RunID.random()) }
+    }
+
+    @Test("deleted runs leave searches, can be restored, and refuse writes", arguments: StoreBackend.all)
+    func softDeletion(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let experiment = try await store.createExperiment(name: "e", artifactLocation: nil, tags: []).id
+        let id = try await newRun(store, experiment: experiment)
+        try await store.setRunLifecycle(id, .deleted)
+        #expect(try await store.searchRuns(RunQuery(experimentIDs: [experiment])).runs.isEmpty)
+        #expect(try await store.searchRuns(RunQuery(experimentIDs: [experiment], view: .deletedOnly)).runs.map(\.info.runID) == [id])
+        #expect(try await store.run(id).info.lifecycleStage == .deleted)
+        await expectLedgerError(.invalidParameterValue, "'active' state") { try await store.setTag(runID: id, key: "a", value: "b") }
+        try await store.setRunLifecycle(id, .active)
+        #expect(try await store.searchRuns(RunQuery(experimentIDs: [experiment])).runs.map(\.info.runID) == [id])
+        await expectLedgerError(.resourceDoesNotExist) { try await store.setRunLifecycle(RunID.random(), .deleted) }
+    }
+
+    @Test("params are immutable: the same value again is fine, another value is refused naming both", arguments: StoreBackend.all)
+    func paramImmutability(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        try await store.logBatch(runID: id, params: [KeyValue("solver", "milp")])
+        try await store.logBatch(runID: id, params: [KeyValue("solver", "milp")])
+        await expectLedgerError(.invalidParameterValue, "key='solver' was already logged with value='milp'") {
+            try await store.logBatch(runID: id, params: [KeyValue("solver", "hybrid")])
+        }
+        #expect(try await store.run(id).params == ["solver": "milp"])
+        await expectLedgerError(.invalidParameterValue, "Duplicate parameter keys") {
+            try await store.logBatch(runID: id, params: [KeyValue("x", "1"), KeyValue("x", "2")])
+        }
+        // A failed batch is all or nothing: the metric logged beside the bad param is not stored.
+        await expectLedgerError(.invalidParameterValue) {
+            try await store.logBatch(runID: id, metrics: [Metric(key: "m", value: 1, timestamp: 1)], params: [KeyValue("solver", "other")])
+        }
+        #expect(try await store.metricHistory(runID: id, key: "m").isEmpty)
+    }
+
+    @Test("tags can be set, overwritten and deleted; deleting a missing tag is an error", arguments: StoreBackend.all)
+    func tags(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        try await store.setTag(runID: id, key: "site", value: "north")
+        try await store.setTag(runID: id, key: "site", value: "south")
+        #expect(try await store.run(id).tags["site"] == "south")
+        try await store.deleteTag(runID: id, key: "site")
+        #expect(try await store.run(id).tags["site"] == nil)
+        await expectLedgerError(.resourceDoesNotExist, "No tag with name: site") { try await store.deleteTag(runID: id, key: "site") }
+    }
+
+    @Test("MLflow's limits: over-count batches and bad keys refused; long values truncated", arguments: StoreBackend.all)
+    func limits(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        let metrics = (0..<1001).map { Metric(key: "m", value: Double($0), timestamp: 1, step: Int64($0)) }
+        await expectLedgerError(.invalidParameterValue, "at most 1000 metrics") { try await store.logBatch(runID: id, metrics: metrics) }
+        await expectLedgerError(.invalidParameterValue, "at most 100 params") {
+            try await store.logBatch(runID: id, params: (0..<101).map { KeyValue("p\($0)", "v") })
+        }
+        await expectLedgerError(.invalidParameterValue, "at most 100 tags") {
+            try await store.logBatch(runID: id, tags: (0..<101).map { KeyValue("t\($0)", "v") })
+        }
+        await expectLedgerError(.invalidParameterValue, "limit is 250") {
+            try await store.logBatch(runID: id, params: [KeyValue(String(repeating: "k", count: 251), "v")])
+        }
+        await expectLedgerError(.invalidParameterValue, "resolve") { try await store.logBatch(runID: id, metrics: [Metric(key: "../up", value: 1, timestamp: 1)]) }
+        try await store.logBatch(
+            runID: id, params: [KeyValue("long", String(repeating: "p", count: 7000))], tags: [KeyValue("long", String(repeating: "t", count: 9000))]
+        )
+        let run = try await store.run(id)
+        #expect(run.params["long"]?.count == Limits.paramValueLength)
+        #expect(run.tags["long"]?.count == Limits.tagValueLength)
+        await expectLedgerError(.resourceDoesNotExist) { try await store.logBatch(runID: RunID.random(), metrics: [Metric(key: "m", value: 1, timestamp: 1)]) }
+    }
+
+    @Test("metric history keeps every point; NaN and infinities round-trip; the latest value follows (step, timestamp, value)", arguments: StoreBackend.all)
+    func metricsAndLatest(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        try await store.logBatch(runID: id, metrics: [
+            Metric(key: "soc", value: 0.5, timestamp: 10, step: 2),
+            Metric(key: "soc", value: .nan, timestamp: 11, step: 1),
+            Metric(key: "soc", value: .infinity, timestamp: 12, step: 0),
+            Metric(key: "soc", value: -.infinity, timestamp: 12, step: 3),
+        ])
+        // An older step logged later does not replace the latest value.
+        try await store.logBatch(runID: id, metrics: [Metric(key: "soc", value: 99, timestamp: 99, step: 1)])
+        let history = try await store.metricHistory(runID: id, key: "soc")
+        #expect(history.map(\.step) == [0, 1, 1, 2, 3])
+        #expect(history[0].value == .infinity)
+        #expect(history[1].value.isNaN)
+        #expect(history[2].value == 99)
+        #expect(history[4].value == -.infinity)
+        #expect(try await store.run(id).latestMetrics["soc"] == MetricPoint(value: -.infinity, timestamp: 12, step: 3))
+
+        // Same step and timestamp: the higher value wins, and a number beats NaN.
+        try await store.logBatch(runID: id, metrics: [Metric(key: "k", value: .nan, timestamp: 5, step: 0)])
+        #expect(try await store.run(id).latestMetrics["k"]?.value.isNaN == true)
+        try await store.logBatch(runID: id, metrics: [Metric(key: "k", value: -3, timestamp: 5, step: 0)])
+        #expect(try await store.run(id).latestMetrics["k"]?.value == -3)
+        try await store.logBatch(runID: id, metrics: [Metric(key: "k", value: -4, timestamp: 5, step: 0)])
+        #expect(try await store.run(id).latestMetrics["k"]?.value == -3)
+
+        // Identical points collapse into one, as in MLflow.
+        try await store.logBatch(runID: id, metrics: [Metric(key: "dup", value: 1, timestamp: 1, step: 1), Metric(key: "dup", value: 1, timestamp: 1, step: 1)])
+        #expect(try await store.metricHistory(runID: id, key: "dup").count == 1)
+        #expect(try await store.metricHistory(runID: id, key: "never-logged").isEmpty)
+        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "soc") }
+    }
+
+    @Test("a batch with an id is applied once, however often it is delivered", arguments: StoreBackend.all)
+    func exactlyOnceBatches(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        let batch = WriteBatch(id: BatchID.random(), [.createRun(run), .logMetrics(run.runID, [Metric(key: "m", value: 1, timestamp: 1, step: 0)])])
+        #expect(try await store.write(batch) == .applied)
+        #expect(try await store.write(batch) == .alreadyApplied)
+        #expect(try await store.metricHistory(runID: run.runID, key: "m").count == 1)
+        // A batch that failed is not recorded as applied: it can be corrected and sent again under a new id only.
+        let failing = WriteBatch(id: BatchID.random(), [.logParams(RunID.random(), [KeyValue("a", "b")])])
+        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.write(failing) }
+    }
+
+    @Test("searches page by keyset without duplicates or gaps while runs are inserted", arguments: StoreBackend.all)
+    func paginationUnderConcurrentInserts(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let experiment = try await store.createExperiment(name: "paging", artifactLocation: nil, tags: []).id
+        var existing: Set<RunID> = []
+        for index in 0..<120 {
+            let run = NewRun(experimentID: experiment, startTime: Int64(index % 7))
+            _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "cost", value: Double(index % 11), timestamp: 1)])]))
+            existing.insert(run.runID)
+        }
+        for order in [[OrderKey(.metric("cost"))], [], [OrderKey(.attribute(.startTime), ascending: true), OrderKey(.metric("cost"), ascending: false)]] {
+            var seen: [RunID] = []
+            var query = RunQuery(experimentIDs: [experiment], orderBy: order, maxResults: 7)
+            var inserted = 0
+            while true {
+                let page = try await store.searchRuns(query)
+                seen += page.runs.map(\.info.runID)
+                // New runs land before, inside and after the cursor while we page.
+                let run = NewRun(experimentID: experiment, startTime: Int64(inserted % 7))
+                _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "cost", value: Double(inserted % 11), timestamp: 1)])]))
+                inserted += 1
+                guard let token = page.nextPageToken else { break }
+                query.pageToken = token
+            }
+            #expect(Set(seen).count == seen.count, "no run appears twice")
+            #expect(existing.isSubset(of: Set(seen)), "every run that existed before paging began is returned")
+        }
+    }
+
+    @Test("search validates its request", arguments: StoreBackend.all)
+    func searchValidation(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        await expectLedgerError(.invalidParameterValue, "at least one experiment") { _ = try await store.searchRuns(RunQuery(experimentIDs: [])) }
+        await expectLedgerError(.invalidParameterValue, "max_results") {
+            _ = try await store.searchRuns(RunQuery(experimentIDs: [.defaultExperiment], maxResults: 50001))
+        }
+        await expectLedgerError(.malformedQuery, "page token") {
+            _ = try await store.searchRuns(RunQuery(experimentIDs: [.defaultExperiment], pageToken: "eyJ2IjoxfQ=="))
+        }
+    }
+
+    @Test("concurrent writers to one store all succeed", arguments: StoreBackend.all)
+    func concurrentWriters(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let runs = (0..<8).map { _ in NewRun(experimentID: .defaultExperiment, startTime: 1) }
+        for run in runs { try await store.createRun(run) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for run in runs {
+                group.addTask {
+                    for batch in 0..<20 {
+                        let metrics = (0..<100).map { Metric(key: "x", value: Double($0), timestamp: 1, step: Int64(batch * 100 + $0)) }
+                        try await store.logBatch(runID: run.runID, metrics: metrics)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for run in runs { #expect(try await store.metricHistory(runID: run.runID, key: "x").count == 2000) }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+
+/// Runs the real `runledger` executable and captures what it prints.
+struct CLI {
+    static let executable: URL = {
+        if let override = ProcessInfo.processInfo.environment["RUNLEDGER_BIN"] { return URL(fileURLWithPath: override) }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("runledger")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        // swift test keeps the test bundle and the executables in the same build folder.
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return package.appendingPathComponent(".build/debug/runledger")
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "RUNLEDGER_DATABASE")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting so that a full pipe cannot block the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+func temporaryFolder() -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-cli-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}
+
+func jsonArray(_ text: String) throws -> [[String: Any]] {
+    try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+}
+
+/// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF).
+func parseCSV(_ text: String) -> [[String]] {
+    var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+    var iterator = Array(text.unicodeScalars).makeIterator()
+    var pending: Unicode.Scalar? = nil
+    while let scalar = pending ?? iterator.next() {
+        pending = nil
+        if quoted {
+            if scalar == "\"" {
+                if let next = iterator.next() {
+                    if next == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = next }
+                } else { quoted = false }
+            } else { field.unicodeScalars.append(scalar) }
+        } else if scalar == "\"" { quoted = true }
+        else if scalar == "," { row.append(field); field = "" }
+        else if scalar == "\r" { continue }
+        else if scalar == "\n" { row.append(field); rows.append(row); row = []; field = "" }
+        else { field.unicodeScalars.append(scalar) }
+    }
+    if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+    return rows
+}
+
+@Suite("runledger CLI", .serialized)
+struct CLITests {
+    static let folder = temporaryFolder()
+    static let database = folder.appendingPathComponent("demo.sqlite").path
+    static let demo: CLI.Result? = try? CLI.run(["demo", "--database", database, "--runs", "120", "--steps", "24", "--seed", "7"])
+
+    @Test("demo fills a database that answers the cheapest-hybrid question in order")
+    func cheapestHybrid() throws {
+        let demo = try #require(Self.demo)
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("Recorded 120 runs"))
+        let search = try CLI.run([
+            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'",
+            "--order-by", "metrics.total_cost ASC", "--limit", "5", "--format", "json",
+        ])
+        #expect(search.status == 0, "\(search.stderr)")
+        let runs = try jsonArray(search.stdout)
+        #expect(runs.count == 5)
+        let costs = runs.compactMap { ($0["metrics"] as? [String: Any])?["total_cost"] as? Double }
+        #expect(costs.count == 5 && costs == costs.sorted())
+        #expect(runs.allSatisfy { ($0["params"] as? [String: String])?["solver_type"] == "hybrid" })
+        let keys = Set(runs.first.map { Array($0.keys) } ?? [])
+        #expect(keys.isSuperset(of: ["run_id", "run_name", "experiment_id", "status", "start_time", "end_time", "params", "metrics", "tags"]))
+        #expect(search.stderr.contains("next page token: "))
+
+        // Every hybrid run, sorted, starts with the five above.
+        let all = try jsonArray(try CLI.run([
+            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'",
+            "--limit", "1000", "--format", "json",
+        ]).stdout)
+        let cheapest = all.compactMap { ($0["metrics"] as? [String: Any])?["total_cost"] as? Double }.sorted().prefix(5)
+        #expect(Array(cheapest) == costs)
+    }
+
+    @Test("a filter on a KPI, pagination through the token file, and renewable runs above 80 %")
+    func renewableAndPaging() throws {
+        _ = try #require(Self.demo)
+        let tokenFile = Self.folder.appendingPathComponent("token").path
+        var seen: [String] = []
+        var token: String? = nil
+        repeat {
+            var arguments = [
+                "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "metrics.renewable_fraction > 0.8",
+                "--limit", "7", "--format", "json", "--page-token-file", tokenFile,
+            ]
+            if let token { arguments += ["--page-token", token] }
+            let page = try CLI.run(arguments)
+            #expect(page.status == 0, "\(page.stderr)")
+            let runs = try jsonArray(page.stdout)
+            #expect(runs.allSatisfy { (($0["metrics"] as? [String: Any])?["renewable_fraction"] as? Double ?? 0) > 0.8 })
+            seen += runs.compactMap { $0["run_id"] as? String }
+            let next = try String(contentsOfFile: tokenFile, encoding: .utf8)
+            token = next.isEmpty ? nil : next
+        } while token != nil
+        #expect(Set(seen).count == seen.count)
+        let csv = try CLI.run([
+            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "metrics.renewable_fraction > 0.8",
+            "--limit", "1000", "--format", "csv",
+        ])
+        #expect(parseCSV(csv.stdout).count - 1 == seen.count)
+        #expect(seen.count > 0)
+    }
+
+    @Test("export csv writes one row per run with params, metrics and tags columns")
+    func exportCSV() throws {
+        _ = try #require(Self.demo)
+        let output = Self.folder.appendingPathComponent("study.csv").path
+        let export = try CLI.run([
+            "export", "csv", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'",
+            "--output", output,
+        ])
+        #expect(export.status == 0, "\(export.stderr)")
+        let rows = parseCSV(try String(contentsOfFile: output, encoding: .utf8))
+        let header = try #require(rows.first)
+        #expect(Array(header.prefix(5)) == ["run_id", "run_name", "status", "start_time", "end_time"])
+        #expect(header.contains("params.solver_type") && header.contains("metrics.total_cost") && header.contains("tags.site"))
+        #expect(rows.dropFirst().allSatisfy { $0.count == header.count && $0[2] == "FINISHED" })
+        let finished = try jsonArray(try CLI.run([
+            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'",
+            "--limit", "1000", "--format", "json",
+        ]).stdout)
+        #expect(rows.count - 1 == finished.count)
+    }
+
+    @Test("runs show, metrics history and experiments list print what the store holds")
+    func showAndHistory() throws {
+        _ = try #require(Self.demo)
+        let first = try jsonArray(try CLI.run(["runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--limit", "1", "--format", "json"]).stdout)[0]
+        let runID = try #require(first["run_id"] as? String)
+        let show = try CLI.run(["runs", "show", runID, "--database", Self.database, "--format", "json"])
+        let shown = try #require(JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        #expect(shown["run_id"] as? String == runID)
+        let history = try jsonArray(try CLI.run(["metrics", "history", runID, "soc", "--database", Self.database, "--format", "json"]).stdout)
+        #expect(history.count == 24 || history.count == 12)
+        #expect(history.map { $0["step"] as? Int ?? -1 } == Array(0..<history.count))
+        let experiments = try jsonArray(try CLI.run(["experiments", "list", "--database", Self.database, "--format", "json"]).stdout)
+        let study = try #require(experiments.first { $0["name"] as? String == "energy-design-study" })
+        #expect(study["run_count"] as? Int == 120)
+        #expect(Set(study.keys) == ["experiment_id", "name", "lifecycle_stage", "creation_time", "run_count"])
+        let status = try jsonArray(try CLI.run(["migrate", "status", "--database", Self.database, "--format", "json"]).stdout)
+        #expect(status.allSatisfy { $0["version"] is Int && $0["checksum"] is String && $0["applied_at"] is Int })
+    }
+
+    @Test("the same seed gives the same study")
+    func deterministicDemo() throws {
+        let other = Self.folder.appendingPathComponent("again.sqlite").path
+        #expect(try CLI.run(["demo", "--database", other, "--runs", "120", "--steps", "24", "--seed", "7"]).status == 0)
+        let arguments = ["runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost", "--limit", "1000", "--format", "csv"]
+        #expect(try CLI.run(arguments + ["--database", other]).stdout == (try CLI.run(arguments + ["--database", Self.database]).stdout))
+    }
+
+    @Test("bad input ends with exit code 2, one clear line on stderr, and the database untouched", arguments: [
+        (["runs", "search", "--experiment", "energy-design-study", "--filter", "metrics.total_cost < 'cheap'"], "column 22"),
+        (["runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost sideways"], "--order-by"),
+        (["runs", "search", "--experiment", "no-such-study"], "No experiment named 'no-such-study'"),
+        (["runs", "search", "--experiment", "energy-design-study", "--page-token", "garbage"], "page token"),
+        (["runs", "show", "0123456789abcdef0123456789abcdef"], "not found"),
+        (["runs", "show", "not-a-run-id"], "32 hexadecimal"),
+        (["metrics", "history", "0123456789abcdef0123456789abcdef", "soc"], "not found"),
+    ])
+    func badInput(arguments: [String], fragment: String) throws {
+        _ = try #require(Self.demo)
+        let before = try Data(contentsOf: URL(fileURLWithPath: Self.database))
+        let result = try CLI.run(arguments + ["--database", Self.database])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains(fragment), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: Self.database)) == before)
+    }
+
+    @Test("files that are not usable RunLedger databases are refused with exit code 2 and left untouched")
+    func unusableDatabases() throws {
+        let garbage = Self.folder.appendingPathComponent("garbage.sqlite").path
+        try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: garbage))
+        let missing = Self.folder.appendingPathComponent("missing.sqlite").path
+        for (path, fragment) in [(garbage, "not a SQLite database"), (missing, "No RunLedger database")] {
+            let result = try CLI.run(["runs", "search", "--experiment", "x", "--database", path])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains(fragment), "\(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: garbage)) == Data(repeating: 0x42, count: 8192))
+        #expect(!FileManager.default.fileExists(atPath: missing))
+    }
+
+    @Test("RUNLEDGER_DATABASE is the default database, and --help explains every command")
+    func environmentAndHelp() throws {
+        _ = try #require(Self.demo)
+        let listed = try CLI.run(["experiments", "list", "--format", "json"], environment: ["RUNLEDGER_DATABASE": Self.database])
+        #expect(try jsonArray(listed.stdout).contains { $0["name"] as? String == "energy-design-study" })
+        let help = try CLI.run(["--help"])
+        for command in ["demo", "experiments", "runs", "metrics", "export", "migrate"] { #expect(help.stdout.contains(command)) }
+        let searchHelp = try CLI.run(["runs", "search", "--help"])
+        #expect(searchHelp.stdout.contains("--filter") && searchHelp.stdout.contains("--order-by") && searchHelp.stdout.contains("--page-token"))
+    }
+}
