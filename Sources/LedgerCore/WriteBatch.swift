@@ -78,12 +78,17 @@ public struct WriteBatch: Sendable, Equatable {
         var warnings: [String] = []
         var operations = self.operations
         var paramsSeen: [RunID: [String: String]] = [:]
+        // Ingestion repeats a handful of metric keys thousands of times: check each distinct key once.
+        var checkedMetricKeys: Set<String> = []
         for index in operations.indices {
             switch operations[index] {
             case .createRun(let run):
                 try Validation.checkRunName(run.name)
             case .logMetrics(_, let metrics):
-                for metric in metrics { try Validation.checkKey(metric.key, kind: "Metric") }
+                for metric in metrics where !checkedMetricKeys.contains(metric.key) {
+                    try Validation.checkKey(metric.key, kind: "Metric")
+                    checkedMetricKeys.insert(metric.key)
+                }
             case .logParams(let runID, var params):
                 for i in params.indices {
                     try Validation.checkKey(params[i].key, kind: "Param")

@@ -281,32 +281,54 @@ public struct SQLiteStore: TrackingStore {
         }
     }
 
-    /// The hot path of ingestion: binds each point straight through the SQLite C API on one cached statement,
+    /// Rows per multi-row INSERT: amortises the statement start-up over many rows (6 × 64 = 384 bindings).
+    private static let rowsPerInsert = 64
+
+    private static let insertMetricsSQL: [Int: String] = [1, rowsPerInsert].reduce(into: [:]) { sql, rows in
+        sql[rows] = "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
+    /// The hot path of ingestion: binds points straight through the SQLite C API into cached multi-row INSERTs,
     /// then moves `latest_metrics` forward once per key.
     private func insertMetrics(_ metrics: [Metric], runID: Int64, db: Database) throws {
-        let insert = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)"
-        )
-        let handle = insert.sqliteStatement
+        // Key texts live as C strings for the whole call, so they can be bound without SQLite copying them.
+        var keyTexts: [String: UnsafeMutablePointer<CChar>] = [:]
+        defer { for text in keyTexts.values { free(text) } }
         var latest: [String: MetricPoint] = [:]
-        for metric in metrics {
-            let point = metric.point
+        var index = 0
+        while index < metrics.count {
+            let rows = metrics.count - index >= Self.rowsPerInsert ? Self.rowsPerInsert : 1
+            let statement = try db.cachedStatement(sql: Self.insertMetricsSQL[rows]!)
+            let handle = statement.sqliteStatement
             sqlite3_reset(handle)
-            sqlite3_bind_int64(handle, 1, runID)
-            _ = metric.key.withCString { sqlite3_bind_text(handle, 2, $0, -1, sqliteTransient) }
-            sqlite3_bind_int64(handle, 3, point.step)
-            sqlite3_bind_int64(handle, 4, point.timestamp)
-            sqlite3_bind_double(handle, 5, point.value.isNaN ? 0 : point.value)
-            sqlite3_bind_int64(handle, 6, point.value.isNaN ? 1 : 0)
+            for row in 0..<rows {
+                let metric = metrics[index + row]
+                let point = metric.point
+                let text: UnsafeMutablePointer<CChar>
+                if let existing = keyTexts[metric.key] {
+                    text = existing
+                } else {
+                    text = strdup(metric.key)
+                    keyTexts[metric.key] = text
+                }
+                let base = Int32(row * 6)
+                sqlite3_bind_int64(handle, base + 1, runID)
+                sqlite3_bind_text(handle, base + 2, text, -1, nil)  // nil = SQLITE_STATIC: the text outlives the statement's use
+                sqlite3_bind_int64(handle, base + 3, point.step)
+                sqlite3_bind_int64(handle, base + 4, point.timestamp)
+                sqlite3_bind_double(handle, base + 5, point.value.isNaN ? 0 : point.value)
+                sqlite3_bind_int64(handle, base + 6, point.value.isNaN ? 1 : 0)
+                if let current = latest[metric.key], !point.supersedes(current) { continue }
+                latest[metric.key] = point
+            }
             let code = sqlite3_step(handle)
+            sqlite3_reset(handle)
             guard code == SQLITE_DONE else {
-                sqlite3_reset(handle)
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
-            if let current = latest[metric.key], !point.supersedes(current) { continue }
-            latest[metric.key] = point
+            index += rows
         }
-        sqlite3_reset(handle)
         let upsert = try db.cachedStatement(
             sql: """
                 INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
@@ -455,6 +477,3 @@ public struct SQLiteStore: TrackingStore {
         }
     }
 }
-
-// SQLITE_TRANSIENT is a C macro Swift cannot import: SQLite copies the bound text before the call returns.
-private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

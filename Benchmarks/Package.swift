@@ -1,0 +1,23 @@
+// swift-tools-version:6.1
+// Benchmarks live in their own package so that the main build (and CI) never compiles them.
+// Run: Benchmarks/archive.sh (builds in release and prints every figure side by side).
+import PackageDescription
+
+let package = Package(
+    name: "RunLedgerBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "RunLedger", path: ".."),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ArchiveBenchmark",
+            dependencies: [
+                .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "LedgerSQLite", package: "RunLedger"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        )
+    ]
+)
