@@ -8,17 +8,20 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "RunLedger",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerSQLite", targets: ["LedgerSQLite"]),
         .library(name: "LedgerConnect", targets: ["LedgerConnect"]),
+        .library(name: "RunLedger", targets: ["RunLedger"]),
         .executable(name: "runledger", targets: ["runledger"]),
+        .executable(name: "energy-study", targets: ["energy-study"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         // Domain values, query language, store protocol, migration planning. Foundation only, no I/O.
@@ -41,6 +44,12 @@ let package = Package(
             dependencies: ["LedgerCore", "LedgerSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The SDK a simulation imports: run handles, the batching writer, the durable spool and its replay.
+        .target(
+            name: "RunLedger",
+            dependencies: ["LedgerCore", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
         // The energy-system model behind `runledger demo` and the examples: pure computation.
         .target(name: "EnergySimulation", swiftSettings: swiftSettings),
         .executableTarget(
@@ -48,16 +57,34 @@ let package = Package(
             dependencies: [
                 "LedgerCore",
                 "LedgerConnect",
+                "RunLedger",
                 "EnergySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
+        // An example to copy: a design study that logs through the SDK only.
+        .executableTarget(
+            name: "energy-study",
+            dependencies: [
+                "LedgerConnect", "RunLedger", "EnergySimulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/energy-study",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LedgerStoreTests",
             dependencies: ["LedgerCore", "LedgerSQLite", "LedgerConnect", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RunLedgerTests",
+            dependencies: [
+                "RunLedger", "LedgerCore", "LedgerSQLite", "energy-study", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -194,3 +194,61 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// One design of a study, simulated: what the demo and the examples record as a run.
+public struct StudyRun: Sendable {
+    /// 1-based position in the study.
+    public var index: Int
+    /// 32 hex characters drawn from the study's generator: a deterministic run id.
+    public var identifier: String
+    public var name: String
+    public var design: Design
+    public var site: String
+    /// Why the run failed, for the few that do; they log half their hours and no KPIs.
+    public var failure: String?
+    public var result: SimulationResult
+
+    /// The hours the run logs: all of them, or the first half for a failed run.
+    public var loggedHours: ArraySlice<HourlyPoint> { failure == nil ? result.hourly[...] : result.hourly.prefix(result.hourly.count / 2) }
+
+    /// The per-hour metrics of one hour, by name.
+    public static func metrics(of point: HourlyPoint) -> [(String, Double)] {
+        [("soc", point.soc), ("grid_import_kw", point.gridImportKW), ("pv_kw", point.pvKW), ("wind_kw", point.windKW), ("demand_kw", point.demandKW)]
+    }
+
+    /// The run's tags.
+    public var tags: [(String, String)] {
+        var tags = [("site", site), ("scenario", "base-2030")]
+        if let failure { tags.append(("failure_reason", failure)) }
+        return tags
+    }
+}
+
+/// A deterministic energy-system design study: the same seed gives the same designs, weather and results.
+public struct Study: Sendable {
+    public let steps: Int
+    private var generator: SeededGenerator
+    private var count = 0
+
+    public init(seed: UInt64, steps: Int) {
+        self.steps = steps
+        self.generator = SeededGenerator(seed: seed)
+    }
+
+    /// Draws and simulates the next design.
+    public mutating func next() -> StudyRun {
+        count += 1
+        let identifier = [generator.next(), generator.next()].map { value in
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }.joined()
+        let design = Design.random(using: &generator)
+        let site = ["north", "south", "coastal"][Int(generator.next() % 3)]
+        let failure: String? =
+            generator.uniform(0...1) < 0.04
+            ? ["solver did not converge", "infeasible: grid limit below peak demand", "time limit reached"][Int(generator.next() % 3)] : nil
+        let result = simulate(design, hours: steps, using: &generator)
+        let name = "design-" + String(repeating: "0", count: max(0, 4 - String(count).count)) + String(count)
+        return StudyRun(index: count, identifier: identifier, name: name, design: design, site: site, failure: failure, result: result)
+    }
+}

@@ -37,6 +37,10 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint]
 
+    /// Marks RUNNING runs whose last heartbeat (or, without one, whose start) is older than `heartbeatBefore` as KILLED,
+    /// ending them at `endTime`; returns their ids. Finds runs whose process vanished.
+    func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID]
+
     /// Finishes pending work and releases connections and files; later calls fail.
     func close() async throws
 }

@@ -2,6 +2,9 @@
 public struct NewRun: Sendable, Equatable {
     public var runID: RunID
     public var experimentID: ExperimentID
+    /// When set, the run goes into the experiment of this name, created if missing (then `experimentID` is ignored).
+    /// This lets a client start runs in a named study while the store is unreachable.
+    public var experimentName: String?
     public var name: String
     public var status: RunStatus
     /// Milliseconds since the Unix epoch.
@@ -14,10 +17,17 @@ public struct NewRun: Sendable, Equatable {
     ) {
         self.runID = runID
         self.experimentID = experimentID
+        self.experimentName = nil
         self.name = name
         self.status = status
         self.startTime = startTime
         self.userID = userID
+    }
+
+    /// A run in the experiment named `experimentName`, which the store creates if it does not exist.
+    public init(runID: RunID = .random(), experimentName: String, name: String = "", status: RunStatus = .running, startTime: Int64, userID: String = "") {
+        self.init(runID: runID, experimentID: .defaultExperiment, name: name, status: status, startTime: startTime, userID: userID)
+        self.experimentName = experimentName
     }
 }
 
@@ -43,6 +53,8 @@ public enum WriteOperation: Sendable, Equatable {
     case setTags(RunID, [KeyValue])
     case deleteTag(RunID, key: String)
     case updateRun(RunID, RunUpdate)
+    /// The runs' processes are alive at this time (milliseconds); runs whose heartbeat stops are reaped as KILLED.
+    case heartbeat([RunID], at: Int64)
 }
 
 /// The one write primitive of a store: operations applied in order, in one transaction, all or nothing.
@@ -65,7 +77,7 @@ public struct WriteBatch: Sendable, Equatable {
             case .logMetrics(_, let metrics): total + metrics.count
             case .logParams(_, let params): total + params.count
             case .setTags(_, let tags): total + tags.count
-            case .createRun, .deleteTag, .updateRun: total + 1
+            case .createRun, .deleteTag, .updateRun, .heartbeat: total + 1
             }
         }
     }
@@ -84,6 +96,7 @@ public struct WriteBatch: Sendable, Equatable {
             switch operations[index] {
             case .createRun(let run):
                 try Validation.checkRunName(run.name)
+                if let name = run.experimentName { try Validation.checkExperimentName(name) }
             case .logMetrics(_, let metrics):
                 for metric in metrics where !checkedMetricKeys.contains(metric.key) {
                     try Validation.checkKey(metric.key, kind: "Metric")
@@ -117,6 +130,8 @@ public struct WriteBatch: Sendable, Equatable {
                 try Validation.checkKey(key, kind: "Tag")
             case .updateRun(_, let update):
                 if let name = update.name { try Validation.checkRunName(name) }
+            case .heartbeat:
+                break
             }
         }
         return (WriteBatch(id: id, operations), warnings)

@@ -21,7 +21,7 @@ public struct SQLiteOptions: Sendable {
     public var clock: @Sendable () -> Int64
 
     public init(
-        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, busyTimeout: TimeInterval = 5, logger: Logger = Logger(label: "runledger.sqlite"),
+        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, busyTimeout: TimeInterval = 1, logger: Logger = Logger(label: "runledger.sqlite"),
         clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
     ) {
         self.migrate = migrate
@@ -68,26 +68,26 @@ extension SQLiteStore {
             // WAL + NORMAL: a committed transaction survives a process crash; only an OS crash can lose the last commits.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        let pool: DatabasePool
+        var pool: DatabasePool? = nil
         do {
             if options.migrate && pending {
                 let writable = try DatabasePool(path: path, configuration: configuration)
                 try await writable.writeWithoutTransaction { db in _ = try migrator.migrate(db, clock: options.clock) }
-                if options.readOnly { try writable.close() }
-                pool = options.readOnly ? try readOnlyPool(path: path, configuration: configuration) : writable
-            } else {
-                pool = options.readOnly ? try readOnlyPool(path: path, configuration: configuration) : try DatabasePool(path: path, configuration: configuration)
+                if options.readOnly { try writable.close() } else { pool = writable }
             }
+            if options.readOnly {
+                configuration.readonly = true
+                pool = try DatabasePool(path: path, configuration: configuration)
+            } else if pool == nil {
+                pool = try DatabasePool(path: path, configuration: configuration)
+            }
+        } catch let error as DatabaseError where !options.readOnly && !pending && (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) {
+            // Another process holds the write lock: the schema is current, so hand out a store that connects on first use.
+            options.logger.info("SQLite database locked by another process; connecting on first use", metadata: ["path": "\(path)"])
         } catch {
             throw SQLiteStore.translate(error, logger: options.logger)
         }
-        return SQLiteStore(writer: pool, logger: options.logger, clock: options.clock)
-    }
-
-    private static func readOnlyPool(path: String, configuration: Configuration) throws -> DatabasePool {
-        var configuration = configuration
-        configuration.readonly = true
-        return try DatabasePool(path: path, configuration: configuration)
+        return SQLiteStore(connection: SQLiteConnection(path: path, configuration: configuration, pool: pool), logger: options.logger, clock: options.clock)
     }
 
     /// Reads a file without changing it: is it ours, and can this binary use its schema? Returns whether migrations are pending.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 public import LedgerCore
 public import Logging
 
@@ -9,19 +10,19 @@ public import Logging
 /// Writes go through GRDB's single writer, so concurrent writers queue instead of failing with
 /// "database is locked"; reads run concurrently on a snapshot.
 public struct SQLiteStore: TrackingStore {
-    private let writer: any DatabaseWriter
+    private let connection: SQLiteConnection
     private let logger: Logger
     private let clock: @Sendable () -> Int64
 
-    /// Wraps an open, migrated database; ``open(path:options:)`` is the public way in.
-    init(writer: any DatabaseWriter, logger: Logger, clock: @escaping @Sendable () -> Int64) {
-        self.writer = writer
+    /// Wraps a migrated database; ``open(path:options:)`` is the public way in.
+    init(connection: SQLiteConnection, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+        self.connection = connection
         self.logger = logger
         self.clock = clock
     }
 
     /// Releases the database (checkpointing the WAL into the main file). Later calls fail.
-    public func close() throws { try (writer as? DatabasePool)?.close() }
+    public func close() throws { try connection.close() }
 
     // MARK: Experiments
 
@@ -188,7 +189,10 @@ public struct SQLiteStore: TrackingStore {
 
     private func apply(_ operation: WriteOperation, db: Database, runs: inout RunCache, now: Int64) throws {
         switch operation {
-        case .createRun(let new):
+        case .createRun(var new):
+            if let name = new.experimentName {
+                new.experimentID = try experimentID(named: name, db: db, now: now)
+            }
             guard let experiment = try Row.fetchOne(
                 db, sql: "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?", arguments: [new.experimentID.rawValue]
             ) else { throw LedgerError(.resourceDoesNotExist, "No experiment with id \(new.experimentID).") }
@@ -278,6 +282,33 @@ public struct SQLiteStore: TrackingStore {
                 )
             }
             runs.rows[runID] = run
+
+        case .heartbeat(let runIDs, let time):
+            let update = try db.cachedStatement(sql: "UPDATE runs SET heartbeat_time = max(coalesce(heartbeat_time, 0), ?) WHERE run_uuid = ?")
+            for runID in runIDs { try update.execute(arguments: [time, runID.rawValue]) }
+        }
+    }
+
+    /// The id of the experiment called `name`, created (with the default artifact location) if missing.
+    private func experimentID(named name: String, db: Database, now: Int64) throws -> ExperimentID {
+        if let id = try Int64.fetchOne(db, sql: "SELECT experiment_id FROM experiments WHERE name = ?", arguments: [name]) { return ExperimentID(id) }
+        try db.execute(sql: "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?)", arguments: [name, now, now])
+        let id = db.lastInsertedRowID
+        try db.execute(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", arguments: ["mlflow-artifacts:/\(id)", id])
+        return ExperimentID(id)
+    }
+
+    public func reapRuns(heartbeatBefore cutoff: Int64, endTime: Int64) async throws -> [RunID] {
+        try await perform { db in
+            let stale = try String.fetchAll(
+                db,
+                sql: "SELECT run_uuid FROM runs WHERE status = 'RUNNING' AND lifecycle_stage = 'active' AND coalesce(heartbeat_time, start_time) < ?",
+                arguments: [cutoff]
+            )
+            for id in stale {
+                try db.execute(sql: "UPDATE runs SET status = 'KILLED', end_time = ? WHERE run_uuid = ?", arguments: [endTime, id])
+            }
+            return stale.compactMap(RunID.init)
         }
     }
 
@@ -445,7 +476,7 @@ public struct SQLiteStore: TrackingStore {
 
     private func perform<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await writer.write(body)
+            return try await connection.pool().write(body)
         } catch {
             throw Self.translate(error, logger: logger)
         }
@@ -453,7 +484,7 @@ public struct SQLiteStore: TrackingStore {
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            return try await writer.read(body)
+            return try await connection.pool().read(body)
         } catch {
             throw Self.translate(error, logger: logger)
         }
@@ -475,5 +506,41 @@ public struct SQLiteStore: TrackingStore {
         default:
             return LedgerError(.internal, "The SQLite store failed (\(error.resultCode)).")
         }
+    }
+}
+
+/// The store's connection pool, opened on first use and again after a failed attempt.
+///
+/// Opening a writable pool on a file whose WAL is empty writes to it (GRDB makes sure a WAL file exists), which
+/// needs the write lock. While another process holds that lock, opening fails; the store must still exist so that
+/// its callers see "unavailable" and keep their data (the SDK spools it) rather than failing to start.
+final class SQLiteConnection: Sendable {
+    private let path: String
+    private let configuration: Configuration
+    private let state = Mutex<(pool: DatabasePool?, closed: Bool)>((nil, false))
+
+    init(path: String, configuration: Configuration, pool: DatabasePool?) {
+        self.path = path
+        self.configuration = configuration
+        state.withLock { $0.pool = pool }
+    }
+
+    func pool() throws -> DatabasePool {
+        try state.withLock { state in
+            guard !state.closed else { throw LedgerError(.invalidState, "The store was closed.") }
+            if let pool = state.pool { return pool }
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            state.pool = pool
+            return pool
+        }
+    }
+
+    func close() throws {
+        let pool = state.withLock { state -> DatabasePool? in
+            state.closed = true
+            defer { state.pool = nil }
+            return state.pool
+        }
+        try pool?.close()
     }
 }

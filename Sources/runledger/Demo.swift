@@ -74,7 +74,7 @@ extension RunLedgerCommand {
 struct StudyWriter {
     let experimentID: ExperimentID
     let steps: Int
-    private var generator: SeededGenerator
+    private var study: Study
     private(set) var failed = 0
     private(set) var points = 0
     /// A fixed epoch (2026-01-05 00:00 UTC) so that the same seed gives the same timestamps.
@@ -83,45 +83,34 @@ struct StudyWriter {
     init(experimentID: ExperimentID, seed: UInt64, steps: Int) {
         self.experimentID = experimentID
         self.steps = steps
-        self.generator = SeededGenerator(seed: seed)
+        self.study = Study(seed: seed, steps: steps)
     }
 
     mutating func operations(forRun index: Int) -> [WriteOperation] {
-        let runID = RunID(random: &generator)
-        let design = Design.random(using: &generator)
-        let site = ["north", "south", "coastal"][Int(generator.next() % 3)]
-        let failure: String? = generator.uniform(0...1) < 0.04
-            ? ["solver did not converge", "infeasible: grid limit below peak demand", "time limit reached"][Int(generator.next() % 3)] : nil
-        let result = simulate(design, hours: steps, using: &generator)
-        let name = String(format: "design-%04d", index + 1)
+        let run = study.next()
+        let runID = RunID(run.identifier)!
         let start = epoch + Int64(index) * 120_000
         var metrics: [Metric] = []
-        let loggedHours = failure == nil ? result.hourly : Array(result.hourly.prefix(result.hourly.count / 2))
-        metrics.reserveCapacity(loggedHours.count * 5 + 8)
-        for point in loggedHours {
+        metrics.reserveCapacity(run.loggedHours.count * 5 + kpiNames.count)
+        for point in run.loggedHours {
             let timestamp = start + Int64(point.hour) * 100
-            let step = Int64(point.hour)
-            metrics.append(Metric(key: "soc", value: point.soc, timestamp: timestamp, step: step))
-            metrics.append(Metric(key: "grid_import_kw", value: point.gridImportKW, timestamp: timestamp, step: step))
-            metrics.append(Metric(key: "pv_kw", value: point.pvKW, timestamp: timestamp, step: step))
-            metrics.append(Metric(key: "wind_kw", value: point.windKW, timestamp: timestamp, step: step))
-            metrics.append(Metric(key: "demand_kw", value: point.demandKW, timestamp: timestamp, step: step))
+            for (key, value) in StudyRun.metrics(of: point) {
+                metrics.append(Metric(key: key, value: value, timestamp: timestamp, step: Int64(point.hour)))
+            }
         }
         let end = start + Int64(steps) * 100 + 500
-        if failure == nil {
-            for key in kpiNames { metrics.append(Metric(key: key, value: result.kpis[key]!, timestamp: end, step: 0)) }
+        if run.failure == nil {
+            for key in kpiNames { metrics.append(Metric(key: key, value: run.result.kpis[key]!, timestamp: end, step: 0)) }
         } else {
             failed += 1
         }
         points += metrics.count
-        var tags = [KeyValue("site", site), KeyValue("scenario", "base-2030"), KeyValue("mlflow.runName", name)]
-        if let failure { tags.append(KeyValue("failure_reason", failure)) }
         return [
-            .createRun(NewRun(runID: runID, experimentID: experimentID, name: name, status: .running, startTime: start, userID: "demo")),
-            .logParams(runID, design.parameters.map { KeyValue($0.0, $0.1) }),
-            .setTags(runID, tags),
+            .createRun(NewRun(runID: runID, experimentID: experimentID, name: run.name, status: .running, startTime: start, userID: "demo")),
+            .logParams(runID, run.design.parameters.map { KeyValue($0.0, $0.1) }),
+            .setTags(runID, run.tags.map { KeyValue($0.0, $0.1) } + [KeyValue("mlflow.runName", run.name)]),
             .logMetrics(runID, metrics),
-            .updateRun(runID, RunUpdate(status: failure == nil ? .finished : .failed, endTime: end)),
+            .updateRun(runID, RunUpdate(status: run.failure == nil ? .finished : .failed, endTime: end)),
         ]
     }
 }

@@ -44,7 +44,8 @@ struct SQLiteMigrationTests {
         #expect(
             tables == [
                 "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metrics", "params",
-                "params_by_key_value", "runledger_schema_history", "runs", "runs_by_experiment_start", "tags", "tags_by_key_value",
+                "params_by_key_value", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "tags",
+                "tags_by_key_value",
             ]
         )
     }

@@ -248,3 +248,35 @@ struct StoreConformanceTests {
         for run in runs { #expect(try await store.metricHistory(runID: run.runID, key: "x").count == 2000) }
     }
 }
+
+@Suite("Store conformance: SDK support")
+struct StoreSDKSupportTests {
+    @Test("a run can be created in an experiment by name, which is created once if missing", arguments: StoreBackend.all)
+    func experimentByName(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let first = NewRun(experimentName: "sweep", startTime: 1)
+        let second = NewRun(experimentName: "sweep", startTime: 2)
+        _ = try await store.write(WriteBatch([.createRun(first), .createRun(second)]))
+        let experiment = try #require(try await store.experiment(named: "sweep"))
+        #expect(try await store.run(first.runID).info.experimentID == experiment.id)
+        #expect(try await store.run(second.runID).info.experimentID == experiment.id)
+        #expect(try await store.experiments(view: .all).filter { $0.experiment.name == "sweep" }.count == 1)
+    }
+
+    @Test("runs whose heartbeat stopped are reaped as KILLED; live and ended runs are left alone", arguments: StoreBackend.all)
+    func reaping(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let silent = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
+        let beating = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
+        let ended = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
+        _ = try await store.write(WriteBatch([.createRun(silent), .createRun(beating), .createRun(ended), .updateRun(ended.runID, RunUpdate(status: .finished, endTime: 2_000))]))
+        _ = try await store.write(WriteBatch([.heartbeat([beating.runID], at: 50_000)]))
+        let reaped = try await store.reapRuns(heartbeatBefore: 40_000, endTime: 60_000)
+        #expect(reaped == [silent.runID])
+        let info = try await store.run(silent.runID).info
+        #expect(info.status == .killed && info.endTime == 60_000)
+        #expect(try await store.run(beating.runID).info.status == .running)
+        #expect(try await store.run(ended.runID).info.status == .finished)
+        #expect(try await store.reapRuns(heartbeatBefore: 40_000, endTime: 60_000).isEmpty)
+    }
+}

@@ -1,0 +1,242 @@
+/// A compact, versioned binary encoding of ``WriteBatch`` for spools and the wire.
+///
+/// Little-endian fixed-width integers and doubles, LEB128 lengths, UTF-8 strings. Metric keys are written once per
+/// operation in a key table and referenced by index, so a batch of a million points does not repeat its keys.
+/// Layout: `version u8 (1)`, `hasID u8`, `[id: 32 ASCII hex]`, `count varint`, then per operation a tag byte and
+/// its fields (see `encode(_:into:)`).
+extension WriteBatch {
+    static let binaryVersion: UInt8 = 1
+
+    /// The batch as bytes.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.bytes.reserveCapacity(64 + itemCount * 26)
+        writer.u8(Self.binaryVersion)
+        if let id {
+            writer.u8(1)
+            writer.bytes += Array(id.rawValue.utf8)
+        } else {
+            writer.u8(0)
+        }
+        writer.varint(operations.count)
+        for operation in operations { Self.encode(operation, into: &writer) }
+        return writer.bytes
+    }
+
+    /// Decodes bytes made by ``encoded()``.
+    /// - Throws: ``LedgerError/Code/invalidParameterValue`` for bytes that are not a valid encoding.
+    public init(decoding bytes: [UInt8]) throws(LedgerError) {
+        var reader = ByteReader(bytes: bytes)
+        guard try reader.u8() == Self.binaryVersion else { throw ByteReader.corrupt("unknown batch encoding version") }
+        var id: BatchID? = nil
+        if try reader.u8() == 1 {
+            guard let parsed = BatchID(try reader.ascii(32)) else { throw ByteReader.corrupt("bad batch id") }
+            id = parsed
+        }
+        let count = try reader.count()
+        var operations: [WriteOperation] = []
+        operations.reserveCapacity(count)
+        for _ in 0..<count { operations.append(try Self.decodeOperation(&reader)) }
+        guard reader.isAtEnd else { throw ByteReader.corrupt("trailing bytes") }
+        self.init(id: id, operations)
+    }
+
+    private static func encode(_ operation: WriteOperation, into w: inout ByteWriter) {
+        switch operation {
+        case .createRun(let run):
+            w.u8(1)
+            w.runID(run.runID)
+            w.optionalString(run.experimentName)
+            w.i64(run.experimentID.rawValue)
+            w.string(run.name)
+            w.string(run.status.rawValue)
+            w.i64(run.startTime)
+            w.string(run.userID)
+        case .logMetrics(let runID, let metrics):
+            w.u8(2)
+            w.runID(runID)
+            var keys: [String: Int] = [:]
+            var order: [String] = []
+            for metric in metrics where keys[metric.key] == nil {
+                keys[metric.key] = order.count
+                order.append(metric.key)
+            }
+            w.varint(order.count)
+            for key in order { w.string(key) }
+            w.varint(metrics.count)
+            for metric in metrics {
+                w.varint(keys[metric.key]!)
+                w.f64(metric.point.value)
+                w.i64(metric.point.timestamp)
+                w.i64(metric.point.step)
+            }
+        case .logParams(let runID, let pairs), .setTags(let runID, let pairs):
+            if case .logParams = operation { w.u8(3) } else { w.u8(4) }
+            w.runID(runID)
+            w.varint(pairs.count)
+            for pair in pairs {
+                w.string(pair.key)
+                w.string(pair.value)
+            }
+        case .deleteTag(let runID, let key):
+            w.u8(5)
+            w.runID(runID)
+            w.string(key)
+        case .updateRun(let runID, let update):
+            w.u8(6)
+            w.runID(runID)
+            w.optionalString(update.status?.rawValue)
+            w.u8(update.endTime == nil ? 0 : 1)
+            if let end = update.endTime { w.i64(end) }
+            w.optionalString(update.name)
+        case .heartbeat(let runIDs, let time):
+            w.u8(7)
+            w.varint(runIDs.count)
+            for runID in runIDs { w.runID(runID) }
+            w.i64(time)
+        }
+    }
+
+    private static func decodeOperation(_ r: inout ByteReader) throws(LedgerError) -> WriteOperation {
+        switch try r.u8() {
+        case 1:
+            let runID = try r.runID()
+            let experimentName = try r.optionalString()
+            let experimentID = ExperimentID(try r.i64())
+            let name = try r.string()
+            guard let status = RunStatus(rawValue: try r.string()) else { throw ByteReader.corrupt("bad status") }
+            var run = NewRun(runID: runID, experimentID: experimentID, name: name, status: status, startTime: try r.i64(), userID: try r.string())
+            run.experimentName = experimentName
+            return .createRun(run)
+        case 2:
+            let runID = try r.runID()
+            let keys = try (0..<r.count()).map { _ throws(LedgerError) in try r.string() }
+            let count = try r.count()
+            var metrics: [Metric] = []
+            metrics.reserveCapacity(count)
+            for _ in 0..<count {
+                let index = try r.count()
+                guard index < keys.count else { throw ByteReader.corrupt("bad key index") }
+                let value = try r.f64()
+                let timestamp = try r.i64()
+                metrics.append(Metric(key: keys[index], value: value, timestamp: timestamp, step: try r.i64()))
+            }
+            return .logMetrics(runID, metrics)
+        case let tag where tag == 3 || tag == 4:
+            let runID = try r.runID()
+            let pairs = try (0..<r.count()).map { _ throws(LedgerError) in KeyValue(try r.string(), try r.string()) }
+            return tag == 3 ? .logParams(runID, pairs) : .setTags(runID, pairs)
+        case 5:
+            return .deleteTag(try r.runID(), key: try r.string())
+        case 6:
+            let runID = try r.runID()
+            var update = RunUpdate()
+            if let status = try r.optionalString() {
+                guard let parsed = RunStatus(rawValue: status) else { throw ByteReader.corrupt("bad status") }
+                update.status = parsed
+            }
+            if try r.u8() == 1 { update.endTime = try r.i64() }
+            update.name = try r.optionalString()
+            return .updateRun(runID, update)
+        case 7:
+            let runIDs = try (0..<r.count()).map { _ throws(LedgerError) in try r.runID() }
+            return .heartbeat(runIDs, at: try r.i64())
+        default:
+            throw ByteReader.corrupt("unknown operation")
+        }
+    }
+}
+
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ value: UInt8) { bytes.append(value) }
+
+    mutating func varint(_ value: Int) {
+        var remaining = UInt64(value)
+        while remaining >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
+            remaining >>= 7
+        }
+        bytes.append(UInt8(remaining))
+    }
+
+    mutating func u64(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value)) }
+    mutating func f64(_ value: Double) { u64(value.bitPattern) }
+
+    mutating func string(_ value: String) {
+        varint(value.utf8.count)
+        bytes.append(contentsOf: value.utf8)
+    }
+
+    mutating func optionalString(_ value: String?) {
+        u8(value == nil ? 0 : 1)
+        if let value { string(value) }
+    }
+
+    mutating func runID(_ id: RunID) { bytes.append(contentsOf: id.rawValue.utf8) }
+}
+
+struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    static func corrupt(_ what: String) -> LedgerError { LedgerError(.invalidParameterValue, "Corrupt batch encoding: \(what).") }
+
+    mutating func take(_ count: Int) throws(LedgerError) -> ArraySlice<UInt8> {
+        guard count >= 0, bytes.count - offset >= count else { throw Self.corrupt("unexpected end") }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    mutating func u8() throws(LedgerError) -> UInt8 { try take(1).first! }
+
+    mutating func varint() throws(LedgerError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try u8()
+            guard shift < 64 else { throw Self.corrupt("varint too long") }
+            result |= UInt64(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return result }
+            shift += 7
+        }
+    }
+
+    /// A length or count; refuses values larger than what is left, so corrupt input cannot ask for huge allocations.
+    mutating func count() throws(LedgerError) -> Int {
+        let value = try varint()
+        guard value <= UInt64(bytes.count - offset) else { throw Self.corrupt("count beyond the end") }
+        return Int(value)
+    }
+
+    mutating func u64() throws(LedgerError) -> UInt64 {
+        var value: UInt64 = 0
+        for (index, byte) in try take(8).enumerated() { value |= UInt64(byte) << (8 * UInt64(index)) }
+        return value
+    }
+
+    mutating func i64() throws(LedgerError) -> Int64 { Int64(bitPattern: try u64()) }
+    mutating func f64() throws(LedgerError) -> Double { Double(bitPattern: try u64()) }
+
+    mutating func string() throws(LedgerError) -> String {
+        let length = try count()
+        guard let text = String(validating: try take(length), as: UTF8.self) else { throw Self.corrupt("invalid UTF-8") }
+        return text
+    }
+
+    mutating func optionalString() throws(LedgerError) -> String? { try u8() == 1 ? try string() : nil }
+
+    mutating func ascii(_ count: Int) throws(LedgerError) -> String { String(decoding: try take(count), as: UTF8.self) }
+
+    mutating func runID() throws(LedgerError) -> RunID {
+        guard let id = RunID(try ascii(32)) else { throw Self.corrupt("bad run id") }
+        return id
+    }
+}

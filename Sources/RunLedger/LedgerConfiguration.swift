@@ -1,0 +1,86 @@
+public import Foundation
+public import Logging
+
+/// How a ``Ledger`` batches, buffers and spools. Every property has a default that suits a simulation on one machine.
+public struct LedgerConfiguration: Sendable {
+    /// A batch is written once it holds this many items (points, params, tags). Default 10 000.
+    public var batchSize: Int
+    /// Items logged are written at least this often, however few. Default 200 ms.
+    public var flushInterval: Duration
+    /// The most memory that items waiting to be written may take; beyond it they spill to the spool. Default 64 MiB.
+    public var bufferBound: Int
+    /// The spool root: each ledger writes its own folder below it and adopts folders left by processes that died.
+    /// Default `./.runledger-spool`.
+    public var spoolDirectory: URL
+    /// How often open runs tell the store they are alive. Default 30 s.
+    public var heartbeatInterval: Duration
+    /// The first wait before retrying an unavailable store; doubled per failure (with full jitter). Default 100 ms.
+    public var initialRetryDelay: Duration
+    /// The longest wait between retries. Default 10 s.
+    public var maximumRetryDelay: Duration
+    /// Where problems (rejected input, spooling, replay) are logged.
+    public var logger: Logger
+
+    public init(
+        batchSize: Int = 10_000, flushInterval: Duration = .milliseconds(200), bufferBound: Int = 64 << 20,
+        spoolDirectory: URL = URL(fileURLWithPath: ".runledger-spool"), heartbeatInterval: Duration = .seconds(30),
+        initialRetryDelay: Duration = .milliseconds(100), maximumRetryDelay: Duration = .seconds(10),
+        logger: Logger = Logger(label: "runledger.sdk")
+    ) {
+        precondition(batchSize > 0 && bufferBound > 0, "batchSize and bufferBound must be positive")
+        self.batchSize = batchSize
+        self.flushInterval = flushInterval
+        self.bufferBound = bufferBound
+        self.spoolDirectory = spoolDirectory
+        self.heartbeatInterval = heartbeatInterval
+        self.initialRetryDelay = initialRetryDelay
+        self.maximumRetryDelay = maximumRetryDelay
+        self.logger = logger
+    }
+}
+
+/// Counters of what a ledger did with what it was given.
+public struct LedgerStatistics: Sendable, Equatable {
+    /// Items (points, params, tags, run changes) accepted by log calls.
+    public var logged = 0
+    /// Items the store acknowledged, directly or by replay.
+    public var written = 0
+    /// Items appended to the spool.
+    public var spooled = 0
+    /// Items replayed from the spool into the store.
+    public var replayed = 0
+    /// Items refused as the caller's fault (bad key, changed param, unknown run); see ``Ledger/problems``.
+    public var rejected = 0
+    /// Items in memory waiting to be written.
+    public var buffered = 0
+    /// Spool records found torn or corrupt and skipped.
+    public var tornRecords = 0
+}
+
+/// Something that went wrong without being thrown at the caller: rejected input, a torn spool record.
+public struct LedgerProblem: Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Retry delays: exponential growth with full jitter, capped. A pure value so that it can be tested without waiting.
+struct Backoff: Sendable {
+    let initial: Duration
+    let maximum: Duration
+    private(set) var failures = 0
+
+    init(initial: Duration, maximum: Duration) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The wait before the next attempt after one more failure: uniform in [0, min(maximum, initial × 2^failures)].
+    mutating func nextDelay(using generator: inout some RandomNumberGenerator) -> Duration {
+        let ceiling = min(maximum, initial * (1 << min(failures, 30)))
+        failures += 1
+        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
+        return .nanoseconds(Int64.random(in: 0...max(0, nanoseconds), using: &generator))
+    }
+
+    mutating func reset() { failures = 0 }
+}

@@ -1,0 +1,208 @@
+public import Foundation
+public import LedgerCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The spool: where batches wait, durably, while the store is unreachable or slower than the simulation.
+///
+/// Layout: a root folder (``LedgerConfiguration/spoolDirectory``) holds one folder per running ledger, named by a
+/// UUID and guarded by an exclusive `flock` on its `.lock` file. A folder whose lock can be taken belongs to a process
+/// that has gone; the next ledger started on the same root adopts and replays it.
+///
+/// Each folder holds segment files `NNNNNNNNNNNNNNNN.rlspool`, appended in order. Format version 1:
+///
+/// ```text
+/// segment := header record*
+/// header  := "RLSPOOL" 0x01                      (8 bytes: magic and format version)
+/// record  := length:u32le crc32c:u32le payload   (payload = WriteBatch.encoded(): version, batch id, operations)
+/// ```
+///
+/// A record is appended whole and the file fsync'd before the batch counts as durable. A batch leaves the spool only
+/// after the store acknowledged it (a segment is deleted once all its records are). A record cut short by a crash, or
+/// whose checksum does not match, ends the segment: it and anything after it are reported and skipped.
+public enum Spool {
+    static let magic: [UInt8] = Array("RLSPOOL".utf8) + [1]
+    static let segmentExtension = "rlspool"
+    /// A segment is closed and a new one started past this size.
+    static let segmentLimit = 64 << 20
+
+    /// What one segment file holds.
+    public struct Segment: Sendable {
+        public var url: URL
+        public var batches: [WriteBatch]
+        /// Why reading stopped early (a torn or corrupt record), if it did.
+        public var problem: String?
+        public var bytes: Int
+    }
+
+    /// Reads a segment, stopping at the first torn or corrupt record.
+    public static func read(_ url: URL) -> Segment {
+        guard let data = try? Data(contentsOf: url) else {
+            return Segment(url: url, batches: [], problem: "cannot read \(url.lastPathComponent)", bytes: 0)
+        }
+        let bytes = [UInt8](data)
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
+            let problem = bytes.isEmpty ? nil : "\(url.lastPathComponent) does not start with the spool header (format version 1)"
+            return Segment(url: url, batches: [], problem: problem, bytes: bytes.count)
+        }
+        var batches: [WriteBatch] = []
+        var offset = magic.count
+        while offset < bytes.count {
+            guard bytes.count - offset >= 8 else {
+                return Segment(url: url, batches: batches, problem: "torn record header at byte \(offset) of \(url.lastPathComponent)", bytes: bytes.count)
+            }
+            let length = Int(readU32(bytes, offset)), crc = readU32(bytes, offset + 4)
+            guard bytes.count - offset - 8 >= length else {
+                return Segment(url: url, batches: batches, problem: "torn record at byte \(offset) of \(url.lastPathComponent) (\(length) bytes announced)", bytes: bytes.count)
+            }
+            let payload = Array(bytes[(offset + 8)..<(offset + 8 + length)])
+            guard CRC32C.checksum(payload) == crc, let batch = try? WriteBatch(decoding: payload) else {
+                return Segment(url: url, batches: batches, problem: "corrupt record at byte \(offset) of \(url.lastPathComponent) (checksum mismatch)", bytes: bytes.count)
+            }
+            batches.append(batch)
+            offset += 8 + length
+        }
+        return Segment(url: url, batches: batches, problem: nil, bytes: bytes.count)
+    }
+
+    /// The segments of one spool folder, oldest first.
+    public static func segments(in folder: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix("." + segmentExtension) }.sorted().map { folder.appendingPathComponent($0) }
+    }
+
+    /// The per-ledger folders under a spool root.
+    public static func folders(in root: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.sorted().map { root.appendingPathComponent($0) }.filter { url in
+            var isFolder: ObjCBool = false
+            return FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) && isFolder.boolValue
+        }
+    }
+
+    private static func readU32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+    }
+
+    static func record(for batch: WriteBatch) -> [UInt8] {
+        let payload = batch.encoded()
+        var record: [UInt8] = []
+        record.reserveCapacity(payload.count + 8)
+        for value in [UInt32(payload.count), CRC32C.checksum(payload)] {
+            for shift in stride(from: 0, to: 32, by: 8) { record.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        }
+        record += payload
+        return record
+    }
+}
+
+/// An exclusive claim on a spool folder, held for as long as the value lives (an `flock` on `.lock`).
+final class SpoolFolderLock {
+    let folder: URL
+    private let descriptor: Int32
+
+    /// Claims `folder`, creating it; nil when another live process holds it.
+    init?(folder: URL) {
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let descriptor = open(folder.appendingPathComponent(".lock").path, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0 else { return nil }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            return nil
+        }
+        self.folder = folder
+        self.descriptor = descriptor
+    }
+
+    /// Releases the claim and removes the folder if nothing but the lock file is left in it.
+    func release() {
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0 != ".lock" }
+        if leftovers.isEmpty { try? FileManager.default.removeItem(at: folder) }
+        close(descriptor)
+    }
+}
+
+/// Appends batches to this ledger's own spool folder. Used by the writer loop only.
+final class SpoolWriter {
+    let lock: SpoolFolderLock
+    private var descriptor: Int32 = -1
+    private var current: URL?
+    private var currentSize = 0
+    private var sequence: Int
+
+    init(root: URL) throws {
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        guard let lock = SpoolFolderLock(folder: root.appendingPathComponent(UUID().uuidString.lowercased())) else {
+            throw LedgerError(.storeUnavailable, "Cannot create a spool folder under '\(root.path)': check that it is writable.")
+        }
+        self.lock = lock
+        sequence = (Spool.segments(in: lock.folder).last.flatMap { Int($0.deletingPathExtension().lastPathComponent) } ?? 0) + 1
+    }
+
+    var folder: URL { lock.folder }
+
+    /// Appends the batches as records and fsyncs; they are durable when this returns.
+    func append(_ batches: [WriteBatch]) throws {
+        if descriptor < 0 || currentSize > Spool.segmentLimit { try startSegment() }
+        var bytes: [UInt8] = []
+        for batch in batches { bytes += Spool.record(for: batch) }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw LedgerError(.storeUnavailable, "Cannot write the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
+                }
+                offset += written
+            }
+        }
+        guard fsync(descriptor) == 0 else {
+            throw LedgerError(.storeUnavailable, "Cannot sync the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
+        }
+        currentSize += bytes.count
+    }
+
+    /// Closes the segment being written, so that everything spooled so far can be replayed.
+    func closeSegment() {
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        current = nil
+    }
+
+    /// Segments that are complete (not being written), oldest first.
+    func closedSegments() -> [URL] { Spool.segments(in: folder).filter { $0 != current } }
+
+    private func startSegment() throws {
+        closeSegment()
+        let url = folder.appendingPathComponent(String(format: "%016d.%@", sequence, Spool.segmentExtension))
+        sequence += 1
+        descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o644)
+        guard descriptor >= 0 else {
+            throw LedgerError(.storeUnavailable, "Cannot create a spool segment in '\(folder.path)': \(String(cString: strerror(errno))).")
+        }
+        current = url
+        currentSize = 0
+        try Spool.magic.withUnsafeBytes { buffer in
+            guard write(descriptor, buffer.baseAddress!, buffer.count) == buffer.count else {
+                throw LedgerError(.storeUnavailable, "Cannot write the spool header in '\(folder.path)'.")
+            }
+        }
+        // The new file's directory entry must be durable too.
+        let directory = open(folder.path, O_RDONLY)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+        currentSize = Spool.magic.count
+    }
+
+    func shutdown() {
+        closeSegment()
+        lock.release()
+    }
+}

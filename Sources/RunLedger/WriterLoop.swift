@@ -1,0 +1,356 @@
+import Foundation
+import LedgerCore
+import Logging
+import Metrics
+
+/// The ledger's background writer. One loop does everything that touches the store or the spool, in order, so that
+/// nothing needs to coordinate: drain the buffer, write or spool, replay, heartbeat.
+final class WriterLoop {
+    private let ledger: Ledger
+    private let configuration: LedgerConfiguration
+    private let spool: SpoolWriter
+    /// Spool folders of processes that died, waiting to be replayed.
+    private var adopted: [SpoolFolderLock] = []
+    /// While true, new batches go to the spool (behind what is already there), until replay catches up.
+    private var spooling = false
+    private var backoff: Backoff
+    private var nextAttempt = ContinuousClock.now
+    private var lastHeartbeat = ContinuousClock.now
+    /// How many batches of a segment were already delivered, so a replay resumed after a failure skips them.
+    private var replayProgress: [URL: Int] = [:]
+    private var validKeys: Set<String> = []
+    private var random = SystemRandomNumberGenerator()
+    private let counters = SDKCounters()
+
+    init(ledger: Ledger) throws {
+        self.ledger = ledger
+        self.configuration = ledger.configuration
+        self.backoff = Backoff(initial: configuration.initialRetryDelay, maximum: configuration.maximumRetryDelay)
+        self.spool = try SpoolWriter(root: configuration.spoolDirectory)
+        for folder in Spool.folders(in: configuration.spoolDirectory) where folder != spool.folder {
+            guard let lock = SpoolFolderLock(folder: folder) else { continue }  // a live process owns it
+            if Spool.segments(in: folder).isEmpty { lock.release() } else { adopted.append(lock) }
+        }
+        if !adopted.isEmpty {
+            configuration.logger.info("replaying spool folders left by earlier processes", metadata: ["folders": "\(adopted.count)"])
+        }
+    }
+
+    func run() async {
+        while true {
+            let closing = ledger.shared.withLock { $0.closing }
+            var timeout = configuration.flushInterval
+            if needsReplay { timeout = min(timeout, max(.milliseconds(1), nextAttempt - .now)) }
+            if !closing { await ledger.doorbell.wait(timeout: timeout) }
+            await drain()
+            if needsReplay && ContinuousClock.now >= nextAttempt { await replay(budget: closing ? .max : 8) }
+            if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
+            if closing && ledger.shared.withLock({ $0.pending.isEmpty }) { break }
+        }
+        spool.shutdown()
+        for lock in adopted { lock.release() }
+    }
+
+    private var needsReplay: Bool { spooling || !adopted.isEmpty }
+
+    // MARK: Draining
+
+    private func drain() async {
+        let (items, upTo, bytes) = ledger.shared.withLock { state -> ([PendingItem], Int, Int) in
+            let taken = (state.pending, state.accepted, state.pendingBytes)
+            state.pending = []
+            // Reserve here, on the writer, so that callers never pay for the array growing.
+            state.pending.reserveCapacity(configuration.batchSize)
+            state.pendingBytes = 0
+            state.signalled = false
+            return taken
+        }
+        if !items.isEmpty {
+            // A backlog past half the bound means the store is slower than the simulation: spill to the spool.
+            let spill = bytes > configuration.bufferBound / 2
+            if spill && !spooling { configuration.logger.info("buffer over half its bound: spilling to the spool") }
+            await deliver(batches(from: items), spill: spill)
+        }
+        settle(upTo: upTo)
+    }
+
+    /// Marks everything accepted up to `upTo` as durable and wakes the flushes waiting for it.
+    private func settle(upTo: Int) {
+        let waiters = ledger.shared.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.durable = max(state.durable, upTo)
+            let ready = state.flushWaiters.filter { $0.target <= state.durable }
+            state.flushWaiters.removeAll { $0.target <= state.durable }
+            return ready.map(\.continuation)
+        }
+        for waiter in waiters { waiter.resume() }
+        counters.buffered.record(ledger.shared.withLock { $0.pending.count })
+    }
+
+    /// Groups items into operations per run (keeping each run's order) and packs them into batches of `batchSize`.
+    private func batches(from items: [PendingItem]) -> [WriteBatch] {
+        var operations: [WriteOperation] = []
+        var metrics: [RunID: [Metric]] = [:], params: [RunID: [KeyValue]] = [:], tags: [RunID: [KeyValue]] = [:]
+        var order: [RunID] = []
+        func touch(_ run: RunID) { if metrics[run] == nil && params[run] == nil && tags[run] == nil { order.append(run) } }
+        func flush(_ run: RunID) {
+            if let list = params.removeValue(forKey: run) { operations.append(.logParams(run, list)) }
+            if let list = tags.removeValue(forKey: run) { operations.append(.setTags(run, list)) }
+            if let list = metrics.removeValue(forKey: run) { operations.append(.logMetrics(run, list)) }
+        }
+        var rejected = 0
+        for item in items {
+            switch item {
+            case .metric(let run, let key, let value, let timestamp, let step):
+                guard accept(key, kind: "Metric", run: run) else { rejected += 1; continue }
+                touch(run)
+                metrics[run, default: []].append(Metric(key: key, value: value, timestamp: timestamp, step: step))
+            case .param(let run, let key, let value):
+                guard accept(key, kind: "Param", run: run) else { rejected += 1; continue }
+                touch(run)
+                params[run, default: []].append(KeyValue(key, value))
+            case .tag(let run, let key, let value):
+                guard accept(key, kind: "Tag", run: run) else { rejected += 1; continue }
+                touch(run)
+                tags[run, default: []].append(KeyValue(key, value))
+            case .create(let run):
+                operations.append(.createRun(run))
+            case .update(let run, let update):
+                flush(run)
+                operations.append(.updateRun(run, update))
+            }
+        }
+        for run in order { flush(run) }
+        if rejected > 0 { ledger.shared.withLock { $0.statistics.rejected += rejected } }
+
+        var batches: [WriteBatch] = []
+        var current: [WriteOperation] = []
+        var size = 0
+        func close() {
+            if !current.isEmpty { batches.append(WriteBatch(id: BatchID.random(), current)) }
+            current = []
+            size = 0
+        }
+        for operation in operations {
+            if case .logMetrics(let run, let list) = operation, size + list.count > configuration.batchSize {
+                var start = 0
+                while start < list.count {
+                    let room = max(1, configuration.batchSize - size)
+                    let end = min(list.count, start + room)
+                    current.append(.logMetrics(run, Array(list[start..<end])))
+                    size += end - start
+                    start = end
+                    if size >= configuration.batchSize { close() }
+                }
+                continue
+            }
+            current.append(operation)
+            size += WriteBatch([operation]).itemCount
+            if size >= configuration.batchSize { close() }
+        }
+        close()
+        return batches
+    }
+
+    /// Checks a key once per distinct key; a bad key is reported, never thrown.
+    private func accept(_ key: String, kind: String, run: RunID) -> Bool {
+        if validKeys.contains(key) { return true }
+        do {
+            try Validation.checkKey(key, kind: kind)
+            validKeys.insert(key)
+            return true
+        } catch {
+            ledger.report("Rejected a \(kind.lowercased()) of run \(run): \(error.message)")
+            return false
+        }
+    }
+
+    // MARK: Delivering
+
+    private func deliver(_ batches: [WriteBatch], spill: Bool) async {
+        for (index, batch) in batches.enumerated() {
+            if spooling || spill {
+                appendToSpool(Array(batches[index...]))
+                if spill && !spooling { enterSpooling(immediateReplay: true) }
+                return
+            }
+            switch await attempt(batch) {
+            case .delivered:
+                count(written: batch.itemCount)
+            case .unavailable:
+                enterSpooling(immediateReplay: false)
+                appendToSpool(Array(batches[index...]))
+                return
+            case .refused:
+                await deliverOneByOne(batch, replaying: false)
+            }
+        }
+    }
+
+    private enum Attempt {
+        case delivered
+        /// The store is unreachable or failed for a reason that is not the data's fault: keep the batch.
+        case unavailable
+        /// The store refused the data (a changed param, an unknown run): retrying will not help.
+        case refused(LedgerError)
+    }
+
+    private func attempt(_ batch: WriteBatch) async -> Attempt {
+        do {
+            _ = try await ledger.store.write(batch)
+            return .delivered
+        } catch let error as LedgerError where WriterLoop.isCallersFault(error) {
+            return .refused(error)
+        } catch {
+            configuration.logger.debug("store write failed", metadata: ["error": "\(error)"])
+            return .unavailable
+        }
+    }
+
+    static func isCallersFault(_ error: LedgerError) -> Bool {
+        [.invalidParameterValue, .resourceDoesNotExist, .resourceAlreadyExists, .invalidState].contains(error.code)
+    }
+
+    /// Writes a refused batch operation by operation (ids derived from the batch's, so a replay stays exactly-once),
+    /// rejecting only the operations the store refuses. Returns false if the store became unavailable meanwhile.
+    @discardableResult
+    private func deliverOneByOne(_ batch: WriteBatch, replaying: Bool) async -> Bool {
+        for (index, operation) in batch.operations.enumerated() {
+            let single = WriteBatch(id: derivedID(batch.id, index), [operation])
+            switch await attempt(single) {
+            case .delivered:
+                if replaying { count(replayed: single.itemCount) } else { count(written: single.itemCount) }
+            case .refused(let error):
+                ledger.shared.withLock { $0.statistics.rejected += single.itemCount }
+                ledger.report("The store refused \(single.itemCount) item(s) of run \(operation.runIDs.map(\.rawValue).joined(separator: ", ")): \(error.message)")
+            case .unavailable:
+                if !replaying {
+                    enterSpooling(immediateReplay: false)
+                    appendToSpool(batch.operations[index...].enumerated().map { WriteBatch(id: derivedID(batch.id, index + $0.offset), [$0.element]) })
+                }
+                return false
+            }
+        }
+        return true
+    }
+
+    private func derivedID(_ parent: BatchID?, _ index: Int) -> BatchID {
+        guard let parent else { return BatchID.random() }
+        return BatchID(String(SHA256.hex("\(parent.rawValue)/\(index)".utf8).prefix(32)))!
+    }
+
+    private func appendToSpool(_ batches: [WriteBatch]) {
+        guard !batches.isEmpty else { return }
+        do {
+            try spool.append(batches)
+            let items = batches.reduce(0) { $0 + $1.itemCount }
+            ledger.shared.withLock { $0.statistics.spooled += items }
+            counters.spooled.increment(by: items)
+        } catch {
+            // Nothing durable is left to fall back on: say so loudly, and count the loss.
+            let items = batches.reduce(0) { $0 + $1.itemCount }
+            ledger.shared.withLock { $0.statistics.rejected += items }
+            ledger.report("LOST \(items) item(s): the store is unavailable and the spool cannot be written (\(error)).")
+        }
+    }
+
+    private func enterSpooling(immediateReplay: Bool) {
+        if !spooling {
+            configuration.logger.warning("store unavailable or behind: spooling batches to \(spool.folder.path)")
+            spooling = true
+            backoff.reset()
+            nextAttempt = immediateReplay ? .now : .now + backoff.nextDelay(using: &random)
+        }
+    }
+
+    // MARK: Replaying
+
+    /// Sends spooled batches (adopted folders first, then our own) to the store in order, at most `budget` batches
+    /// this time; deletes each segment once all its batches are acknowledged.
+    private func replay(budget: Int) async {
+        var remaining = budget
+        if spooling { spool.closeSegment() }
+        let segments = adopted.flatMap { Spool.segments(in: $0.folder) } + (spooling ? spool.closedSegments() : [])
+        for url in segments {
+            let segment = Spool.read(url)
+            var index = replayProgress[url] ?? 0
+            while index < segment.batches.count {
+                guard remaining > 0 else {
+                    replayProgress[url] = index
+                    return
+                }
+                remaining -= 1
+                let batch = segment.batches[index]
+                switch await attempt(batch) {
+                case .delivered:
+                    count(replayed: batch.itemCount)
+                case .refused:
+                    if await !deliverOneByOne(batch, replaying: true) { return failed(url: url, index: index) }
+                case .unavailable:
+                    return failed(url: url, index: index)
+                }
+                index += 1
+            }
+            if let problem = segment.problem {
+                ledger.shared.withLock { $0.statistics.tornRecords += 1 }
+                ledger.report("Spool: \(problem); the records before it were replayed, the rest was skipped (kept as \(url.lastPathComponent).torn).")
+                try? FileManager.default.moveItem(at: url, to: url.appendingPathExtension("torn"))
+            } else {
+                try? FileManager.default.removeItem(at: url)
+            }
+            replayProgress[url] = nil
+        }
+        // Caught up: our own spool is empty, adopted folders are done.
+        for lock in adopted where Spool.segments(in: lock.folder).isEmpty { lock.release() }
+        adopted.removeAll { Spool.segments(in: $0.folder).isEmpty }
+        if spooling && adopted.isEmpty {
+            configuration.logger.info("spool replayed: writing to the store again")
+        }
+        spooling = false
+        backoff.reset()
+    }
+
+    private func failed(url: URL, index: Int) {
+        replayProgress[url] = index
+        nextAttempt = .now + backoff.nextDelay(using: &random)
+    }
+
+    // MARK: Heartbeats and counters
+
+    private func heartbeat() async {
+        lastHeartbeat = .now
+        let runs = ledger.shared.withLock { Array($0.openRuns) }
+        guard !runs.isEmpty, !spooling else { return }
+        _ = try? await ledger.store.write(WriteBatch(id: BatchID.random(), [.heartbeat(runs, at: Ledger.now())]))
+    }
+
+    private func count(written: Int) {
+        ledger.shared.withLock { $0.statistics.written += written }
+        counters.written.increment(by: written)
+    }
+
+    private func count(replayed: Int) {
+        ledger.shared.withLock {
+            $0.statistics.replayed += replayed
+            $0.statistics.written += replayed
+        }
+        counters.replayed.increment(by: replayed)
+    }
+}
+
+extension WriteOperation {
+    var runIDs: [RunID] {
+        switch self {
+        case .createRun(let run): [run.runID]
+        case .logMetrics(let id, _), .logParams(let id, _), .setTags(let id, _), .deleteTag(let id, _), .updateRun(let id, _): [id]
+        case .heartbeat(let ids, _): ids
+        }
+    }
+}
+
+/// The SDK's counters, exported through swift-metrics (the server's /metrics shows them when it bootstraps a backend).
+struct SDKCounters {
+    let written = Counter(label: "runledger_sdk_items_written_total")
+    let spooled = Counter(label: "runledger_sdk_items_spooled_total")
+    let replayed = Counter(label: "runledger_sdk_items_replayed_total")
+    let buffered = Gauge(label: "runledger_sdk_items_buffered")
+}

@@ -1,0 +1,125 @@
+import Foundation
+import LedgerCore
+import LedgerSQLite
+@testable import RunLedger
+import Testing
+
+struct SimulatedFailure: Error, CustomStringConvertible {
+    var description: String { "battery model diverged" }
+}
+
+@Suite("Ledger")
+struct LedgerTests {
+    @Test("withRun writes the run as RUNNING with its params before the body, FINISHED after it")
+    func runLifecycle() async throws {
+        let folder = temporaryFolder("lifecycle")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let runID = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+            try await ledger.withRun(experiment: "study", name: "design-1", params: ["solver_type": "hybrid"], tags: ["site": "north"]) { run in
+                let during = try await store.run(run.id)
+                #expect(during.info.status == .running)
+                #expect(during.params == ["solver_type": "hybrid"])
+                #expect(during.tags["site"] == "north" && during.info.name == "design-1")
+                for step in 0..<100 { run.log("soc", Double(step) / 100, step: Int64(step)) }
+                run.setKPIs(["total_cost": 812.5])
+                return run.id
+            }
+        }
+        let run = try await store.run(runID)
+        #expect(run.info.status == .finished && run.info.endTime != nil)
+        #expect(run.latestMetrics["total_cost"]?.value == 812.5)
+        #expect(try await store.metricHistory(runID: runID, key: "soc").count == 100)
+        #expect(try await store.experiment(named: "study") != nil)
+    }
+
+    @Test("a body that throws ends the run FAILED with the error in a tag, and the error reaches the caller")
+    func failedRun() async throws {
+        let folder = temporaryFolder("failed")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let holder = RunIDBox()
+        await #expect(throws: SimulatedFailure.self) {
+            try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+                try await ledger.withRun(experiment: "study") { run in
+                    holder.id = run.id
+                    run.log("soc", 0.5)
+                    throw SimulatedFailure()
+                }
+            }
+        }
+        let run = try await store.run(try #require(holder.id))
+        #expect(run.info.status == .failed)
+        #expect(run.tags["runledger.error"] == "battery model diverged")
+    }
+
+    @Test("bad input is reported through problems, never thrown, and the rest of the data arrives")
+    func rejectedInput() async throws {
+        let folder = temporaryFolder("rejected")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let (runID, statistics, problems) = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+            let run = ledger.startRun(experiment: "study", params: ["solver": "milp"])
+            run.log("../escape", 1)
+            run.log("good", 1, step: 1)
+            await ledger.flush()
+            run.setParam("solver", "hybrid")  // params are immutable
+            run.log("good", 2, step: 2)
+            run.end()
+            await ledger.flush()
+            return (run.id, ledger.statistics, ledger.problems)
+        }
+        #expect(statistics.rejected == 2)
+        #expect(problems.contains { $0.message.contains("../escape") })
+        #expect(problems.contains { $0.message.contains("Changing param values is not allowed") })
+        #expect(try await store.metricHistory(runID: runID, key: "good").count == 2)
+        #expect(try await store.run(runID).params == ["solver": "milp"])
+        #expect(try await store.run(runID).info.status == .finished)
+    }
+
+    @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
+    func eightThreads() async throws {
+        let folder = temporaryFolder("threads")
+        let path = folder.appendingPathComponent("db.sqlite").path
+        let store = try await SQLiteStore.open(path: path)
+        let (runs, problems) = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+            let runs = (0..<8).map { ledger.startRun(experiment: "threads", name: "worker-\($0)") }
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let group = DispatchGroup()
+                for run in runs {
+                    group.enter()
+                    Thread.detachNewThread {
+                        for step in 0..<25_000 { run.log("load", Double(step), step: Int64(step)) }
+                        run.end()
+                        group.leave()
+                    }
+                }
+                group.notify(queue: .global()) { done.resume() }
+            }
+            return (runs, ledger.problems)
+        }
+        #expect(problems.isEmpty, "\(problems)")
+        for run in runs { #expect(try await store.metricHistory(runID: run.id, key: "load").count == 25_000) }
+        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics") == 200_000)
+    }
+
+    @Test("past its memory bound the buffer spills to the spool, and every point still arrives exactly once")
+    func spillAtBound() async throws {
+        let folder = temporaryFolder("spill")
+        let path = folder.appendingPathComponent("db.sqlite").path
+        let store = try await SQLiteStore.open(path: path)
+        let spool = folder.appendingPathComponent("spool")
+        let statistics = try await Ledger.withLedger(store: store, configuration: fastRetries(spool, batchSize: 2_000, bufferBound: 256 << 10)) { ledger in
+            let run = ledger.startRun(experiment: "spill")
+            for step in 0..<300_000 { run.log("x", Double(step), step: Int64(step)) }
+            run.end()
+            return ledger
+        }.statistics
+        #expect(statistics.spooled > 0, "the tiny bound forced a spill")
+        #expect(statistics.rejected == 0)
+        #expect(try scalar(path, "SELECT COUNT(DISTINCT step) FROM metrics WHERE key = 'x'") == 300_000)
+        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'x'") == 300_000)
+        #expect(Spool.folders(in: spool).isEmpty, "a replayed spool leaves nothing behind")
+    }
+}
+
+final class RunIDBox: @unchecked Sendable {  // written once inside the body, read after it returned
+    var id: RunID?
+}

@@ -1,0 +1,112 @@
+import Foundation
+import LedgerCore
+@testable import RunLedger
+import Testing
+
+@Suite("Spool format")
+struct SpoolFormatTests {
+    @Test("CRC-32C matches the standard check value")
+    func crc() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+
+    static let sample = WriteBatch(id: BatchID.random(), [
+        .createRun(NewRun(experimentName: "study", name: "r1", startTime: 5)),
+        .createRun(NewRun(runID: RunID("0123456789abcdef0123456789abcdef")!, experimentID: ExperimentID(3), name: "", status: .scheduled, startTime: -1, userID: "u")),
+        .logMetrics(RunID("0123456789abcdef0123456789abcdef")!, [
+            Metric(key: "soc", value: .nan, timestamp: 1, step: -2), Metric(key: "soc", value: .infinity, timestamp: 2, step: 3),
+            Metric(key: "é", value: -0.0, timestamp: Int64.max, step: Int64.min),
+        ]),
+        .logParams(RunID("0123456789abcdef0123456789abcdef")!, [KeyValue("a", "x'y\n"), KeyValue("b", "")]),
+        .setTags(RunID("0123456789abcdef0123456789abcdef")!, [KeyValue("t", "v")]),
+        .deleteTag(RunID("0123456789abcdef0123456789abcdef")!, key: "t"),
+        .updateRun(RunID("0123456789abcdef0123456789abcdef")!, RunUpdate(status: .failed, endTime: 9, name: "n")),
+        .updateRun(RunID("0123456789abcdef0123456789abcdef")!, RunUpdate()),
+        .heartbeat([RunID("0123456789abcdef0123456789abcdef")!], at: 77),
+    ])
+
+    @Test("every operation survives the binary encoding, NaN and infinities included")
+    func codecRoundTrip() throws {
+        let decoded = try WriteBatch(decoding: Self.sample.encoded())
+        #expect(decoded == Self.sample)
+        guard case .logMetrics(_, let metrics) = decoded.operations[2] else { Issue.record("operation order changed"); return }
+        #expect(metrics[0].point.value.isNaN && metrics[2].point.value.sign == .minus)
+    }
+
+    @Test("truncated or altered encodings are refused, never crash")
+    func codecRejectsGarbage() {
+        let bytes = Self.sample.encoded()
+        for cut in [0, 1, 5, bytes.count / 2, bytes.count - 1] {
+            #expect(throws: LedgerError.self) { try WriteBatch(decoding: Array(bytes.prefix(cut))) }
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var noisy = bytes
+            noisy[Int.random(in: 0..<noisy.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            _ = try? WriteBatch(decoding: noisy)  // may decode or throw; must not trap
+        }
+    }
+
+    func spoolWith(_ count: Int) throws -> (root: URL, segment: URL, batches: [WriteBatch]) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+        let writer = try SpoolWriter(root: root)
+        let batches = (0..<count).map { index in
+            WriteBatch(id: BatchID.random(), [.heartbeat([RunID.random()], at: Int64(index))])
+        }
+        for batch in batches { try writer.append([batch]) }
+        let segment = try #require(Spool.segments(in: writer.folder).first)
+        writer.closeSegment()
+        return (root, segment, batches)
+    }
+
+    @Test("a torn last record is detected; every record before it reads back")
+    func tornTail() throws {
+        let (_, segment, batches) = try spoolWith(3)
+        #expect(Spool.read(segment).batches == batches && Spool.read(segment).problem == nil)
+        let handle = try FileHandle(forWritingTo: segment)
+        let size = try handle.seekToEnd()
+        try handle.truncate(atOffset: size - 5)
+        try handle.close()
+        let read = Spool.read(segment)
+        #expect(read.batches == Array(batches.prefix(2)))
+        #expect(read.problem?.contains("torn record") == true)
+    }
+
+    @Test("a record whose checksum does not match ends the segment and is reported")
+    func corruptRecord() throws {
+        let (_, segment, batches) = try spoolWith(3)
+        var bytes = try Data(contentsOf: segment)
+        let first = Spool.record(for: batches[0]).count
+        bytes[Spool.magic.count + first + 12] ^= 0xFF  // inside the second record's payload
+        try bytes.write(to: segment)
+        let read = Spool.read(segment)
+        #expect(read.batches == [batches[0]])
+        #expect(read.problem?.contains("checksum") == true)
+    }
+
+    @Test("a spool folder can be claimed by one ledger at a time")
+    func folderLock() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        let first = try #require(SpoolFolderLock(folder: folder))
+        #expect(SpoolFolderLock(folder: folder) == nil)
+        first.release()
+        #expect(SpoolFolderLock(folder: folder) != nil)
+    }
+
+    @Test("retry delays grow exponentially with full jitter and stay under the cap")
+    func backoff() {
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(2))
+        var generator = SystemRandomNumberGenerator()
+        var ceilings: [Duration] = []
+        for attempt in 0..<10 {
+            let delay = backoff.nextDelay(using: &generator)
+            let ceiling = min(Duration.seconds(2), .milliseconds(100) * (1 << attempt))
+            #expect(delay >= .zero && delay <= ceiling)
+            ceilings.append(ceiling)
+        }
+        #expect(ceilings.last == .seconds(2))
+        backoff.reset()
+        #expect(backoff.failures == 0)
+    }
+}
