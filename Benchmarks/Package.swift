@@ -12,6 +12,16 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "SDKBenchmark",
+            dependencies: [
+                .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "LedgerSQLite", package: "RunLedger"),
+                .product(name: "RunLedger", package: "RunLedger"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
             name: "ArchiveBenchmark",
             dependencies: [
                 .product(name: "LedgerCore", package: "RunLedger"),

@@ -40,7 +40,7 @@ struct EnergyStudy: AsyncParsableCommand {
         let designs = (0..<runs).map { _ in plan.next() }
         let started = ContinuousClock.now
         let configuration = LedgerConfiguration(spoolDirectory: URL(fileURLWithPath: spool))
-        let statistics = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+        let ledger = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, design) in designs.enumerated() {
                     if index >= workers { try await group.next() }
@@ -48,8 +48,10 @@ struct EnergyStudy: AsyncParsableCommand {
                 }
                 try await group.waitForAll()
             }
-            return ledger.statistics
+            return ledger
         }
+        // Read after the ledger closed: the last batches are counted too.
+        let statistics = ledger.statistics
         try await store.close()
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

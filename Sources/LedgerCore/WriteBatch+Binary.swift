@@ -64,8 +64,14 @@ extension WriteBatch {
             w.varint(order.count)
             for key in order { w.string(key) }
             w.varint(metrics.count)
+            // Points of one key often come in runs: compare with the previous key before hashing.
+            var lastKey = "", lastIndex = -1
             for metric in metrics {
-                w.varint(keys[metric.key]!)
+                if lastIndex < 0 || metric.key != lastKey {
+                    lastKey = metric.key
+                    lastIndex = keys[metric.key]!
+                }
+                w.varint(lastIndex)
                 w.f64(metric.point.value)
                 w.i64(metric.point.timestamp)
                 w.i64(metric.point.step)

@@ -31,8 +31,19 @@ public final class Ledger: Sendable {
     let doorbell = Doorbell()
 
     struct SharedState {
-        var pending: [PendingItem] = []
-        var pendingBytes = 0
+        mutating func slot(forKey key: String) -> Int32 {
+            if let slot = keySlots[key] { return slot }
+            let slot = Int32(keys.count)
+            keys.append(key)
+            keySlots[key] = slot
+            return slot
+        }
+
+        var buffer = PendingBuffer()
+        /// Interned run ids and metric keys: points refer to them by slot (kept for the ledger's lifetime).
+        var runs: [RunID] = []
+        var keys: [String] = []
+        var keySlots: [String: Int32] = [:]
         /// Sequence numbers: items accepted so far, and items known durable (in the store or the spool).
         var accepted = 0
         var durable = 0
@@ -85,13 +96,17 @@ public final class Ledger: Sendable {
     /// while the store is unreachable.
     public func startRun(experiment: String, name: String = "", params: [String: String] = [:], tags: [String: String] = [:]) -> RunHandle {
         let run = NewRun(experimentName: experiment, name: name, status: .running, startTime: Ledger.now())
+        let slot = shared.withLock { state -> Int32 in
+            state.runs.append(run.runID)
+            return Int32(state.runs.count - 1)
+        }
         var items: [PendingItem] = [.create(run)]
-        items += params.sorted { $0.key < $1.key }.map { .param(run.runID, $0.key, $0.value) }
+        items += params.sorted { $0.key < $1.key }.map { .param($0.key, $0.value) }
         var allTags = tags
         if !name.isEmpty { allTags["mlflow.runName"] = name }
-        items += allTags.sorted { $0.key < $1.key }.map { .tag(run.runID, $0.key, $0.value) }
-        enqueue(items, opening: run.runID)
-        return RunHandle(id: run.runID, ledger: self)
+        items += allTags.sorted { $0.key < $1.key }.map { .tag($0.key, $0.value) }
+        enqueue(items, slot: slot, opening: run.runID)
+        return RunHandle(id: run.runID, slot: slot, ledger: self)
     }
 
     /// Runs `body` inside a run: RUNNING (durably, with its params) before `body` starts, FINISHED when it returns,
@@ -137,7 +152,7 @@ public final class Ledger: Sendable {
     public var statistics: LedgerStatistics {
         shared.withLock { state in
             var statistics = state.statistics
-            statistics.buffered = state.pending.count
+            statistics.buffered = state.buffer.count
             return statistics
         }
     }
@@ -147,18 +162,32 @@ public final class Ledger: Sendable {
 
     // MARK: Internals
 
-    /// The hot path: one lock, one append, a doorbell ring only when a batch is full.
-    func enqueue(_ item: PendingItem) {
+    /// A metric key looked up once, for the hottest loops: logging with it skips hashing the key on every call.
+    ///
+    /// ```swift
+    /// let soc = ledger.metricKey("soc")
+    /// for step in 0..<steps { run.log(soc, model.soc(step), step: Int64(step)) }
+    /// ```
+    public func metricKey(_ name: String) -> MetricKey {
+        MetricKey(name: name, slot: shared.withLock { $0.slot(forKey: name) })
+    }
+
+    /// The hot path: one lock, one 32-byte append; a doorbell ring only when a batch is full.
+    func enqueuePoint(run: Int32, key: String, value: Double, timestamp: Int64, step: Int64) {
+        enqueuePoint(run: run, keySlot: nil, key: key, value: value, timestamp: timestamp, step: step)
+    }
+
+    func enqueuePoint(run: Int32, keySlot known: Int32?, key: String, value: Double, timestamp: Int64, step: Int64) {
         let ring = shared.withLock { state -> Bool in
             guard !state.closing else {
                 state.statistics.rejected += 1
                 return false
             }
-            state.pending.append(item)
-            state.pendingBytes += item.estimatedBytes
+            let keySlot = known ?? state.slot(forKey: key)
+            state.buffer.points.append(PendingPoint(run: run, key: keySlot, value: value, timestamp: timestamp, step: step))
             state.accepted += 1
             state.statistics.logged += 1
-            if state.pending.count >= configuration.batchSize && !state.signalled {
+            if state.buffer.count >= configuration.batchSize && !state.signalled {
                 state.signalled = true
                 return true
             }
@@ -167,7 +196,7 @@ public final class Ledger: Sendable {
         if ring { doorbell.ring() }
     }
 
-    func enqueue(_ items: [PendingItem], opening: RunID? = nil, closing: RunID? = nil) {
+    func enqueue(_ items: [PendingItem], slot: Int32, opening: RunID? = nil, closing: RunID? = nil) {
         let ring = shared.withLock { state -> Bool in
             guard !state.closing else {
                 state.statistics.rejected += items.count
@@ -175,11 +204,14 @@ public final class Ledger: Sendable {
             }
             if let opening { state.openRuns.insert(opening) }
             if let closing { state.openRuns.remove(closing) }
-            state.pending += items
-            state.pendingBytes += items.reduce(0) { $0 + $1.estimatedBytes }
+            let position = state.buffer.points.count
+            for item in items {
+                state.buffer.events.append((position, slot, item))
+                state.buffer.eventBytes += item.estimatedBytes
+            }
             state.accepted += items.count
             state.statistics.logged += items.count
-            return state.pending.count >= configuration.batchSize
+            return state.buffer.count >= configuration.batchSize
         }
         if ring { doorbell.ring() }
     }
@@ -200,21 +232,60 @@ public final class Ledger: Sendable {
     }
 }
 
-/// One thing logged, waiting in the buffer.
+/// A metric key interned by a ledger (``Ledger/metricKey(_:)``); valid with that ledger's runs only.
+public struct MetricKey: Sendable, Hashable {
+    public let name: String
+    let slot: Int32
+}
+
+/// A metric point waiting in the buffer: 32 bytes, no references, so appending never touches a reference count.
+struct PendingPoint: Sendable {
+    var run: Int32
+    var key: Int32
+    var value: Double
+    var timestamp: Int64
+    var step: Int64
+}
+
+/// Anything else logged (rarer than points): kept in order relative to the points by its position.
 enum PendingItem: Sendable {
     case create(NewRun)
-    case metric(RunID, String, Double, Int64, Int64)
-    case param(RunID, String, String)
-    case tag(RunID, String, String)
-    case update(RunID, RunUpdate)
+    case param(String, String)
+    case tag(String, String)
+    case update(RunUpdate)
 
     /// A rough size in memory, for the buffer bound.
     var estimatedBytes: Int {
         switch self {
-        case .metric(_, let key, _, _, _): 64 + (key.utf8.count > 15 ? key.utf8.count : 0)
-        case .param(_, let key, let value), .tag(_, let key, let value): 64 + key.utf8.count + value.utf8.count
+        case .param(let key, let value), .tag(let key, let value): 64 + key.utf8.count + value.utf8.count
         case .create, .update: 256
         }
+    }
+}
+
+/// What callers have logged and the writer has not taken yet.
+struct PendingBuffer: Sendable {
+    var points: [PendingPoint] = []
+    /// Items other than points, each with the number of points logged before it and its run's slot.
+    var events: [(position: Int, run: Int32, item: PendingItem)] = []
+    var eventBytes = 0
+
+    var count: Int { points.count + events.count }
+    var bytes: Int { points.count * MemoryLayout<PendingPoint>.stride + eventBytes }
+
+    /// The piece of at most `size` points that starts at point `start`, with the events that belong to it (those
+    /// logged before its last point, and for the last piece all the rest). `eventIndex` moves past the events taken.
+    func piece(from start: Int, size: Int, eventIndex: inout Int) -> PendingBuffer {
+        let end = min(points.count, start + size)
+        var piece = PendingBuffer()
+        piece.points = Array(points[start..<end])
+        while eventIndex < events.count, events[eventIndex].position < end || end == points.count {
+            let event = events[eventIndex]
+            piece.events.append((max(0, event.position - start), event.run, event.item))
+            piece.eventBytes += event.item.estimatedBytes
+            eventIndex += 1
+        }
+        return piece
     }
 }
 
@@ -223,6 +294,8 @@ enum PendingItem: Sendable {
 public struct RunHandle: Sendable, Hashable {
     /// The run's id, chosen by the client.
     public let id: RunID
+    /// The run's slot in the ledger's table of runs, so that a point need not carry the id.
+    let slot: Int32
     let ledger: Ledger
 
     public static func == (lhs: RunHandle, rhs: RunHandle) -> Bool { lhs.id == rhs.id }
@@ -230,27 +303,32 @@ public struct RunHandle: Sendable, Hashable {
 
     /// Logs one metric point. `timestamp` defaults to now (milliseconds since the epoch).
     public func log(_ key: String, _ value: Double, step: Int64 = 0, timestamp: Int64? = nil) {
-        ledger.enqueue(.metric(id, key, value, timestamp ?? Ledger.now(), step))
+        ledger.enqueuePoint(run: slot, key: key, value: value, timestamp: timestamp ?? Ledger.now(), step: step)
+    }
+
+    /// Logs one metric point under a key from ``Ledger/metricKey(_:)`` (the fastest way to log).
+    public func log(_ key: MetricKey, _ value: Double, step: Int64 = 0, timestamp: Int64? = nil) {
+        ledger.enqueuePoint(run: slot, keySlot: key.slot, key: key.name, value: value, timestamp: timestamp ?? Ledger.now(), step: step)
     }
 
     /// Logs several metrics at one step.
     public func log(_ metrics: [String: Double], step: Int64 = 0, timestamp: Int64? = nil) {
         let time = timestamp ?? Ledger.now()
-        ledger.enqueue(metrics.map { .metric(id, $0.key, $0.value, time, step) })
+        for (key, value) in metrics { ledger.enqueuePoint(run: slot, key: key, value: value, timestamp: time, step: step) }
     }
 
     /// Logs the run's final KPIs (metrics at step 0).
     public func setKPIs(_ kpis: [String: Double]) { log(kpis, step: 0) }
 
     /// Logs a param. Params are immutable: another value for the same key is rejected (see ``Ledger/problems``).
-    public func setParam(_ key: String, _ value: String) { ledger.enqueue(.param(id, key, value)) }
+    public func setParam(_ key: String, _ value: String) { ledger.enqueue([.param(key, value)], slot: slot) }
 
     /// Sets a tag.
-    public func setTag(_ key: String, _ value: String) { ledger.enqueue(.tag(id, key, value)) }
+    public func setTag(_ key: String, _ value: String) { ledger.enqueue([.tag(key, value)], slot: slot) }
 
     /// Ends the run with a terminal status (FINISHED by default) and stops its heartbeat.
     public func end(status: RunStatus = .finished) {
-        ledger.enqueue([.update(id, RunUpdate(status: status, endTime: Ledger.now()))], closing: id)
+        ledger.enqueue([.update(RunUpdate(status: status, endTime: Ledger.now()))], slot: slot, closing: id)
     }
 }
 

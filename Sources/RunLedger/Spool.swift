@@ -145,7 +145,10 @@ final class SpoolWriter {
 
     var folder: URL { lock.folder }
 
-    /// Appends the batches as records and fsyncs; they are durable when this returns.
+    /// Whether records were written since the last ``sync()``.
+    private(set) var unsynced = false
+
+    /// Appends the batches as records; they are durable once ``sync()`` returns.
     func append(_ batches: [WriteBatch]) throws {
         if descriptor < 0 || currentSize > Spool.segmentLimit { try startSegment() }
         var bytes: [UInt8] = []
@@ -161,14 +164,22 @@ final class SpoolWriter {
                 offset += written
             }
         }
+        currentSize += bytes.count
+        unsynced = true
+    }
+
+    /// Makes everything appended so far durable (one fsync for however many records).
+    func sync() throws {
+        guard unsynced, descriptor >= 0 else { return }
         guard fsync(descriptor) == 0 else {
             throw LedgerError(.storeUnavailable, "Cannot sync the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
         }
-        currentSize += bytes.count
+        unsynced = false
     }
 
     /// Closes the segment being written, so that everything spooled so far can be replayed.
     func closeSegment() {
+        try? sync()
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
         current = nil
@@ -178,6 +189,7 @@ final class SpoolWriter {
     func closedSegments() -> [URL] { Spool.segments(in: folder).filter { $0 != current } }
 
     private func startSegment() throws {
+        try sync()
         closeSegment()
         let url = folder.appendingPathComponent(String(format: "%016d.%@", sequence, Spool.segmentExtension))
         sequence += 1

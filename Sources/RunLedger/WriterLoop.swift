@@ -45,7 +45,7 @@ final class WriterLoop {
             await drain()
             if needsReplay && ContinuousClock.now >= nextAttempt { await replay(budget: closing ? .max : 8) }
             if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
-            if closing && ledger.shared.withLock({ $0.pending.isEmpty }) { break }
+            if closing && ledger.shared.withLock({ $0.buffer.count == 0 }) { break }
         }
         spool.shutdown()
         for lock in adopted { lock.release() }
@@ -56,26 +56,43 @@ final class WriterLoop {
     // MARK: Draining
 
     private func drain() async {
-        let (items, upTo, bytes) = ledger.shared.withLock { state -> ([PendingItem], Int, Int) in
-            let taken = (state.pending, state.accepted, state.pendingBytes)
-            state.pending = []
-            // Reserve here, on the writer, so that callers never pay for the array growing.
-            state.pending.reserveCapacity(configuration.batchSize)
-            state.pendingBytes = 0
-            state.signalled = false
-            return taken
-        }
-        if !items.isEmpty {
-            // A backlog past half the bound means the store is slower than the simulation: spill to the spool.
-            let spill = bytes > configuration.bufferBound / 2
+        while true {
+            let (buffer, runs, keys, upTo) = ledger.shared.withLock { state -> (PendingBuffer, [RunID], [String], Int) in
+                let taken = (state.buffer, state.runs, state.keys, state.accepted)
+                state.buffer = PendingBuffer()
+                // Reserve here, on the writer, so that callers never pay for the array growing.
+                state.buffer.points.reserveCapacity(configuration.batchSize)
+                state.signalled = false
+                return taken
+            }
+            guard buffer.count > 0 else {
+                settle(upTo: upTo)
+                return
+            }
+            // A backlog past half the bound means the store is slower than the simulation: spill to the spool, and
+            // come straight back for more instead of waiting for the doorbell.
+            let spill = buffer.bytes > configuration.bufferBound / 2
             if spill && !spooling { configuration.logger.info("buffer over half its bound: spilling to the spool") }
-            await deliver(batches(from: items), spill: spill)
+            // One chunk at a time, so that only one chunk is ever expanded into write operations.
+            var start = 0, eventIndex = 0
+            repeat {
+                let piece = buffer.piece(from: start, size: configuration.batchSize, eventIndex: &eventIndex)
+                await deliver(batches(from: piece, runs: runs, keys: keys), spill: spill)
+                start += piece.points.count
+            } while start < buffer.points.count
+            settle(upTo: upTo)
+            if !spill { return }
         }
-        settle(upTo: upTo)
     }
 
     /// Marks everything accepted up to `upTo` as durable and wakes the flushes waiting for it.
     private func settle(upTo: Int) {
+        // Spooled records count as durable only once synced: one fsync for everything this round appended.
+        do {
+            try spool.sync()
+        } catch {
+            ledger.report("LOST the last spooled records: the spool cannot be synced (\(error)).")
+        }
         let waiters = ledger.shared.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.durable = max(state.durable, upTo)
             let ready = state.flushWaiters.filter { $0.target <= state.durable }
@@ -83,43 +100,77 @@ final class WriterLoop {
             return ready.map(\.continuation)
         }
         for waiter in waiters { waiter.resume() }
-        counters.buffered.record(ledger.shared.withLock { $0.pending.count })
+        counters.buffered.record(ledger.shared.withLock { $0.buffer.count })
     }
 
     /// Groups items into operations per run (keeping each run's order) and packs them into batches of `batchSize`.
-    private func batches(from items: [PendingItem]) -> [WriteBatch] {
+    /// Runs are keyed by their slot here: hashing an Int32 per point is cheap, hashing a 32-character id is not.
+    private func batches(from buffer: PendingBuffer, runs: [RunID], keys: [String]) -> [WriteBatch] {
         var operations: [WriteOperation] = []
-        var metrics: [RunID: [Metric]] = [:], params: [RunID: [KeyValue]] = [:], tags: [RunID: [KeyValue]] = [:]
-        var order: [RunID] = []
-        func touch(_ run: RunID) { if metrics[run] == nil && params[run] == nil && tags[run] == nil { order.append(run) } }
-        func flush(_ run: RunID) {
-            if let list = params.removeValue(forKey: run) { operations.append(.logParams(run, list)) }
-            if let list = tags.removeValue(forKey: run) { operations.append(.setTags(run, list)) }
-            if let list = metrics.removeValue(forKey: run) { operations.append(.logMetrics(run, list)) }
+        var metrics: [Int32: [Metric]] = [:], params: [Int32: [KeyValue]] = [:], tags: [Int32: [KeyValue]] = [:]
+        var order: [Int32] = []
+        var touched: Set<Int32> = []
+        func touch(_ run: Int32) { if touched.insert(run).inserted { order.append(run) } }
+        func flush(_ run: Int32) {
+            let id = runs[Int(run)]
+            if let list = params.removeValue(forKey: run) { operations.append(.logParams(id, list)) }
+            if let list = tags.removeValue(forKey: run) { operations.append(.setTags(id, list)) }
+            if let list = metrics.removeValue(forKey: run) { operations.append(.logMetrics(id, list)) }
+            touched.remove(run)
         }
         var rejected = 0
-        for item in items {
+        var keyAccepted = keys.map { _ in Bool?.none }
+        func addPoints(upTo end: Int, from start: Int) {
+            var lastRun: Int32 = -1
+            var current: [Metric] = []
+            for point in buffer.points[start..<end] {
+                let index = Int(point.key)
+                if keyAccepted[index] == nil { keyAccepted[index] = accept(keys[index], kind: "Metric", run: runs[Int(point.run)]) }
+                guard keyAccepted[index] == true else {
+                    rejected += 1
+                    continue
+                }
+                // Consecutive points usually belong to one run: collect them before touching the dictionary.
+                if point.run != lastRun {
+                    if lastRun >= 0 { metrics[lastRun, default: []] += current }
+                    current.removeAll(keepingCapacity: true)
+                    lastRun = point.run
+                    touch(point.run)
+                }
+                current.append(Metric(key: keys[index], value: point.value, timestamp: point.timestamp, step: point.step))
+            }
+            if lastRun >= 0 { metrics[lastRun, default: []] += current }
+        }
+        var pointsDone = 0
+        for (position, run, item) in buffer.events {
+            if position > pointsDone {
+                addPoints(upTo: position, from: pointsDone)
+                pointsDone = position
+            }
             switch item {
-            case .metric(let run, let key, let value, let timestamp, let step):
-                guard accept(key, kind: "Metric", run: run) else { rejected += 1; continue }
-                touch(run)
-                metrics[run, default: []].append(Metric(key: key, value: value, timestamp: timestamp, step: step))
-            case .param(let run, let key, let value):
-                guard accept(key, kind: "Param", run: run) else { rejected += 1; continue }
+            case .param(let key, let value):
+                guard accept(key, kind: "Param", run: runs[Int(run)]) else {
+                    rejected += 1
+                    continue
+                }
                 touch(run)
                 params[run, default: []].append(KeyValue(key, value))
-            case .tag(let run, let key, let value):
-                guard accept(key, kind: "Tag", run: run) else { rejected += 1; continue }
+            case .tag(let key, let value):
+                guard accept(key, kind: "Tag", run: runs[Int(run)]) else {
+                    rejected += 1
+                    continue
+                }
                 touch(run)
                 tags[run, default: []].append(KeyValue(key, value))
-            case .create(let run):
-                operations.append(.createRun(run))
-            case .update(let run, let update):
+            case .create(let new):
+                operations.append(.createRun(new))
+            case .update(let update):
                 flush(run)
-                operations.append(.updateRun(run, update))
+                operations.append(.updateRun(runs[Int(run)], update))
             }
         }
-        for run in order { flush(run) }
+        addPoints(upTo: buffer.points.count, from: pointsDone)
+        for run in order where touched.contains(run) { flush(run) }
         if rejected > 0 { ledger.shared.withLock { $0.statistics.rejected += rejected } }
 
         var batches: [WriteBatch] = []

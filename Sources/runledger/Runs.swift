@@ -46,7 +46,7 @@ struct QueryOptions: ParsableArguments {
 
 extension RunLedgerCommand {
     struct Runs: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Search and inspect runs.", subcommands: [Search.self, Show.self])
+        static let configuration = CommandConfiguration(abstract: "Search, inspect and reap runs.", subcommands: [Search.self, Show.self, Reap.self])
 
         struct Search: AsyncParsableCommand {
             static let configuration = CommandConfiguration(

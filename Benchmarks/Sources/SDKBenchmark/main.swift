@@ -1,0 +1,196 @@
+// The SDK's promises, measured: log-call latency (each call timed) with the writer running and with the store down,
+// sustained ingestion against the SQLite engine in the same run, the cost of logging inside a simulation loop, and
+// peak memory while 10M points are logged as fast as possible.
+import Foundation
+import GRDB
+import GRDBSQLite
+import LedgerCore
+import LedgerSQLite
+import RunLedger
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let arguments = CommandLine.arguments
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-sdkbench-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: folder) }
+
+@inline(__always) func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+func percentiles(_ samples: inout [UInt64]) -> String {
+    samples.sort()
+    func at(_ p: Double) -> Double { Double(samples[min(samples.count - 1, Int(Double(samples.count) * p))]) / 1000 }
+    return String(format: "p50 %.3f µs  p99 %.3f µs  p99.9 %.3f µs  max %.1f µs", at(0.5), at(0.99), at(0.999), Double(samples.last!) / 1000)
+}
+
+func configuration(_ name: String) -> LedgerConfiguration {
+    LedgerConfiguration(spoolDirectory: folder.appendingPathComponent("spool-\(name)"), initialRetryDelay: .milliseconds(50), maximumRetryDelay: .seconds(1))
+}
+
+/// A second connection that holds SQLite's write lock: to the store, the database is down.
+func holdWriteLock(_ path: String) -> OpaquePointer? {
+    var handle: OpaquePointer?
+    sqlite3_open(path, &handle)
+    sqlite3_exec(handle, "BEGIN EXCLUSIVE", nil, nil, nil)
+    return handle
+}
+
+// Peak RSS runs in a process of its own (`SDKBenchmark rss`), so earlier work does not inflate the figure.
+if arguments.count > 1 && arguments[1] == "rss" {
+    let path = folder.appendingPathComponent("rss.sqlite").path
+    let store = try await SQLiteStore.open(path: path)
+    let points = 10_000_000
+    let started = ContinuousClock.now
+    try await Ledger.withLedger(store: store, configuration: configuration("rss")) { ledger in
+        let run = ledger.startRun(experiment: "rss")
+        for step in 0..<points { run.log("x", Double(step), step: Int64(step)) }
+        run.end()
+    }
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let elapsed = ContinuousClock.now - started
+    let rows = try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
+    print(String(format: "10M points logged as fast as possible: peak RSS %.0f MiB (buffer bound 64 MiB), %d rows stored, %.1f s", Double(usage.ru_maxrss) / 1024, rows, Double(elapsed.components.seconds)))
+    exit(0)
+}
+
+// MARK: Hot path
+
+print("== run.log(key, value, step:) latency, each call timed ==")
+for storeDown in [false, true] {
+    let path = folder.appendingPathComponent("hot-\(storeDown).sqlite").path
+    let store = try await SQLiteStore.open(path: path, options: SQLiteOptions(busyTimeout: 0.2))
+    let lock = storeDown ? holdWriteLock(path) : nil
+    var samples = [UInt64](repeating: 0, count: 2_000_000)
+    try await Ledger.withLedger(store: store, configuration: configuration("hot-\(storeDown)")) { ledger in
+        let run = ledger.startRun(experiment: "hot")
+        for step in 0..<samples.count {
+            let start = monotonicNanoseconds()
+            run.log("soc", Double(step), step: Int64(step))
+            samples[step] = monotonicNanoseconds() - start
+        }
+        run.end()
+        if let lock {
+            sqlite3_exec(lock, "COMMIT", nil, nil, nil)
+            sqlite3_close(lock)
+        }
+    }
+    print((storeDown ? "store down (spooling):  " : "writer running:         ") + percentiles(&samples))
+}
+
+// MARK: Sustained ingestion
+
+print("\n== Sustained ingestion through the SDK into SQLite ==")
+let points = 5_000_000
+let ingestPath = folder.appendingPathComponent("ingest.sqlite").path
+let ingestStore = try await SQLiteStore.open(path: ingestPath)
+let ingestStart = ContinuousClock.now
+try await Ledger.withLedger(store: ingestStore, configuration: configuration("ingest")) { ledger in
+    let runs = (0..<4).map { ledger.startRun(experiment: "ingest", name: "r\($0)") }
+    for step in 0..<(points / 4) {
+        for run in runs { run.log("x", Double(step), step: Int64(step)) }
+    }
+    for run in runs { run.end() }
+}
+let ingestSeconds = (ContinuousClock.now - ingestStart).seconds
+try ingestStore.close()
+let enginePath = folder.appendingPathComponent("engine.sqlite").path
+try await SQLiteStore.open(path: enginePath).close()
+let engine = try DatabasePool(path: enginePath)
+let engineStart = ContinuousClock.now
+try await engine.write { db in
+    try db.execute(sql: "INSERT INTO runs (run_uuid, experiment_id, status, start_time) VALUES ('0123456789abcdef0123456789abcdef', 0, 'RUNNING', 0)")
+    try db.execute(
+        sql: """
+            INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
+            WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < \(points)) SELECT 1, 'x', i, i, i * 0.5, 0 FROM s
+            """
+    )
+}
+let engineSeconds = (ContinuousClock.now - engineStart).seconds
+try engine.close()
+print(String(format: "SDK (log calls until flushed and closed): %9.0f points/s (%.2f s)", Double(points) / ingestSeconds, ingestSeconds))
+print(String(format: "SQLite engine INSERT … SELECT:            %9.0f rows/s   (%.2f s)", Double(points) / engineSeconds, engineSeconds))
+print(String(format: "ratio SDK / engine: %.0f %%", Double(points) / ingestSeconds / (Double(points) / engineSeconds) * 100))
+
+// MARK: Simulation loop overhead
+
+print("\n== A simulation loop (~10 µs of work per step) with and without logging 8 metrics per step ==")
+func work(_ seed: Double) -> Double {
+    // ~10 µs of floating-point work, the stand-in for one step of a model.
+    var x = seed
+    for _ in 0..<6_200 { x = x * 1.000_000_1 + 0.000_001 }
+    return x
+}
+let steps = 200_000
+var sink = 0.0
+let plainStart = ContinuousClock.now
+for step in 0..<steps { sink += work(Double(step)) }
+let plain = (ContinuousClock.now - plainStart).seconds
+/// Accepts every batch and keeps nothing: isolates the SDK's own cost from the database's.
+struct DiscardingStore: TrackingStore {
+    func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment { throw LedgerError(.internal, "unused") }
+    func experiment(id: ExperimentID) async throws -> Experiment { throw LedgerError(.internal, "unused") }
+    func experiment(named name: String) async throws -> Experiment? { nil }
+    func experiments(view: ViewType) async throws -> [ExperimentSummary] { [] }
+    func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws {}
+    func write(_ batch: WriteBatch) async throws -> WriteOutcome { .applied }
+    func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {}
+    func run(_ runID: RunID) async throws -> Run { throw LedgerError(.internal, "unused") }
+    func searchRuns(_ query: RunQuery) async throws -> RunPage { RunPage(runs: [], nextPageToken: nil) }
+    func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { [] }
+    func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] { [] }
+    func close() async throws {}
+}
+
+func loggedLoop(into store: any TrackingStore, name: String, internedKeys: Bool) async throws -> Double {
+    try await Ledger.withLedger(store: store, configuration: configuration(name)) { ledger in
+        let run = ledger.startRun(experiment: "loop")
+        let names = ["soc", "pv_kw", "wind_kw", "demand_kw", "grid_import_kw", "battery_kw", "price", "cost"]
+        let keys = names.map(ledger.metricKey)
+        var sink = 0.0
+        let start = ContinuousClock.now
+        for step in 0..<steps {
+            let value = work(Double(step))
+            sink += value
+            let s = Int64(step)
+            if internedKeys {
+                for index in 0..<8 { run.log(keys[index], value * Double(index + 1), step: s) }
+            } else {
+                for index in 0..<8 { run.log(names[index], value * Double(index + 1), step: s) }
+            }
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        run.end()
+        return elapsed + (sink == 42 ? 1e-9 : 0)  // keeps the work observable
+    }
+}
+print(String(format: "without logging: %.3f s (%.2f µs/step)  (sink %.1f)", plain, plain / Double(steps) * 1e6, sink.truncatingRemainder(dividingBy: 10)))
+for (label, interned, discard) in [
+    ("string keys, into SQLite:              ", false, false), ("interned keys (metricKey), into SQLite: ", true, false),
+    ("string keys, discarding store:         ", false, true), ("interned keys, discarding store:        ", true, true),
+] {
+    let store: any TrackingStore = discard ? DiscardingStore() : try await SQLiteStore.open(path: folder.appendingPathComponent("loop-\(interned).sqlite").path)
+    let seconds = try await loggedLoop(into: store, name: "loop-\(interned)-\(discard)", internedKeys: interned)
+    print(String(format: "%@ %.3f s  overhead %.1f %%", label, seconds, (seconds / plain - 1) * 100))
+}
+print("(a discarding store shows the SDK's own cost, without the database's CPU)")
+
+// MARK: Peak memory
+
+print("\n== Peak memory ==")
+let child = Process()
+child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+child.arguments = ["rss"]
+try child.run()
+child.waitUntilExit()
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import LedgerCore
+import RunLedger
+
+extension RunLedgerCommand {
+    struct SpoolCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "spool",
+            abstract: "Inspect and replay the SDK's spool (batches kept while the database was unavailable).",
+            discussion: """
+                A ledger spools batches under its spool folder (default ./.runledger-spool), one sub-folder per process, \
+                and replays them itself when the database is back or when the next ledger starts. These commands do the \
+                same by hand.
+                """,
+            subcommands: [Status.self, Replay.self]
+        )
+
+        struct SpoolOption: ParsableArguments {
+            @Option(help: "The spool folder (the SDK's spoolDirectory).") var spool = ".runledger-spool"
+            var url: URL { URL(fileURLWithPath: spool) }
+        }
+
+        struct Status: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show what is waiting in the spool. Changes nothing.")
+            @OptionGroup var spool: SpoolOption
+            @Option(help: "table, or json: an array of {folder, segment, records, items, bytes, problem}.") var format: OutputFormat = .table
+
+            func run() async throws {
+                let rows = Spool.folders(in: spool.url).flatMap { folder in
+                    Spool.segments(in: folder).map { (folder.lastPathComponent, Spool.read($0)) }
+                }
+                switch format {
+                case .json:
+                    print(JSONValue.array(rows.map { folder, segment in
+                        .object([
+                            ("folder", .string(folder)), ("segment", .string(segment.url.lastPathComponent)),
+                            ("records", .integer(Int64(segment.batches.count))), ("items", .integer(Int64(segment.batches.reduce(0) { $0 + $1.itemCount }))),
+                            ("bytes", .integer(Int64(segment.bytes))), ("problem", segment.problem.map { .string($0) } ?? .null),
+                        ])
+                    }))
+                case .table, .csv:
+                    var table = TextTable(headers: ["FOLDER", "SEGMENT", "RECORDS", "ITEMS", "BYTES", "PROBLEM"], numericColumns: [2, 3, 4])
+                    table.rows = rows.map { folder, segment in
+                        [
+                            folder, segment.url.lastPathComponent, String(segment.batches.count), String(segment.batches.reduce(0) { $0 + $1.itemCount }),
+                            String(segment.bytes), segment.problem ?? "",
+                        ]
+                    }
+                    print(table.rendered, terminator: "")
+                    if rows.isEmpty { writeStandardError("The spool at \(spool.spool) is empty.\n") }
+                }
+            }
+        }
+
+        struct Replay: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Send everything waiting in the spool to the database, exactly once, then remove it.",
+                discussion: "Folders still held by a running process are left to that process. Torn or corrupt records are reported and skipped."
+            )
+            @OptionGroup var database: DatabaseOptions
+            @OptionGroup var spool: SpoolOption
+
+            func run() async throws {
+                try await reportingErrors {
+                    let total = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).map(Spool.read)
+                        .reduce(0) { $0 + $1.batches.reduce(0) { $0 + $1.itemCount } }
+                    guard total > 0 else {
+                        writeStandardError("Nothing to replay in \(spool.spool).\n")
+                        return
+                    }
+                    try await database.writing { store in
+                        let ledger = Ledger(store: store, configuration: LedgerConfiguration(spoolDirectory: spool.url, logger: cliLogger()))
+                        try await withThrowingTaskGroup(of: Bool.self) { group in
+                            group.addTask {
+                                try await ledger.run()
+                                return true
+                            }
+                            group.addTask {
+                                await ledger.close()  // closing replays everything the spool holds
+                                return false
+                            }
+                            group.addTask {
+                                var progress = ProgressBar(total: total, label: "Replaying")
+                                while !Task.isCancelled {
+                                    progress.update(min(total, ledger.statistics.replayed + ledger.statistics.rejected))
+                                    try? await Task.sleep(for: .milliseconds(100))
+                                }
+                                progress.update(min(total, ledger.statistics.replayed + ledger.statistics.rejected))
+                                progress.finish()
+                                return false
+                            }
+                            while let writerFinished = try await group.next() {
+                                if writerFinished { group.cancelAll() }
+                            }
+                        }
+                        let statistics = ledger.statistics
+                        for problem in ledger.problems { writeStandardError("warning: \(problem.message)\n") }
+                        let left = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).filter { $0.pathExtension == "rlspool" }
+                        print("Replayed \(statistics.replayed) item(s); \(statistics.rejected) refused; \(statistics.tornRecords) torn record(s) skipped.")
+                        if !left.isEmpty {
+                            throw LedgerError(
+                                .storeUnavailable,
+                                "\(left.count) spool segment(s) are still waiting (the database is unavailable, or a running process owns them). Try again later."
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension RunLedgerCommand.Runs {
+    struct Reap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mark RUNNING runs whose heartbeat stopped as KILLED.",
+            discussion: "A run's process sends a heartbeat while the run is open; a run silent for longer than --older-than has lost its process."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "How long a run may be silent: 90s, 5m, 2h, 1d.") var olderThan = "5m"
+
+        func validate() throws {
+            guard parseDuration(olderThan) != nil else { throw ValidationError("Please give --older-than as a number with s, m, h or d, e.g. 5m.") }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let now = WallClock.milliseconds()
+                let reaped = try await database.writing { store in
+                    try await store.reapRuns(heartbeatBefore: now - parseDuration(olderThan)!, endTime: now)
+                }
+                for id in reaped { print(id.rawValue) }
+                writeStandardError("Marked \(reaped.count) run(s) KILLED.\n")
+            }
+        }
+    }
+}
+
+/// `90s`, `5m`, `2h`, `1d` as milliseconds.
+func parseDuration(_ text: String) -> Int64? {
+    guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0 else { return nil }
+    switch unit {
+    case "s": return number * 1000
+    case "m": return number * 60_000
+    case "h": return number * 3_600_000
+    case "d": return number * 86_400_000
+    default: return nil
+    }
+}
