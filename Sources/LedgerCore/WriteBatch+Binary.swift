@@ -64,18 +64,33 @@ extension WriteBatch {
             w.varint(order.count)
             for key in order { w.string(key) }
             w.varint(metrics.count)
-            // Points of one key often come in runs: compare with the previous key before hashing.
-            var lastKey = "", lastIndex = -1
-            for metric in metrics {
-                if lastIndex < 0 || metric.key != lastKey {
-                    lastKey = metric.key
-                    lastIndex = keys[metric.key]!
+            // The hot part of spooling: points are written straight into one pre-sized buffer (at most 10 bytes of
+            // key index and 24 bytes of fields each), and a key is hashed only when it differs from the previous one.
+            let start = w.bytes.count
+            w.bytes.append(contentsOf: repeatElement(0, count: metrics.count * 34))
+            let written = w.bytes.withUnsafeMutableBytes { buffer -> Int in
+                var offset = start
+                var lastKey = "", lastIndex = -1
+                for metric in metrics {
+                    if lastIndex < 0 || metric.key != lastKey {
+                        lastKey = metric.key
+                        lastIndex = keys[metric.key]!
+                    }
+                    var index = UInt64(lastIndex)
+                    while index >= 0x80 {
+                        buffer[offset] = UInt8(truncatingIfNeeded: index) | 0x80
+                        offset += 1
+                        index >>= 7
+                    }
+                    buffer[offset] = UInt8(index)
+                    buffer.storeBytes(of: metric.point.value.bitPattern.littleEndian, toByteOffset: offset + 1, as: UInt64.self)
+                    buffer.storeBytes(of: UInt64(bitPattern: metric.point.timestamp).littleEndian, toByteOffset: offset + 9, as: UInt64.self)
+                    buffer.storeBytes(of: UInt64(bitPattern: metric.point.step).littleEndian, toByteOffset: offset + 17, as: UInt64.self)
+                    offset += 25
                 }
-                w.varint(lastIndex)
-                w.f64(metric.point.value)
-                w.i64(metric.point.timestamp)
-                w.i64(metric.point.step)
+                return offset
             }
+            w.bytes.removeSubrange(written...)
         case .logParams(let runID, let pairs), .setTags(let runID, let pairs):
             if case .logParams = operation { w.u8(3) } else { w.u8(4) }
             w.runID(runID)

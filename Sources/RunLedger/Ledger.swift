@@ -39,7 +39,25 @@ public final class Ledger: Sendable {
             return slot
         }
 
+        /// The chunk callers append to; when it holds `batchSize` items it moves to `full`, in O(1).
         var buffer = PendingBuffer()
+        /// Chunks waiting for the writer, oldest first. The writer takes one at a time, so memory holds the backlog
+        /// and one chunk in work, never two copies of the backlog.
+        var full: [PendingBuffer] = []
+        /// Empty chunks with reserved capacity, made by the writer so that callers do not allocate.
+        var spares: [PendingBuffer] = []
+
+        var backlogCount: Int { buffer.count + full.reduce(0) { $0 + $1.count } }
+        var backlogBytes: Int { buffer.bytes + full.reduce(0) { $0 + $1.bytes } }
+
+        /// Moves the current chunk to `full` when it is full; true when the writer should be woken.
+        mutating func rotateIfFull(batchSize: Int) -> Bool {
+            guard buffer.count >= batchSize else { return false }
+            buffer.endSequence = accepted
+            full.append(buffer)
+            buffer = spares.popLast() ?? PendingBuffer()
+            return true
+        }
         /// Interned run ids and metric keys: points refer to them by slot (kept for the ledger's lifetime).
         var runs: [RunID] = []
         var keys: [String] = []
@@ -47,7 +65,6 @@ public final class Ledger: Sendable {
         /// Sequence numbers: items accepted so far, and items known durable (in the store or the spool).
         var accepted = 0
         var durable = 0
-        var signalled = false
         var closing = false
         var flushWaiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
         var openRuns: Set<RunID> = []
@@ -152,7 +169,7 @@ public final class Ledger: Sendable {
     public var statistics: LedgerStatistics {
         shared.withLock { state in
             var statistics = state.statistics
-            statistics.buffered = state.buffer.count
+            statistics.buffered = state.backlogCount
             return statistics
         }
     }
@@ -187,11 +204,7 @@ public final class Ledger: Sendable {
             state.buffer.points.append(PendingPoint(run: run, key: keySlot, value: value, timestamp: timestamp, step: step))
             state.accepted += 1
             state.statistics.logged += 1
-            if state.buffer.count >= configuration.batchSize && !state.signalled {
-                state.signalled = true
-                return true
-            }
-            return false
+            return state.rotateIfFull(batchSize: configuration.batchSize)
         }
         if ring { doorbell.ring() }
     }
@@ -211,7 +224,7 @@ public final class Ledger: Sendable {
             }
             state.accepted += items.count
             state.statistics.logged += items.count
-            return state.buffer.count >= configuration.batchSize
+            return state.rotateIfFull(batchSize: configuration.batchSize)
         }
         if ring { doorbell.ring() }
     }
@@ -269,6 +282,8 @@ struct PendingBuffer: Sendable {
     /// Items other than points, each with the number of points logged before it and its run's slot.
     var events: [(position: Int, run: Int32, item: PendingItem)] = []
     var eventBytes = 0
+    /// The ledger's accepted count when this chunk was closed: once it is written, everything up to here is durable.
+    var endSequence = 0
 
     var count: Int { points.count + events.count }
     var bytes: Int { points.count * MemoryLayout<PendingPoint>.stride + eventBytes }

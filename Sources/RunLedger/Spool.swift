@@ -27,8 +27,8 @@ import Darwin
 public enum Spool {
     static let magic: [UInt8] = Array("RLSPOOL".utf8) + [1]
     static let segmentExtension = "rlspool"
-    /// A segment is closed and a new one started past this size.
-    static let segmentLimit = 64 << 20
+    /// A segment is closed and a new one started past this size; replay holds one decoded segment in memory.
+    static let segmentLimit = 8 << 20
 
     /// What one segment file holds.
     public struct Segment: Sendable {
@@ -89,14 +89,18 @@ public enum Spool {
     }
 
     static func record(for batch: WriteBatch) -> [UInt8] {
+        var bytes: [UInt8] = []
+        appendRecord(for: batch, to: &bytes)
+        return bytes
+    }
+
+    /// Appends `length crc32c payload` for the batch to `bytes`.
+    static func appendRecord(for batch: WriteBatch, to bytes: inout [UInt8]) {
         let payload = batch.encoded()
-        var record: [UInt8] = []
-        record.reserveCapacity(payload.count + 8)
         for value in [UInt32(payload.count), CRC32C.checksum(payload)] {
-            for shift in stride(from: 0, to: 32, by: 8) { record.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+            for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
         }
-        record += payload
-        return record
+        bytes += payload
     }
 }
 
@@ -152,7 +156,7 @@ final class SpoolWriter {
     func append(_ batches: [WriteBatch]) throws {
         if descriptor < 0 || currentSize > Spool.segmentLimit { try startSegment() }
         var bytes: [UInt8] = []
-        for batch in batches { bytes += Spool.record(for: batch) }
+        for batch in batches { Spool.appendRecord(for: batch, to: &bytes) }
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

@@ -18,6 +18,8 @@ final class WriterLoop {
     private var lastHeartbeat = ContinuousClock.now
     /// How many batches of a segment were already delivered, so a replay resumed after a failure skips them.
     private var replayProgress: [URL: Int] = [:]
+    /// The segment being replayed, decoded once for all the turns it takes.
+    private var replaying: Spool.Segment?
     private var validKeys: Set<String> = []
     private var random = SystemRandomNumberGenerator()
     private let counters = SDKCounters()
@@ -45,7 +47,7 @@ final class WriterLoop {
             await drain()
             if needsReplay && ContinuousClock.now >= nextAttempt { await replay(budget: closing ? .max : 8) }
             if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
-            if closing && ledger.shared.withLock({ $0.buffer.count == 0 }) { break }
+            if closing && ledger.shared.withLock({ $0.backlogCount == 0 }) { break }
         }
         spool.shutdown()
         for lock in adopted { lock.release() }
@@ -55,33 +57,42 @@ final class WriterLoop {
 
     // MARK: Draining
 
+    /// Writes what callers logged, one chunk at a time, oldest first; the current chunk is taken last, so that a
+    /// flush completes. Returns after the chunks that were waiting when it started, so replay and heartbeats get turns.
     private func drain() async {
-        while true {
-            let (buffer, runs, keys, upTo) = ledger.shared.withLock { state -> (PendingBuffer, [RunID], [String], Int) in
-                let taken = (state.buffer, state.runs, state.keys, state.accepted)
-                state.buffer = PendingBuffer()
-                // Reserve here, on the writer, so that callers never pay for the array growing.
-                state.buffer.points.reserveCapacity(configuration.batchSize)
-                state.signalled = false
-                return taken
+        var turns = ledger.shared.withLock { $0.full.count } + 1
+        while turns > 0 {
+            turns -= 1
+            let taken = ledger.shared.withLock { state -> (chunk: PendingBuffer?, runs: [RunID], keys: [String], backlog: Int, accepted: Int) in
+                // Keep two empty chunks ready, allocated here rather than on a caller's thread.
+                while state.spares.count < 2 {
+                    var spare = PendingBuffer()
+                    spare.points.reserveCapacity(configuration.batchSize)
+                    state.spares.append(spare)
+                }
+                let backlog = state.backlogBytes
+                if !state.full.isEmpty { return (state.full.removeFirst(), state.runs, state.keys, backlog, state.accepted) }
+                guard state.buffer.count > 0 else { return (nil, [], [], 0, state.accepted) }
+                var chunk = state.buffer
+                chunk.endSequence = state.accepted
+                state.buffer = state.spares.popLast() ?? PendingBuffer()
+                return (chunk, state.runs, state.keys, backlog, state.accepted)
             }
-            guard buffer.count > 0 else {
-                settle(upTo: upTo)
+            guard let chunk = taken.chunk else {
+                settle(upTo: taken.accepted)
                 return
             }
-            // A backlog past half the bound means the store is slower than the simulation: spill to the spool, and
-            // come straight back for more instead of waiting for the doorbell.
-            let spill = buffer.bytes > configuration.bufferBound / 2
+            // A backlog past half the bound means the store is slower than the simulation: spill to the spool.
+            let spill = taken.backlog > configuration.bufferBound / 2
             if spill && !spooling { configuration.logger.info("buffer over half its bound: spilling to the spool") }
-            // One chunk at a time, so that only one chunk is ever expanded into write operations.
             var start = 0, eventIndex = 0
             repeat {
-                let piece = buffer.piece(from: start, size: configuration.batchSize, eventIndex: &eventIndex)
-                await deliver(batches(from: piece, runs: runs, keys: keys), spill: spill)
+                let piece = chunk.piece(from: start, size: configuration.batchSize, eventIndex: &eventIndex)
+                await deliver(batches(from: piece, runs: taken.runs, keys: taken.keys), spill: spill)
                 start += piece.points.count
-            } while start < buffer.points.count
-            settle(upTo: upTo)
-            if !spill { return }
+            } while start < chunk.points.count
+            settle(upTo: chunk.endSequence)
+            if spill { turns = max(turns, 1) }  // keep going while behind
         }
     }
 
@@ -100,7 +111,7 @@ final class WriterLoop {
             return ready.map(\.continuation)
         }
         for waiter in waiters { waiter.resume() }
-        counters.buffered.record(ledger.shared.withLock { $0.buffer.count })
+        counters.buffered.record(ledger.shared.withLock { $0.backlogCount })
     }
 
     /// Groups items into operations per run (keeping each run's order) and packs them into batches of `batchSize`.
@@ -322,7 +333,8 @@ final class WriterLoop {
         if spooling { spool.closeSegment() }
         let segments = adopted.flatMap { Spool.segments(in: $0.folder) } + (spooling ? spool.closedSegments() : [])
         for url in segments {
-            let segment = Spool.read(url)
+            let segment = replaying?.url == url ? replaying! : Spool.read(url)
+            replaying = segment
             var index = replayProgress[url] ?? 0
             while index < segment.batches.count {
                 guard remaining > 0 else {
@@ -349,6 +361,7 @@ final class WriterLoop {
                 try? FileManager.default.removeItem(at: url)
             }
             replayProgress[url] = nil
+            replaying = nil
         }
         // Caught up: our own spool is empty, adopted folders are done.
         for lock in adopted where Spool.segments(in: lock.folder).isEmpty { lock.release() }

@@ -46,17 +46,52 @@ if arguments.count > 1 && arguments[1] == "rss" {
     let path = folder.appendingPathComponent("rss.sqlite").path
     let store = try await SQLiteStore.open(path: path)
     let points = 10_000_000
+    // `rss PACE`: spend about PACE nanoseconds between points (0: a loop that does nothing but log).
+    let pace = arguments.count > 2 ? Int(arguments[2]) ?? 0 : 0
     let started = ContinuousClock.now
     try await Ledger.withLedger(store: store, configuration: configuration("rss")) { ledger in
         let run = ledger.startRun(experiment: "rss")
-        for step in 0..<points { run.log("x", Double(step), step: Int64(step)) }
+        for step in 0..<points {
+            if pace > 0 {
+                let until = monotonicNanoseconds() + UInt64(pace)
+                while monotonicNanoseconds() < until {}
+            }
+            run.log("x", Double(step), step: Int64(step))
+        }
         run.end()
     }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let elapsed = ContinuousClock.now - started
     let rows = try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
-    print(String(format: "10M points logged as fast as possible: peak RSS %.0f MiB (buffer bound 64 MiB), %d rows stored, %.1f s", Double(usage.ru_maxrss) / 1024, rows, Double(elapsed.components.seconds)))
+    let rate = pace == 0 ? "as fast as possible" : "with ~\(pace) ns between points"
+    print(String(format: "10M points logged %@: peak RSS %.0f MiB (buffer bound 64 MiB), %d rows stored, %.1f s", rate, Double(usage.ru_maxrss) / 1024, rows, Double(elapsed.components.seconds)))
+    exit(0)
+}
+
+// `SDKBenchmark spill`: how fast the writer absorbs points into the spool while the store is down.
+if arguments.count > 1 && arguments[1] == "spill" {
+    let path = folder.appendingPathComponent("spill.sqlite").path
+    let store = try await SQLiteStore.open(path: path, options: SQLiteOptions(busyTimeout: 0.05))
+    let lock = holdWriteLock(path)
+    let points = 10_000_000
+    let ledger = Ledger(store: store, configuration: configuration("spill"))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await ledger.run() }
+        let run = ledger.startRun(experiment: "spill")
+        let start = ContinuousClock.now
+        for step in 0..<points { run.log("x", Double(step), step: Int64(step)) }
+        let logged = (ContinuousClock.now - start).seconds
+        await ledger.flush()
+        let spooled = (ContinuousClock.now - start).seconds
+        print(String(format: "10M points: logged in %.2f s (%.1fM/s); all durable in the spool after %.2f s (%.1fM points/s)", logged, Double(points) / logged / 1e6, spooled, Double(points) / spooled / 1e6))
+        sqlite3_exec(lock, "COMMIT", nil, nil, nil)
+        await ledger.close()
+        try await group.waitForAll()
+    }
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(String(format: "peak RSS %.0f MiB", Double(usage.ru_maxrss) / 1024))
     exit(0)
 }
 
@@ -185,11 +220,13 @@ print("(a discarding store shows the SDK's own cost, without the database's CPU)
 // MARK: Peak memory
 
 print("\n== Peak memory ==")
-let child = Process()
-child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-child.arguments = ["rss"]
-try child.run()
-child.waitUntilExit()
+for mode in [["rss"], ["rss", "400"], ["spill"]] {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    child.arguments = mode
+    try child.run()
+    child.waitUntilExit()
+}
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
