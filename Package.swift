@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunLedgerCLITests",
-            dependencies: ["runledger", "LedgerCore", "EnergySimulation"],
+            dependencies: ["runledger", "energy-study", "LedgerCore", "EnergySimulation"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -74,6 +74,23 @@ struct LedgerTests {
         #expect(try await store.run(runID).info.status == .finished)
     }
 
+    @Test("points logged with interned keys and with string keys land under the same metric")
+    func internedKeys() async throws {
+        let folder = temporaryFolder("interned")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let runID = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+            let soc = ledger.metricKey("soc")
+            let run = ledger.startRun(experiment: "keys")
+            for step in 0..<10 { run.log(soc, Double(step), step: Int64(step)) }
+            for step in 10..<20 { run.log("soc", Double(step), step: Int64(step)) }
+            run.log(ledger.metricKey("../bad"), 1)
+            run.end()
+            return run.id
+        }
+        #expect(try await store.metricHistory(runID: runID, key: "soc").map(\.value) == (0..<20).map(Double.init))
+        #expect(try await store.metricHistory(runID: runID, key: "../bad").isEmpty)
+    }
+
     @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
     func eightThreads() async throws {
         let folder = temporaryFolder("threads")

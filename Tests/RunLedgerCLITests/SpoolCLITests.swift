@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// Another process holding SQLite's write lock (Python's sqlite3), released when its stdin closes.
+final class PythonLockHolder {
+    let process = Process()
+    let input = Pipe()
+
+    init(path: String) throws {
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\nc.execute('COMMIT')",
+            path,
+        ]
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        // Wait for the lock to be taken: the child says so.
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        guard line.contains("locked") else { throw CocoaError(.fileLocking) }
+    }
+
+    func release() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+}
+
+func energyStudy(_ arguments: [String]) throws -> CLI.Result {
+    let process = Process()
+    process.executableURL = CLI.executable.deletingLastPathComponent().appendingPathComponent("energy-study")
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLI.Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+@Suite("spool and reap commands")
+struct SpoolCLITests {
+    @Test("a study logged during an outage waits in the spool; spool replay sends it exactly once when the database is back")
+    func outageThenReplay() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("db.sqlite").path
+        let spool = folder.appendingPathComponent("spool").path
+        #expect(try CLI.run(["migrate", "up", "--database", database]).status == 0)
+        let lock = try PythonLockHolder(path: database)
+
+        let study = try energyStudy(["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage"])
+        #expect(study.status == 0, "\(study.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(study.stdout.utf8)) as? [String: Any])
+        let logged = try #require(summary["points_logged"] as? Int)
+        #expect((summary["spooled"] as? Int ?? 0) >= logged, "everything went to the spool")
+
+        let status = try jsonArray(try CLI.run(["spool", "status", "--spool", spool, "--format", "json"]).stdout)
+        #expect(!status.isEmpty && status.allSatisfy { $0["problem"] is NSNull })
+        #expect(status.reduce(0) { $0 + ($1["items"] as? Int ?? 0) } >= logged)
+
+        let refused = try CLI.run(["spool", "replay", "--spool", spool, "--database", database])
+        #expect(refused.status == 2, "the database is still locked")
+        #expect(refused.stderr.contains("still waiting"), "\(refused.stderr)")
+
+        lock.release()
+        let replay = try CLI.run(["spool", "replay", "--spool", spool, "--database", database])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("0 refused"))
+        #expect(try jsonArray(try CLI.run(["spool", "status", "--spool", spool, "--format", "json"]).stdout).isEmpty)
+
+        let runs = try jsonArray(try CLI.run(["runs", "search", "--database", database, "--experiment", "outage", "--format", "json"]).stdout)
+        #expect(runs.count == 3)
+        var points = 0
+        for run in runs {
+            let id = try #require(run["run_id"] as? String)
+            for key in ["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"] {
+                points += try jsonArray(try CLI.run(["metrics", "history", id, key, "--database", database, "--format", "json"]).stdout).count
+            }
+            points += (run["metrics"] as? [String: Any])?.keys.filter { !["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"].contains($0) }.count ?? 0
+        }
+        #expect(points == logged, "every logged point arrived exactly once")
+
+        // A second replay finds nothing and changes nothing.
+        #expect(try CLI.run(["spool", "replay", "--spool", spool, "--database", database]).stderr.contains("Nothing to replay"))
+    }
+
+    @Test("runs reap marks only silent RUNNING runs as KILLED, and --older-than is validated")
+    func reap() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("db.sqlite").path
+        #expect(try CLI.run(["demo", "--database", database, "--runs", "5", "--steps", "2"]).status == 0)
+        let reaped = try CLI.run(["runs", "reap", "--database", database, "--older-than", "0s"])
+        #expect(reaped.status == 0 && reaped.stdout.isEmpty, "the demo's runs all ended")
+        #expect(reaped.stderr.contains("Marked 0 run(s) KILLED"))
+        let bad = try CLI.run(["runs", "reap", "--database", database, "--older-than", "soon"])
+        #expect(bad.status != 0 && bad.stderr.contains("Please give --older-than"))
+    }
+}
