@@ -18,9 +18,10 @@ struct CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `runledger` (or another executable of the package, such as `energy-study`) with `arguments`.
+    static func run(_ arguments: [String], executable name: String = "runledger", environment: [String: String] = [:]) throws -> Result {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = executable.deletingLastPathComponent().appendingPathComponent(name)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "RUNLEDGER_DATABASE")

@@ -28,20 +28,6 @@ final class PythonLockHolder {
     }
 }
 
-func energyStudy(_ arguments: [String]) throws -> CLI.Result {
-    let process = Process()
-    process.executableURL = CLI.executable.deletingLastPathComponent().appendingPathComponent("energy-study")
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CLI.Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-}
-
 @Suite("spool and reap commands")
 struct SpoolCLITests {
     @Test("a study logged during an outage waits in the spool; spool replay sends it exactly once when the database is back")
@@ -52,7 +38,7 @@ struct SpoolCLITests {
         #expect(try CLI.run(["migrate", "up", "--database", database]).status == 0)
         let lock = try PythonLockHolder(path: database)
 
-        let study = try energyStudy(["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage"])
+        let study = try CLI.run(["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage"], executable: "energy-study")
         #expect(study.status == 0, "\(study.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(study.stdout.utf8)) as? [String: Any])
         let logged = try #require(summary["points_logged"] as? Int)
