@@ -31,13 +31,8 @@ public final class Ledger: Sendable {
     let doorbell = Doorbell()
 
     struct SharedState {
-        mutating func slot(forKey key: String) -> Int32 {
-            if let slot = keySlots[key] { return slot }
-            let slot = Int32(keys.count)
-            keys.append(key)
-            keySlots[key] = slot
-            return slot
-        }
+        mutating func slot(forKey key: String) -> Int32 { keyTable.slot(for: key) }
+        var keys: [String] { keyTable.keys }
 
         /// The chunk callers append to; when it holds `batchSize` items it moves to `full`, in O(1).
         var buffer = PendingBuffer()
@@ -60,8 +55,7 @@ public final class Ledger: Sendable {
         }
         /// Interned run ids and metric keys: points refer to them by slot (kept for the ledger's lifetime).
         var runs: [RunID] = []
-        var keys: [String] = []
-        var keySlots: [String: Int32] = [:]
+        var keyTable = KeyTable()
         /// Sequence numbers: items accepted so far, and items known durable (in the store or the spool).
         var accepted = 0
         var durable = 0
@@ -236,6 +230,10 @@ public final class Ledger: Sendable {
             if state.problems.count > 1000 { state.problems.removeFirst(state.problems.count - 1000) }
         }
     }
+
+    /// The timestamp log calls use by default: milliseconds since the epoch. A loop that logs several metrics per
+    /// step can read it once per step and pass it as `timestamp:`.
+    public static func timestamp() -> Int64 { now() }
 
     /// Milliseconds since the epoch from the system's real-time clock (no allocation, no Foundation).
     static func now() -> Int64 {

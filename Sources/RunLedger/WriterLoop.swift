@@ -45,7 +45,9 @@ final class WriterLoop {
             if needsReplay { timeout = min(timeout, max(.milliseconds(1), nextAttempt - .now)) }
             if !closing { await ledger.doorbell.wait(timeout: timeout) }
             await drain()
-            if needsReplay && ContinuousClock.now >= nextAttempt { await replay(budget: closing ? .max : 8) }
+            // Memory first: while callers are ahead of the writer, every turn goes to spilling, none to replay.
+            let behind = ledger.shared.withLock { $0.backlogBytes } > configuration.bufferBound / 4
+            if needsReplay && ContinuousClock.now >= nextAttempt && (!behind || closing) { await replay(budget: closing ? .max : 8) }
             if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
             if closing && ledger.shared.withLock({ $0.backlogCount == 0 }) { break }
         }

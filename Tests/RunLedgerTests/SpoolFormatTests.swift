@@ -110,3 +110,16 @@ struct SpoolFormatTests {
         #expect(backoff.failures == 0)
     }
 }
+
+@Suite("Key table")
+struct KeyTableTests {
+    @Test("interning gives each distinct key one stable slot, across growth and look-alike keys")
+    func interning() {
+        var table = KeyTable()
+        let keys = (0..<500).map { "metric_\($0)" } + ["", "é", "e\u{301}", "a", "A", "a ", String(repeating: "k", count: 250)]
+        let slots = keys.map { table.slot(for: $0) }
+        #expect(Set(slots).count == keys.count)
+        #expect(keys.map { table.slot(for: $0) } == slots)
+        #expect(table.keys == keys)
+    }
+}
