@@ -9,8 +9,22 @@ let package = Package(
     dependencies: [
         .package(name: "RunLedger", path: ".."),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // `swift package benchmark` (package-benchmark): the log call's time and allocations per 1000 calls.
+        .executableTarget(
+            name: "SDKHotPath",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "LedgerSQLite", package: "RunLedger"),
+                .product(name: "RunLedger", package: "RunLedger"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/SDKHotPath",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "SDKBenchmark",
             dependencies: [
