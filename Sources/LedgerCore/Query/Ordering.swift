@@ -45,9 +45,8 @@ extension OrderKey {
             return SortSlot(rank: 0, value: .integer(run.info.startTime))
         case .attribute(.endTime):
             return run.info.endTime.map { SortSlot(rank: 0, value: .integer($0)) } ?? SortSlot(rank: 2, value: nil)
-        case .attribute(let attribute):
+        case .attribute:
             guard case .text(let text)? = field.value(in: run) else { return SortSlot(rank: 2, value: nil) }
-            _ = attribute
             return SortSlot(rank: 0, value: .text(text))
         }
     }

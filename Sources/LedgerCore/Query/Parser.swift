@@ -10,7 +10,7 @@ extension Filter {
         var parser = try QueryParser(text)
         if parser.current.kind == .end { return .all }
         let filter = try parser.parseOr()
-        try parser.expectEnd(after: "a complete condition")
+        try parser.expectEnd("expected 'and', 'or' or the end after a complete condition")
         return filter
     }
 }
@@ -26,7 +26,7 @@ extension OrderKey {
             ascending = word == "ASC"
             parser.advance()
         }
-        try parser.expectEnd(after: "an order key and an optional ASC or DESC")
+        try parser.expectEnd("expected the end after an order key and an optional ASC or DESC")
         return OrderKey(field, ascending: ascending)
     }
 }
@@ -44,9 +44,9 @@ struct QueryParser {
 
     mutating func advance() { position = min(position + 1, tokens.count - 1) }
 
-    func expectEnd(after what: String) throws(LedgerError) {
+    func expectEnd(_ expectation: String) throws(LedgerError) {
         guard current.kind != .end else { return }
-        throw error("expected 'and', 'or' or the end after \(what)", replacingExpectation: what.hasPrefix("an order") ? "expected the end after \(what)" : nil)
+        throw error(expectation)
     }
 
     mutating func parseOr() throws(LedgerError) -> Filter {
@@ -123,7 +123,6 @@ struct QueryParser {
     }
 
     private mutating func parseComparison() throws(LedgerError) -> Comparison {
-        let fieldToken = current
         let field = try parseField()
         let operatorToken = current
         let comparator = try parseComparator(after: field)
@@ -136,7 +135,6 @@ struct QueryParser {
                 column: operatorToken.column
             )
         }
-        _ = fieldToken
         let literal = try parseLiteral(for: field, comparator: comparator)
         return Comparison(field, comparator, literal)
     }
@@ -213,7 +211,7 @@ struct QueryParser {
 
     private func isKeyword(_ word: String) -> Bool { current.kind == .keyword(word) }
 
-    private func error(_ expectation: String, replacingExpectation: String? = nil) -> LedgerError {
+    private func error(_ expectation: String) -> LedgerError {
         let found: String
         switch current.kind {
         case .end: found = "the end of the text"
@@ -224,7 +222,7 @@ struct QueryParser {
         }
         return LedgerError(
             .malformedQuery,
-            "Syntax error at column \(current.column): \(replacingExpectation ?? expectation), found \(found).",
+            "Syntax error at column \(current.column): \(expectation), found \(found).",
             column: current.column
         )
     }
