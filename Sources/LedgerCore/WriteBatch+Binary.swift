@@ -2,10 +2,12 @@
 ///
 /// Little-endian fixed-width integers and doubles, LEB128 lengths, UTF-8 strings. Metric keys are written once per
 /// operation in a key table and referenced by index, so a batch of a million points does not repeat its keys.
-/// Layout: `version u8 (1)`, `hasID u8`, `[id: 32 ASCII hex]`, `count varint`, then per operation a tag byte and
-/// its fields (see `encode(_:into:)`).
+/// Layout: `version u8`, `hasID u8`, `[id: 32 ASCII hex]`, `count varint`, then per operation a tag byte and
+/// its fields (see `encode(_:into:)`). Version 2 writes a point as `key index varint, value f64, timestamp delta
+/// zigzag-varint, step delta zigzag-varint` (deltas from the previous point of the operation): about 11 bytes instead
+/// of version 1's 25. Both versions decode.
 extension WriteBatch {
-    static let binaryVersion: UInt8 = 1
+    static let binaryVersion: UInt8 = 2
 
     /// The batch as bytes.
     public func encoded() -> [UInt8] {
@@ -27,7 +29,8 @@ extension WriteBatch {
     /// - Throws: ``LedgerError/Code/invalidParameterValue`` for bytes that are not a valid encoding.
     public init(decoding bytes: [UInt8]) throws(LedgerError) {
         var reader = ByteReader(bytes: bytes)
-        guard try reader.u8() == Self.binaryVersion else { throw ByteReader.corrupt("unknown batch encoding version") }
+        let version = try reader.u8()
+        guard version == 1 || version == 2 else { throw ByteReader.corrupt("unknown batch encoding version") }
         var id: BatchID? = nil
         if try reader.u8() == 1 {
             guard let parsed = BatchID(try reader.ascii(32)) else { throw ByteReader.corrupt("bad batch id") }
@@ -36,7 +39,7 @@ extension WriteBatch {
         let count = try reader.count()
         var operations: [WriteOperation] = []
         operations.reserveCapacity(count)
-        for _ in 0..<count { operations.append(try Self.decodeOperation(&reader)) }
+        for _ in 0..<count { operations.append(try Self.decodeOperation(&reader, version: version)) }
         guard reader.isAtEnd else { throw ByteReader.corrupt("trailing bytes") }
         self.init(id: id, operations)
     }
@@ -57,36 +60,47 @@ extension WriteBatch {
             w.runID(runID)
             var keys: [String: Int] = [:]
             var order: [String] = []
-            for metric in metrics where keys[metric.key] == nil {
-                keys[metric.key] = order.count
-                order.append(metric.key)
+            var previous: String? = nil
+            for metric in metrics where metric.key != previous {
+                previous = metric.key
+                if keys[metric.key] == nil {
+                    keys[metric.key] = order.count
+                    order.append(metric.key)
+                }
             }
             w.varint(order.count)
             for key in order { w.string(key) }
             w.varint(metrics.count)
             // The hot part of spooling: points are written straight into one pre-sized buffer (at most 10 bytes of
-            // key index and 24 bytes of fields each), and a key is hashed only when it differs from the previous one.
+            // key index, 8 of value and 10 per delta), and a key is hashed only when it differs from the previous one.
             let start = w.bytes.count
-            w.bytes.append(contentsOf: repeatElement(0, count: metrics.count * 34))
+            w.bytes.append(contentsOf: repeatElement(0, count: metrics.count * 38))
             let written = w.bytes.withUnsafeMutableBytes { buffer -> Int in
                 var offset = start
                 var lastKey = "", lastIndex = -1
+                var previousTimestamp: Int64 = 0, previousStep: Int64 = 0
+                @inline(__always) func varint(_ value: UInt64) {
+                    var value = value
+                    while value >= 0x80 {
+                        buffer[offset] = UInt8(truncatingIfNeeded: value) | 0x80
+                        offset += 1
+                        value >>= 7
+                    }
+                    buffer[offset] = UInt8(value)
+                    offset += 1
+                }
                 for metric in metrics {
                     if lastIndex < 0 || metric.key != lastKey {
                         lastKey = metric.key
                         lastIndex = keys[metric.key]!
                     }
-                    var index = UInt64(lastIndex)
-                    while index >= 0x80 {
-                        buffer[offset] = UInt8(truncatingIfNeeded: index) | 0x80
-                        offset += 1
-                        index >>= 7
-                    }
-                    buffer[offset] = UInt8(index)
-                    buffer.storeBytes(of: metric.point.value.bitPattern.littleEndian, toByteOffset: offset + 1, as: UInt64.self)
-                    buffer.storeBytes(of: UInt64(bitPattern: metric.point.timestamp).littleEndian, toByteOffset: offset + 9, as: UInt64.self)
-                    buffer.storeBytes(of: UInt64(bitPattern: metric.point.step).littleEndian, toByteOffset: offset + 17, as: UInt64.self)
-                    offset += 25
+                    varint(UInt64(lastIndex))
+                    buffer.storeBytes(of: metric.point.value.bitPattern.littleEndian, toByteOffset: offset, as: UInt64.self)
+                    offset += 8
+                    varint(zigzag(metric.point.timestamp &- previousTimestamp))
+                    varint(zigzag(metric.point.step &- previousStep))
+                    previousTimestamp = metric.point.timestamp
+                    previousStep = metric.point.step
                 }
                 return offset
             }
@@ -118,7 +132,7 @@ extension WriteBatch {
         }
     }
 
-    private static func decodeOperation(_ r: inout ByteReader) throws(LedgerError) -> WriteOperation {
+    private static func decodeOperation(_ r: inout ByteReader, version: UInt8) throws(LedgerError) -> WriteOperation {
         switch try r.u8() {
         case 1:
             let runID = try r.runID()
@@ -135,12 +149,19 @@ extension WriteBatch {
             let count = try r.count()
             var metrics: [Metric] = []
             metrics.reserveCapacity(count)
+            var timestamp: Int64 = 0, step: Int64 = 0
             for _ in 0..<count {
                 let index = try r.count()
                 guard index < keys.count else { throw ByteReader.corrupt("bad key index") }
                 let value = try r.f64()
-                let timestamp = try r.i64()
-                metrics.append(Metric(key: keys[index], value: value, timestamp: timestamp, step: try r.i64()))
+                if version == 1 {
+                    timestamp = try r.i64()
+                    step = try r.i64()
+                } else {
+                    timestamp = timestamp &+ unzigzag(try r.varint())
+                    step = step &+ unzigzag(try r.varint())
+                }
+                metrics.append(Metric(key: keys[index], value: value, timestamp: timestamp, step: step))
             }
             return .logMetrics(runID, metrics)
         case let tag where tag == 3 || tag == 4:
@@ -167,6 +188,10 @@ extension WriteBatch {
         }
     }
 }
+
+/// Maps signed deltas to unsigned so that small negative numbers stay small varints.
+@inline(__always) func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
+@inline(__always) func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
 
 struct ByteWriter {
     var bytes: [UInt8] = []

@@ -34,6 +34,23 @@ struct SpoolFormatTests {
         #expect(metrics[0].point.value.isNaN && metrics[2].point.value.sign == .minus)
     }
 
+    @Test("a version-1 encoding (fixed-width timestamps and steps) still decodes")
+    func versionOne() throws {
+        func le(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+        let run = "0123456789abcdef0123456789abcdef"
+        let bytes: [UInt8] = [1, 0, 1, 2] + Array(run.utf8) + [1, 1] + Array("k".utf8) + [1, 0] + le(1.5.bitPattern) + le(7) + le(3)
+        let batch = try WriteBatch(decoding: bytes)
+        #expect(batch == WriteBatch([.logMetrics(RunID(run)!, [Metric(key: "k", value: 1.5, timestamp: 7, step: 3)])]))
+    }
+
+    @Test("points take about 11 bytes each in the current encoding")
+    func compactPoints() {
+        let run = RunID.random()
+        let metrics = (0..<1000).map { Metric(key: "soc", value: Double($0), timestamp: 1_767_571_200_000 + Int64($0) * 100, step: Int64($0)) }
+        let size = WriteBatch([.logMetrics(run, metrics)]).encoded().count
+        #expect(size < 1000 * 12 + 100, "\(size) bytes for 1000 points")
+    }
+
     @Test("truncated or altered encodings are refused, never crash")
     func codecRejectsGarbage() {
         let bytes = Self.sample.encoded()
