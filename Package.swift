@@ -47,7 +47,10 @@ let package = Package(
         // The SDK a simulation imports: run handles, the batching writer, the durable spool and its replay.
         .target(
             name: "RunLedger",
-            dependencies: ["LedgerCore", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: [
+                "LedgerCore", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The energy-system model behind `runledger demo` and the examples: pure computation.
@@ -83,7 +86,7 @@ let package = Package(
             name: "RunLedgerTests",
             dependencies: [
                 "RunLedger", "LedgerCore", "LedgerSQLite", "energy-study", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Foundation
 public import Logging
 
@@ -20,12 +21,14 @@ public struct LedgerConfiguration: Sendable {
     public var maximumRetryDelay: Duration
     /// Where problems (rejected input, spooling, replay) are logged.
     public var logger: Logger
+    /// Where the SDK's counters go; nil means the process-wide `MetricsSystem` (what a server bootstraps).
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         batchSize: Int = 10_000, flushInterval: Duration = .milliseconds(200), bufferBound: Int = 64 << 20,
         spoolDirectory: URL = URL(fileURLWithPath: ".runledger-spool"), heartbeatInterval: Duration = .seconds(30),
         initialRetryDelay: Duration = .milliseconds(100), maximumRetryDelay: Duration = .seconds(10),
-        logger: Logger = Logger(label: "runledger.sdk")
+        logger: Logger = Logger(label: "runledger.sdk"), metricsFactory: (any MetricsFactory)? = nil
     ) {
         precondition(batchSize > 0 && bufferBound > 0, "batchSize and bufferBound must be positive")
         self.batchSize = batchSize
@@ -36,6 +39,7 @@ public struct LedgerConfiguration: Sendable {
         self.initialRetryDelay = initialRetryDelay
         self.maximumRetryDelay = maximumRetryDelay
         self.logger = logger
+        self.metricsFactory = metricsFactory
     }
 }
 

@@ -22,12 +22,15 @@ final class WriterLoop {
     private var replaying: Spool.Segment?
     private var validKeys: Set<String> = []
     private var random = SystemRandomNumberGenerator()
-    private let counters = SDKCounters()
+    private let counters: SDKCounters
+    /// The statistics as last exported through swift-metrics.
+    private var exported = LedgerStatistics()
 
     init(ledger: Ledger) throws {
         self.ledger = ledger
         self.configuration = ledger.configuration
         self.backoff = Backoff(initial: configuration.initialRetryDelay, maximum: configuration.maximumRetryDelay)
+        self.counters = SDKCounters(factory: configuration.metricsFactory ?? MetricsSystem.factory)
         self.spool = try SpoolWriter(root: configuration.spoolDirectory)
         for folder in Spool.folders(in: configuration.spoolDirectory) where folder != spool.folder {
             guard let lock = SpoolFolderLock(folder: folder) else { continue }  // a live process owns it
@@ -106,14 +109,18 @@ final class WriterLoop {
         } catch {
             ledger.report("LOST the last spooled records: the spool cannot be synced (\(error)).")
         }
-        let waiters = ledger.shared.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let (waiters, statistics, backlog) = ledger.shared.withLock { state -> ([CheckedContinuation<Void, Never>], LedgerStatistics, Int) in
             state.durable = max(state.durable, upTo)
             let ready = state.flushWaiters.filter { $0.target <= state.durable }
             state.flushWaiters.removeAll { $0.target <= state.durable }
-            return ready.map(\.continuation)
+            return (ready.map(\.continuation), state.statistics, state.backlogCount)
         }
         for waiter in waiters { waiter.resume() }
-        counters.buffered.record(ledger.shared.withLock { $0.backlogCount })
+        // Callers count into the shared statistics (no metrics call on the hot path); export the difference here.
+        counters.logged.increment(by: statistics.logged - exported.logged)
+        counters.rejected.increment(by: statistics.rejected - exported.rejected)
+        exported = statistics
+        counters.buffered.record(backlog)
     }
 
     /// Groups items into operations per run (keeping each run's order) and packs them into batches of `batchSize`.
@@ -415,8 +422,15 @@ extension WriteOperation {
 
 /// The SDK's counters, exported through swift-metrics (the server's /metrics shows them when it bootstraps a backend).
 struct SDKCounters {
-    let written = Counter(label: "runledger_sdk_items_written_total")
-    let spooled = Counter(label: "runledger_sdk_items_spooled_total")
-    let replayed = Counter(label: "runledger_sdk_items_replayed_total")
-    let buffered = Gauge(label: "runledger_sdk_items_buffered")
+    let logged, rejected, written, spooled, replayed: Counter
+    let buffered: Gauge
+
+    init(factory: any MetricsFactory) {
+        logged = Counter(label: "runledger_sdk_items_logged_total", factory: factory)
+        rejected = Counter(label: "runledger_sdk_items_rejected_total", factory: factory)
+        written = Counter(label: "runledger_sdk_items_written_total", factory: factory)
+        spooled = Counter(label: "runledger_sdk_items_spooled_total", factory: factory)
+        replayed = Counter(label: "runledger_sdk_items_replayed_total", factory: factory)
+        buffered = Gauge(label: "runledger_sdk_items_buffered", factory: factory)
+    }
 }

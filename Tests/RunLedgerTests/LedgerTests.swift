@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCore
 import LedgerSQLite
+import MetricsTestKit
 @testable import RunLedger
 import Testing
 
@@ -89,6 +90,26 @@ struct LedgerTests {
         }
         #expect(try await store.metricHistory(runID: runID, key: "soc").map(\.value) == (0..<20).map(Double.init))
         #expect(try await store.metricHistory(runID: runID, key: "../bad").isEmpty)
+    }
+
+    @Test("the counters reach swift-metrics: logged, written, rejected and the buffer gauge")
+    func metricsExport() async throws {
+        let folder = temporaryFolder("metrics")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let metrics = TestMetrics()
+        var configuration = fastRetries(folder.appendingPathComponent("spool"))
+        configuration.metricsFactory = metrics
+        try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+            let run = ledger.startRun(experiment: "metrics")
+            for step in 0..<100 { run.log("x", Double(step), step: Int64(step)) }
+            run.log("../bad", 1)
+            run.end()
+        }
+        // 100 points + 1 bad point + create + end = 103 logged; the bad point is the one rejection.
+        #expect(try metrics.expectCounter("runledger_sdk_items_logged_total").totalValue == 103)
+        #expect(try metrics.expectCounter("runledger_sdk_items_rejected_total").totalValue == 1)
+        #expect(try metrics.expectCounter("runledger_sdk_items_written_total").totalValue >= 100)
+        #expect(try metrics.expectGauge("runledger_sdk_items_buffered").lastValue == 0)
     }
 
     @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
