@@ -60,6 +60,8 @@ public final class Ledger: Sendable {
         var accepted = 0
         var durable = 0
         var closing = false
+        /// The writer could not start: nothing will become durable, so flushes must not wait.
+        var writerFailed = false
         var flushWaiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
         var openRuns: Set<RunID> = []
         var statistics = LedgerStatistics()
@@ -95,7 +97,22 @@ public final class Ledger: Sendable {
     /// Runs the background writer until ``close()``: drains batches, spools and replays, sends heartbeats.
     /// Leftover spool folders of processes that died are replayed first.
     public func run() async throws {
-        let loop = try WriterLoop(ledger: self)
+        let loop: WriterLoop
+        do {
+            loop = try WriterLoop(ledger: self)
+        } catch {
+            // Without a writer nothing becomes durable: refuse further items and release every flush, so that no
+            // caller waits forever; the error reaches whoever runs the writer (withLedger rethrows it).
+            let waiters = shared.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.closing = true
+                state.writerFailed = true
+                defer { state.flushWaiters = [] }
+                return state.flushWaiters.map(\.continuation)
+            }
+            for waiter in waiters { waiter.resume() }
+            report("The writer could not start, so nothing logged to this ledger is recorded: \(error)")
+            throw error
+        }
         await loop.run()
     }
 
@@ -144,7 +161,7 @@ public final class Ledger: Sendable {
     public func flush() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = shared.withLock { state -> Bool in
-                if state.durable >= state.accepted { return true }
+                if state.durable >= state.accepted || state.writerFailed { return true }
                 state.flushWaiters.append((state.accepted, continuation))
                 return false
             }

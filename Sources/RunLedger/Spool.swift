@@ -139,7 +139,14 @@ final class SpoolWriter {
     private var sequence: Int
 
     init(root: URL) throws {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        } catch {
+            throw LedgerError(
+                .invalidParameterValue,
+                "Cannot create the spool folder '\(root.path)' (\(error.localizedDescription)). Set spoolDirectory to a writable folder."
+            )
+        }
         guard let lock = SpoolFolderLock(folder: root.appendingPathComponent(UUID().uuidString.lowercased())) else {
             throw LedgerError(.storeUnavailable, "Cannot create a spool folder under '\(root.path)': check that it is writable.")
         }

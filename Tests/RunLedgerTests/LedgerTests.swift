@@ -112,6 +112,25 @@ struct LedgerTests {
         #expect(try metrics.expectGauge("runledger_sdk_items_buffered").lastValue == 0)
     }
 
+    @Test("a writer that cannot start does not hang the simulation: flushes return and the error surfaces at the end")
+    func writerCannotStart() async throws {
+        let folder = temporaryFolder("nospool")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let file = folder.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: file)
+        let finished = RunIDBox()
+        await #expect(throws: (any Error).self) {
+            // A spool folder inside a regular file cannot be created, not even by root.
+            try await Ledger.withLedger(store: store, configuration: fastRetries(file.appendingPathComponent("spool"))) { ledger in
+                try await ledger.withRun(experiment: "doomed") { run in
+                    for step in 0..<1000 { run.log("x", Double(step), step: Int64(step)) }
+                    finished.id = run.id
+                }
+            }
+        }
+        #expect(finished.id != nil, "the simulation ran to its end")
+    }
+
     @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
     func eightThreads() async throws {
         let folder = temporaryFolder("threads")
