@@ -11,6 +11,7 @@ public import Logging
 /// "database is locked"; reads run concurrently on a snapshot.
 public struct SQLiteStore: TrackingStore {
     private let connection: SQLiteConnection
+    private let commits = GroupCommit<WriteBatch, WriteOutcome>()
     private let logger: Logger
     private let clock: @Sendable () -> Int64
 
@@ -144,20 +145,41 @@ public struct SQLiteStore: TrackingStore {
     public func write(_ batch: WriteBatch) async throws -> WriteOutcome {
         let (batch, warnings) = try batch.validated()
         for warning in warnings { logger.warning("\(warning)") }
-        let now = clock()
-        return try await perform { db in
-            if let id = batch.id {
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM applied_batches WHERE batch_id = ?", arguments: [id.rawValue]) == true {
-                    return .alreadyApplied
+        return try await commits.submit(batch) { group in
+            // One transaction for the group; a savepoint per batch, so that a refused batch rolls back alone.
+            let now = clock()
+            do {
+                return try await perform { db in
+                    group.map { batch in
+                        Result {
+                            var outcome = WriteOutcome.applied
+                            try db.inSavepoint {
+                                outcome = try apply(batch, db: db, now: now)
+                                return .commit
+                            }
+                            return outcome
+                        }.mapError { Self.translate($0, logger: logger) }
+                    }
                 }
-                try db.execute(sql: "INSERT INTO applied_batches (batch_id, applied_at) VALUES (?, ?)", arguments: [id.rawValue, now])
+            } catch {
+                return group.map { _ in .failure(error) }
             }
-            var runs = RunCache()
-            for operation in batch.operations {
-                try apply(operation, db: db, runs: &runs, now: now)
-            }
-            return .applied
         }
+    }
+
+    /// Applies one batch inside the current transaction, at most once per batch id.
+    private func apply(_ batch: WriteBatch, db: Database, now: Int64) throws -> WriteOutcome {
+        if let id = batch.id {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM applied_batches WHERE batch_id = ?", arguments: [id.rawValue]) == true {
+                return .alreadyApplied
+            }
+            try db.execute(sql: "INSERT INTO applied_batches (batch_id, applied_at) VALUES (?, ?)", arguments: [id.rawValue, now])
+        }
+        var runs = RunCache()
+        for operation in batch.operations {
+            try apply(operation, db: db, runs: &runs, now: now)
+        }
+        return .applied
     }
 
     /// The internal id and state of runs touched by one batch, so each is looked up once.

@@ -229,6 +229,35 @@ struct StoreConformanceTests {
         }
     }
 
+    @Test("concurrent batches commit independently: a refused batch fails alone, its neighbours are stored", arguments: StoreBackend.all)
+    func concurrentMixedBatches(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        try await store.createRun(run, params: [KeyValue("solver", "milp")])
+        let outcomes = try await withThrowingTaskGroup(of: LedgerError.Code?.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        if index % 2 == 0 {
+                            let metrics = (0..<50).map { Metric(key: "m", value: Double($0), timestamp: 1, step: Int64(index * 50 + $0)) }
+                            _ = try await store.write(WriteBatch(id: BatchID.random(), [.logMetrics(run.runID, metrics)]))
+                        } else {
+                            _ = try await store.write(WriteBatch(id: BatchID.random(), [.logParams(run.runID, [KeyValue("solver", "hybrid-\(index)")])]))
+                        }
+                        return nil
+                    } catch let error as LedgerError {
+                        return error.code
+                    }
+                }
+            }
+            return try await group.reduce(into: [LedgerError.Code?]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 20)
+        #expect(outcomes.filter { $0 == .invalidParameterValue }.count == 20)
+        #expect(try await store.metricHistory(runID: run.runID, key: "m").count == 1000)
+        #expect(try await store.run(run.runID).params == ["solver": "milp"])
+    }
+
     @Test("concurrent writers to one store all succeed", arguments: StoreBackend.all)
     func concurrentWriters(backend: StoreBackend) async throws {
         let store = try await backend.make()
