@@ -18,7 +18,9 @@ import Darwin
 /// ```text
 /// segment := header record*
 /// header  := "RLSPOOL" 0x01                      (8 bytes: magic and format version)
-/// record  := length:u32le crc32c:u32le payload   (payload = WriteBatch.encoded(): version, batch id, operations)
+/// record  := length:u32le crc32c:u32le payload
+/// payload := WriteBatch.encoded()                (first byte 1 or 2: version, batch id, operations)
+///          | 0x10 id:32 runs keys count points   (raw points, written when spilling: see `RawPoints`)
 /// ```
 ///
 /// A record is appended whole and the file fsync'd before the batch counts as durable. A batch leaves the spool only
@@ -60,7 +62,7 @@ public enum Spool {
                 return Segment(url: url, batches: batches, problem: "torn record at byte \(offset) of \(url.lastPathComponent) (\(length) bytes announced)", bytes: bytes.count)
             }
             let payload = Array(bytes[(offset + 8)..<(offset + 8 + length)])
-            guard CRC32C.checksum(payload) == crc, let batch = try? WriteBatch(decoding: payload) else {
+            guard CRC32C.checksum(payload) == crc, let batch = try? decode(payload) else {
                 return Segment(url: url, batches: batches, problem: "corrupt record at byte \(offset) of \(url.lastPathComponent) (checksum mismatch)", bytes: bytes.count)
             }
             batches.append(batch)
@@ -84,6 +86,10 @@ public enum Spool {
         }
     }
 
+    static func decode(_ payload: [UInt8]) throws -> WriteBatch {
+        payload.first == RawPoints.kind ? try RawPoints.decode(payload) : try WriteBatch(decoding: payload)
+    }
+
     private static func readU32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
         UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
     }
@@ -96,7 +102,10 @@ public enum Spool {
 
     /// Appends `length crc32c payload` for the batch to `bytes`.
     static func appendRecord(for batch: WriteBatch, to bytes: inout [UInt8]) {
-        let payload = batch.encoded()
+        appendRecord(payload: batch.encoded(), to: &bytes)
+    }
+
+    static func appendRecord(payload: [UInt8], to bytes: inout [UInt8]) {
         for value in [UInt32(payload.count), CRC32C.checksum(payload)] {
             for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
         }
@@ -161,9 +170,14 @@ final class SpoolWriter {
 
     /// Appends the batches as records; they are durable once ``sync()`` returns.
     func append(_ batches: [WriteBatch]) throws {
+        try append(payloads: batches.map { $0.encoded() })
+    }
+
+    /// Appends ready-made record payloads (encoded batches or raw points).
+    func append(payloads: [[UInt8]]) throws {
         if descriptor < 0 || currentSize > Spool.segmentLimit { try startSegment() }
         var bytes: [UInt8] = []
-        for batch in batches { Spool.appendRecord(for: batch, to: &bytes) }
+        for payload in payloads { Spool.appendRecord(payload: payload, to: &bytes) }
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
@@ -227,5 +241,102 @@ final class SpoolWriter {
     func shutdown() {
         closeSegment()
         lock.release()
+    }
+}
+
+/// The spill fast path's record: a chunk of points exactly as they wait in memory, so that spilling costs a copy
+/// and a checksum instead of an encoding per point. Layout (little-endian):
+///
+/// ```text
+/// 0x10  batch id (32 ASCII hex)
+/// runs: count varint, then per run  slot:i32 id (32 ASCII hex)
+/// keys: count varint, then per key  slot:i32 length varint UTF-8
+/// points: count varint, then per point the 32-byte record  run:i32 key:i32 value:f64 timestamp:i64 step:i64
+/// ```
+///
+/// Replay turns it into an ordinary write batch (one metrics operation per run) with the same batch id, so it is
+/// applied exactly once like any other record.
+enum RawPoints {
+    static let kind: UInt8 = 0x10
+
+    static func encode(id: BatchID, points: [PendingPoint], runs: [(Int32, RunID)], keys: [(Int32, String)]) -> [UInt8] {
+        var bytes: [UInt8] = [kind]
+        bytes.reserveCapacity(64 + runs.count * 36 + keys.count * 24 + points.count * MemoryLayout<PendingPoint>.stride)
+        bytes += Array(id.rawValue.utf8)
+        varint(runs.count, into: &bytes)
+        for (slot, run) in runs {
+            int32(slot, into: &bytes)
+            bytes += Array(run.rawValue.utf8)
+        }
+        varint(keys.count, into: &bytes)
+        for (slot, key) in keys {
+            int32(slot, into: &bytes)
+            varint(key.utf8.count, into: &bytes)
+            bytes += Array(key.utf8)
+        }
+        varint(points.count, into: &bytes)
+        points.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws -> WriteBatch {
+        var offset = 1
+        func take(_ count: Int) throws -> ArraySlice<UInt8> {
+            guard count >= 0, payload.count - offset >= count else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+            defer { offset += count }
+            return payload[offset..<offset + count]
+        }
+        func readVarint() throws -> Int {
+            var value = 0, shift = 0
+            while true {
+                let byte = try take(1).first!
+                guard shift < 63 else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+                value |= Int(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return value }
+                shift += 7
+            }
+        }
+        func readInt32() throws -> Int32 { Int32(bitPattern: try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) }
+        guard let id = BatchID(String(decoding: try take(32), as: UTF8.self)) else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+        var runs: [Int32: RunID] = [:]
+        for _ in 0..<(try readVarint()) {
+            let slot = try readInt32()
+            guard let run = RunID(String(decoding: try take(32), as: UTF8.self)) else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+            runs[slot] = run
+        }
+        var keys: [Int32: String] = [:]
+        for _ in 0..<(try readVarint()) {
+            let slot = try readInt32()
+            guard let key = String(validating: try take(try readVarint()), as: UTF8.self) else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+            keys[slot] = key
+        }
+        let count = try readVarint()
+        let raw = try take(count * MemoryLayout<PendingPoint>.stride)
+        var metrics: [Int32: [Metric]] = [:]
+        var order: [Int32] = []
+        try raw.withUnsafeBytes { buffer in
+            for index in 0..<count {
+                let point = buffer.loadUnaligned(fromByteOffset: index * MemoryLayout<PendingPoint>.stride, as: PendingPoint.self)
+                guard runs[point.run] != nil, let key = keys[point.key] else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+                if metrics[point.run] == nil { order.append(point.run) }
+                metrics[point.run, default: []].append(Metric(key: key, value: point.value, timestamp: point.timestamp, step: point.step))
+            }
+        }
+        guard offset == payload.count else { throw LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
+        return WriteBatch(id: id, order.map { .logMetrics(runs[$0]!, metrics[$0]!) })
+    }
+
+    private static func varint(_ value: Int, into bytes: inout [UInt8]) {
+        var value = UInt64(value)
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    private static func int32(_ value: Int32, into bytes: inout [UInt8]) {
+        let bits = UInt32(bitPattern: value)
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt32(shift))) }
     }
 }

@@ -93,12 +93,50 @@ final class WriterLoop {
             var start = 0, eventIndex = 0
             repeat {
                 let piece = chunk.piece(from: start, size: configuration.batchSize, eventIndex: &eventIndex)
-                await deliver(batches(from: piece, runs: taken.runs, keys: taken.keys), spill: spill)
+                if (spill || spooling) && spillRaw(piece, runs: taken.runs, keys: taken.keys) {
+                    // Spilled as raw points: a copy and a checksum, the fast path that keeps up with the caller.
+                } else {
+                    await deliver(batches(from: piece, runs: taken.runs, keys: taken.keys), spill: spill)
+                }
                 start += piece.points.count
             } while start < chunk.points.count
             settle(upTo: chunk.endSequence)
             if spill { turns = max(turns, 1) }  // keep going while behind
         }
+    }
+
+    /// Appends a piece of plain points to the spool as one raw record, when it has no run events and only valid keys
+    /// (anything else takes the ordinary path). Returns whether it did.
+    private func spillRaw(_ piece: PendingBuffer, runs: [RunID], keys: [String]) -> Bool {
+        guard piece.events.isEmpty, !piece.points.isEmpty else { return false }
+        var runSlots: [Int32] = [], keySlots: [Int32] = []
+        var lastRun: Int32 = -1, lastKey: Int32 = -1
+        for point in piece.points {
+            if point.run != lastRun {
+                lastRun = point.run
+                if !runSlots.contains(point.run) { runSlots.append(point.run) }
+            }
+            if point.key != lastKey {
+                lastKey = point.key
+                if !keySlots.contains(point.key) {
+                    guard validKeys.contains(keys[Int(point.key)]) else { return false }
+                    keySlots.append(point.key)
+                }
+            }
+            if runSlots.count > 64 || keySlots.count > 64 { return false }  // a scattered piece: the ordinary path groups it better
+        }
+        let payload = RawPoints.encode(
+            id: BatchID.random(), points: piece.points, runs: runSlots.map { ($0, runs[Int($0)]) }, keys: keySlots.map { ($0, keys[Int($0)]) }
+        )
+        do {
+            try spool.append(payloads: [payload])
+        } catch {
+            return false
+        }
+        if !spooling { enterSpooling(immediateReplay: true) }
+        ledger.shared.withLock { $0.statistics.spooled += piece.points.count }
+        counters.spooled.increment(by: piece.points.count)
+        return true
     }
 
     /// Marks everything accepted up to `upTo` as durable and wakes the flushes waiting for it.

@@ -51,6 +51,27 @@ struct SpoolFormatTests {
         #expect(size < 1000 * 12 + 100, "\(size) bytes for 1000 points")
     }
 
+    @Test("a raw points record decodes to the batch it stands for, with its id; a damaged one is refused")
+    func rawPoints() throws {
+        let first = RunID.random(), second = RunID.random()
+        let points = [
+            PendingPoint(run: 7, key: 2, value: .nan, timestamp: 10, step: 1), PendingPoint(run: 9, key: 3, value: -1.5, timestamp: 11, step: 2),
+            PendingPoint(run: 7, key: 3, value: .infinity, timestamp: 12, step: 3),
+        ]
+        let id = BatchID.random()
+        let payload = RawPoints.encode(id: id, points: points, runs: [(7, first), (9, second)], keys: [(2, "soc"), (3, "é kw")])
+        let batch = try Spool.decode(payload)
+        #expect(batch.id == id)
+        guard batch.operations.count == 2, case .logMetrics(let run, let metrics) = batch.operations[0] else {
+            Issue.record("unexpected operations \(batch.operations)")
+            return
+        }
+        #expect(run == first && metrics.count == 2 && metrics[0].point.value.isNaN && metrics[1].key == "é kw" && metrics[1].point.step == 3)
+        #expect(batch.operations[1] == .logMetrics(second, [Metric(key: "é kw", value: -1.5, timestamp: 11, step: 2)]))
+        #expect(throws: (any Error).self) { try Spool.decode(Array(payload.dropLast(3))) }
+        #expect(throws: (any Error).self) { try Spool.decode(payload + [0]) }
+    }
+
     @Test("truncated or altered encodings are refused, never crash")
     func codecRejectsGarbage() {
         let bytes = Self.sample.encoded()
