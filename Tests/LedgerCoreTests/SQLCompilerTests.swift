@@ -77,6 +77,7 @@ struct SQLCompilerTests {
             )
         )
         let token = try SearchPlan(query, dialect: .sqlite).nextPageToken(after: run)
+        #expect(token.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }, "URL-safe without escaping: \(token)")
         var other = RunQuery(experimentIDs: [ExperimentID(1)], orderBy: [OrderKey(.metric("b"))])
         other.pageToken = token
         #expect(throws: LedgerError.self) { try SearchPlan(other, dialect: .sqlite) }

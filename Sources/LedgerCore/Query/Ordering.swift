@@ -102,11 +102,12 @@ public struct PageCursor: Sendable, Equatable, Codable {
         self.position = position
     }
 
-    /// The token text handed to clients.
+    /// The token text handed to clients: URL-safe base64 without padding, so it travels in query strings as is.
     public var token: String {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return ((try? encoder.encode(self)) ?? Data()).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     /// Decodes a token produced for `order`.
@@ -114,7 +115,9 @@ public struct PageCursor: Sendable, Equatable, Codable {
     public init(token: String, order: [OrderKey]) throws(LedgerError) {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        guard let data = Data(base64Encoded: token), let cursor = try? decoder.decode(PageCursor.self, from: data), cursor.v == 1,
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let cursor = try? decoder.decode(PageCursor.self, from: data), cursor.v == 1,
             cursor.position.slots.count == order.count, RunID(cursor.position.runID) != nil
         else {
             throw LedgerError(.malformedQuery, "Invalid page token: pass the next_page_token of the previous page unchanged.")
