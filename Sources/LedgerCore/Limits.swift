@@ -18,6 +18,11 @@ public enum Limits {
     public static let experimentTagValueLength = 20000
     /// Runs one search may return per page.
     public static let maxSearchResults = 50000
+    /// Levels of parentheses and `not` in one filter: keeps parsing and evaluation within their stacks, and the SQL
+    /// within SQLite's parser stack (measured: 36 nested NOTs or 24 alternating and/or levels pass, 40 and 32 fail).
+    public static let filterNesting = 20
+    /// Comparisons in one filter (SQLite refuses expression trees deeper than 1000).
+    public static let filterComparisons = 200
 
     /// Refuses a log-batch request that holds more items than MLflow allows, naming the limit.
     public static func checkBatchCounts(metrics: Int, params: Int, tags: Int) throws(LedgerError) {

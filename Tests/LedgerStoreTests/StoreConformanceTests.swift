@@ -309,3 +309,41 @@ struct StoreSDKSupportTests {
         #expect(try await store.reapRuns(heartbeatBefore: 40_000, endTime: 60_000).isEmpty)
     }
 }
+
+@Suite("Store conformance: filter limits")
+struct FilterLimitTests {
+    static func alternating(_ levels: Int, negated: Bool) -> String {
+        var filter = "metrics.total_cost > 0"
+        for level in 0..<levels {
+            let inner = negated ? "not (\(filter))" : filter
+            filter = "(metrics.total_cost > \(level) \(level % 2 == 0 ? "or" : "and") \(inner))"
+        }
+        return filter
+    }
+
+    @Test("the deepest and widest filters the parser accepts run on the store; one step further is refused, not crashed", arguments: StoreBackend.all)
+    func extremes(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        try await store.createRun(run)
+        try await store.logBatch(runID: run.runID, metrics: [Metric(key: "total_cost", value: 5, timestamp: 1)])
+        let accepted = [
+            String(repeating: "not ", count: Limits.filterNesting) + "metrics.total_cost > 0",
+            Self.alternating(Limits.filterNesting, negated: false),
+            Self.alternating(Limits.filterNesting / 3, negated: true),  // each level: "(", "not", "("
+            (0..<Limits.filterComparisons).map { "metrics.total_cost = \($0)" }.joined(separator: " or "),
+        ]
+        for text in accepted {
+            let filter = try Filter.parse(text)
+            let found = try await store.searchRuns(RunQuery(experimentIDs: [.defaultExperiment], filter: filter)).runs.map(\.info.runID)
+            #expect(found == (filter.matches(try await store.run(run.runID)) ? [run.runID] : []), "\(text.prefix(80))")
+        }
+        for text in [
+            String(repeating: "not ", count: Limits.filterNesting + 1) + "metrics.total_cost > 0",
+            String(repeating: "(", count: 100_000) + "metrics.total_cost > 0" + String(repeating: ")", count: 100_000),
+            (0...Limits.filterComparisons).map { "metrics.total_cost = \($0)" }.joined(separator: " or "),
+        ] {
+            #expect(throws: LedgerError.self) { try Filter.parse(text) }
+        }
+    }
+}

@@ -34,6 +34,8 @@ extension OrderKey {
 struct QueryParser {
     private let tokens: [Token]
     private var position = 0
+    private var depth = 0
+    private var comparisons = 0
 
     init(_ text: String) throws(LedgerError) {
         var lexer = Lexer(text)
@@ -68,13 +70,26 @@ struct QueryParser {
     }
 
     mutating func parseUnary() throws(LedgerError) -> Filter {
+        if isKeyword("NOT") || current.kind == .symbol("(") {
+            depth += 1
+            guard depth <= Limits.filterNesting else {
+                throw LedgerError(
+                    .malformedQuery,
+                    "The filter nests too deeply at column \(current.column): at most \(Limits.filterNesting) levels of parentheses and not.",
+                    column: current.column
+                )
+            }
+        }
         if isKeyword("NOT") {
             advance()
-            return .not(try parseUnary())
+            let inner = try parseUnary()
+            depth -= 1
+            return .not(inner)
         }
         if current.kind == .symbol("(") {
             advance()
             let inner = try parseOr()
+            depth -= 1
             guard current.kind == .symbol(")") else { throw error("expected ')' to close the parenthesis") }
             advance()
             return inner
@@ -123,6 +138,14 @@ struct QueryParser {
     }
 
     private mutating func parseComparison() throws(LedgerError) -> Comparison {
+        comparisons += 1
+        guard comparisons <= Limits.filterComparisons else {
+            throw LedgerError(
+                .malformedQuery,
+                "The filter has too many comparisons at column \(current.column): at most \(Limits.filterComparisons). Split the search.",
+                column: current.column
+            )
+        }
         let field = try parseField()
         let operatorToken = current
         let comparator = try parseComparator(after: field)

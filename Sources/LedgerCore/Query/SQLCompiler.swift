@@ -107,22 +107,30 @@ extension Filter {
             writer.append("1 = 1")
         case .comparison(let comparison):
             comparison.write(into: &writer)
-        case .and(let lhs, let rhs):
+        case .and, .or:
+            // A chain of one operator is written flat, `(a OR b OR c)`: nested parentheses for every link would
+            // overflow SQLite's parser stack long before the filter's comparison limit.
+            let isAnd = if case .and = self { true } else { false }
             writer.append("(")
-            lhs.write(into: &writer)
-            writer.append(" AND ")
-            rhs.write(into: &writer)
-            writer.append(")")
-        case .or(let lhs, let rhs):
-            writer.append("(")
-            lhs.write(into: &writer)
-            writer.append(" OR ")
-            rhs.write(into: &writer)
+            for (index, operand) in chainOperands(and: isAnd).enumerated() {
+                if index > 0 { writer.append(isAnd ? " AND " : " OR ") }
+                operand.write(into: &writer)
+            }
             writer.append(")")
         case .not(let inner):
             writer.append("NOT (")
             inner.write(into: &writer)
             writer.append(")")
+        }
+    }
+
+    /// The operands of a chain of `and`s (or of `or`s), left to right.
+    private func chainOperands(and: Bool) -> [Filter] {
+        switch (self, and) {
+        case (.and(let lhs, let rhs), true), (.or(let lhs, let rhs), false):
+            lhs.chainOperands(and: and) + rhs.chainOperands(and: and)
+        default:
+            [self]
         }
     }
 
