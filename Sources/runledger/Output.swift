@@ -26,7 +26,10 @@ struct TextTable {
 /// RFC 4180 CSV: fields with commas, quotes or line breaks are quoted, quotes doubled, lines end with CRLF.
 enum CSV {
     static func field(_ text: String) -> String {
-        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ") || text.hasSuffix(" ") else {
+        // Scalars, not Characters: "\r\n" is one Character that equals neither "\r" nor "\n".
+        guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ")
+            || text.hasSuffix(" ")
+        else {
             return text
         }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
