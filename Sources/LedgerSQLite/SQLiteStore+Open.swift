@@ -46,7 +46,15 @@ extension SQLiteStore {
     ///   or `resourceDoesNotExist` (a missing file when `create` is false).
     public static func open(path: String, options: SQLiteOptions = SQLiteOptions()) async throws -> SQLiteStore {
         let migrator = try SQLiteMigrator()
-        let exists = FileManager.default.fileExists(atPath: path)
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        if exists && isDirectory.boolValue {
+            throw LedgerError(.invalidParameterValue, "'\(path)' is a folder, not a database file. Pass a file path such as \(path)/runledger.sqlite.")
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if !exists && options.create && !FileManager.default.fileExists(atPath: folder) {
+            throw LedgerError(.invalidParameterValue, "The folder '\(folder)' does not exist. Create it first, or pass another --database path.")
+        }
         if !exists && !options.create {
             throw LedgerError(
                 .resourceDoesNotExist,

@@ -215,6 +215,10 @@ struct CLITests {
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: garbage)) == Data(repeating: 0x42, count: 8192))
         #expect(!FileManager.default.fileExists(atPath: missing))
+        let folder = try CLI.run(["experiments", "list", "--database", Self.folder.path])
+        #expect(folder.status == 2 && folder.stderr.contains("is a folder, not a database file"), "\(folder.stderr)")
+        let noParent = try CLI.run(["demo", "--runs", "1", "--database", Self.folder.appendingPathComponent("absent/db.sqlite").path])
+        #expect(noParent.status == 2 && noParent.stderr.contains("does not exist"), "\(noParent.stderr)")
     }
 
     @Test("RUNLEDGER_DATABASE is the default database, and --help explains every command")
