@@ -221,6 +221,30 @@ struct CLITests {
         #expect(noParent.status == 2 && noParent.stderr.contains("does not exist"), "\(noParent.stderr)")
     }
 
+    @Test("a database migrated by a newer RunLedger is refused with exit code 2 and left untouched")
+    func newerSchema() throws {
+        let path = Self.folder.appendingPathComponent("newer.sqlite").path
+        #expect(try CLI.run(["migrate", "up", "--database", path]).status == 0)
+        // A newer RunLedger would have recorded a migration this binary does not know.
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = [
+            "python3", "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(\"INSERT INTO runledger_schema_history VALUES (9999, 'future', 'x', 1, 0)\")\nc.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)')\nc.close()",
+            path,
+        ]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        for arguments in [["experiments", "list"], ["runs", "search", "--experiment", "Default"], ["migrate", "validate"], ["demo", "--runs", "1"]] {
+            let result = try CLI.run(arguments + ["--database", path])
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stderr.contains("newer than this RunLedger"), "\(arguments): \(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
     @Test("RUNLEDGER_DATABASE is the default database, and --help explains every command")
     func environmentAndHelp() throws {
         _ = try #require(Self.demo)
