@@ -131,6 +131,26 @@ struct LedgerTests {
         #expect(finished.id != nil, "the simulation ran to its end")
     }
 
+    @Test("an open run sends heartbeats; an ended one stops")
+    func heartbeats() async throws {
+        let folder = temporaryFolder("heartbeat")
+        let path = folder.appendingPathComponent("db.sqlite").path
+        let store = try await SQLiteStore.open(path: path)
+        var configuration = fastRetries(folder.appendingPathComponent("spool"))
+        configuration.heartbeatInterval = .milliseconds(50)
+        try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+            let run = ledger.startRun(experiment: "alive")
+            await ledger.flush()
+            let sql = "SELECT coalesce(max(heartbeat_time), 0) FROM runs WHERE run_uuid = '\(run.id.rawValue)'"
+            let first = try scalar(path, sql)
+            try await eventually(.seconds(10)) { try scalar(path, sql) > first }
+            run.end()
+            await ledger.flush()
+        }
+        // The reaper leaves it alone: it ended, it did not vanish.
+        #expect(try await store.reapRuns(heartbeatBefore: WallClock.milliseconds() + 1_000, endTime: WallClock.milliseconds()).isEmpty)
+    }
+
     @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
     func eightThreads() async throws {
         let folder = temporaryFolder("threads")
