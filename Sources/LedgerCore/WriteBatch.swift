@@ -98,7 +98,10 @@ public struct WriteBatch: Sendable, Equatable {
                 try Validation.checkRunName(run.name)
                 if let name = run.experimentName { try Validation.checkExperimentName(name) }
             case .logMetrics(_, let metrics):
-                for metric in metrics where !checkedMetricKeys.contains(metric.key) {
+                var previous: String? = nil
+                for metric in metrics where metric.key != previous {
+                    previous = metric.key
+                    if checkedMetricKeys.contains(metric.key) { continue }
                     try Validation.checkKey(metric.key, kind: "Metric")
                     checkedMetricKeys.insert(metric.key)
                 }

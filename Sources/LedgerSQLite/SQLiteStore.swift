@@ -349,6 +349,14 @@ public struct SQLiteStore: TrackingStore {
         var keyTexts: [String: UnsafeMutablePointer<CChar>] = [:]
         defer { for text in keyTexts.values { free(text) } }
         var latest: [String: MetricPoint] = [:]
+        // The best point of the current run of equal keys, folded into `latest` when the key changes: no hashing per point.
+        var runKey: String? = nil
+        var runBest: MetricPoint? = nil
+        func foldRun() {
+            guard let key = runKey, let best = runBest else { return }
+            if let current = latest[key], !best.supersedes(current) { return }
+            latest[key] = best
+        }
         var index = 0
         while index < metrics.count {
             let rows = metrics.count - index >= Self.rowsPerInsert ? Self.rowsPerInsert : 1
@@ -372,8 +380,13 @@ public struct SQLiteStore: TrackingStore {
                 sqlite3_bind_int64(handle, base + 4, point.timestamp)
                 sqlite3_bind_double(handle, base + 5, point.value.isNaN ? 0 : point.value)
                 sqlite3_bind_int64(handle, base + 6, point.value.isNaN ? 1 : 0)
-                if let current = latest[metric.key], !point.supersedes(current) { continue }
-                latest[metric.key] = point
+                if metric.key != runKey {
+                    foldRun()
+                    runKey = metric.key
+                    runBest = point
+                } else if let best = runBest, point.supersedes(best) {
+                    runBest = point
+                }
             }
             let code = sqlite3_step(handle)
             sqlite3_reset(handle)
@@ -382,6 +395,7 @@ public struct SQLiteStore: TrackingStore {
             }
             index += rows
         }
+        foldRun()
         let upsert = try db.cachedStatement(
             sql: """
                 INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
