@@ -206,20 +206,14 @@ final class WriterLoop {
                 pointsDone = position
             }
             switch item {
-            case .param(let key, let value):
-                guard accept(key, kind: "Param", run: runs[Int(run)]) else {
+            case .param(let key, let value), .tag(let key, let value):
+                let isParam = if case .param = item { true } else { false }
+                guard accept(key, kind: isParam ? "Param" : "Tag", run: runs[Int(run)]) else {
                     rejected += 1
                     continue
                 }
                 touch(run)
-                params[run, default: []].append(KeyValue(key, value))
-            case .tag(let key, let value):
-                guard accept(key, kind: "Tag", run: runs[Int(run)]) else {
-                    rejected += 1
-                    continue
-                }
-                touch(run)
-                tags[run, default: []].append(KeyValue(key, value))
+                if isParam { params[run, default: []].append(KeyValue(key, value)) } else { tags[run, default: []].append(KeyValue(key, value)) }
             case .create(let new):
                 operations.append(.createRun(new))
             case .update(let update):

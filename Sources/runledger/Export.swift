@@ -25,7 +25,7 @@ extension RunLedgerCommand {
                     try await database.reading { store in
                         var request = try await query.query(in: store, limit: 1000, pageToken: nil)
                         var runs: [Run] = []
-                        var progress = ProgressBar(total: 0, label: "Exporting")
+                        var progress = ProgressBar(total: 0, label: "Exporting runs:")
                         while true {
                             let page = try await store.searchRuns(request)
                             runs += page.runs

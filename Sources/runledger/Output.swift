@@ -86,7 +86,12 @@ struct ProgressBar {
     }
 
     mutating func update(_ done: Int) {
-        guard interactive, total > 0 else { return }
+        guard interactive else { return }
+        guard total > 0 else {
+            // The total is not known in advance (a paged export): show how far it got.
+            writeStandardError("\r\(label) \(done)")
+            return
+        }
         let percent = done * 100 / total
         guard percent != lastDrawn else { return }
         lastDrawn = percent

@@ -226,13 +226,10 @@ struct CLITests {
         let path = Self.folder.appendingPathComponent("newer.sqlite").path
         #expect(try CLI.run(["migrate", "up", "--database", path]).status == 0)
         // A newer RunLedger would have recorded a migration this binary does not know.
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = [
-            "python3", "-c",
-            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(\"INSERT INTO runledger_schema_history VALUES (9999, 'future', 'x', 1, 0)\")\nc.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)')\nc.close()",
-            path,
-        ]
+        let python = pythonSQLite(
+            "c = sqlite3.connect(sys.argv[1])\nc.execute(\"INSERT INTO runledger_schema_history VALUES (9999, 'future', 'x', 1, 0)\")\nc.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)')\nc.close()",
+            path: path
+        )
         try python.run()
         python.waitUntilExit()
         #expect(python.terminationStatus == 0)

@@ -1,19 +1,25 @@
 import Foundation
 import Testing
 
+/// A Python process running `script` with the database path as `sys.argv[1]`: another process on the same file.
+func pythonSQLite(_ script: String, path: String) -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import sqlite3, sys\n" + script, path]
+    return process
+}
+
 /// Another process holding SQLite's write lock (Python's sqlite3), released when its stdin closes.
 final class PythonLockHolder {
-    let process = Process()
+    let process: Process
     let input = Pipe()
 
     init(path: String) throws {
         let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-c",
-            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\nc.execute('COMMIT')",
-            path,
-        ]
+        process = pythonSQLite(
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN EXCLUSIVE')\nprint('locked', flush=True)\nsys.stdin.read()\nc.execute('COMMIT')",
+            path: path
+        )
         process.standardInput = input
         process.standardOutput = output
         try process.run()
