@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerSQLite", targets: ["LedgerSQLite"]),
+        .library(name: "LedgerPostgres", targets: ["LedgerPostgres"]),
         .library(name: "LedgerConnect", targets: ["LedgerConnect"]),
         .library(name: "RunLedger", targets: ["RunLedger"]),
         .executable(name: "runledger", targets: ["runledger"]),
@@ -22,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         // Domain values, query language, store protocol, migration planning. Foundation only, no I/O.
@@ -38,10 +41,23 @@ let package = Package(
             resources: [.copy("Resources/migrations")],
             swiftSettings: swiftSettings
         ),
+        // The server backend: PostgresNIO's pooled client, with its migration resources.
+        .target(
+            name: "LedgerPostgres",
+            dependencies: [
+                "LedgerCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            resources: [.copy("Resources/migrations")],
+            swiftSettings: swiftSettings
+        ),
         // The only place that turns a `--database` value into a concrete store.
         .target(
             name: "LedgerConnect",
-            dependencies: ["LedgerCore", "LedgerSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LedgerCore", "LedgerSQLite", "LedgerPostgres", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The SDK a simulation imports: run handles, the batching writer, the durable spool and its replay.
@@ -79,7 +95,7 @@ let package = Package(
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LedgerStoreTests",
-            dependencies: ["LedgerCore", "LedgerSQLite", "LedgerConnect", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 public import LedgerCore
+public import LedgerPostgres
 import LedgerSQLite
 public import Logging
 
@@ -6,11 +7,19 @@ public import Logging
 public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     /// A SQLite file: a plain path, `file:PATH` or `sqlite:PATH` (`sqlite:///abs/path` as in MLflow).
     case sqlite(path: String)
+    /// A PostgreSQL database: `postgres://user:password@host:port/database`.
+    case postgres(PostgresLocation)
 
     /// Parses a `--database` value.
     /// - Throws: ``LedgerError`` naming the supported forms for a scheme this build cannot open.
     public init(_ text: String) throws(LedgerError) {
-        guard !text.isEmpty else { throw LedgerError(.invalidParameterValue, "The database location is empty. Pass a SQLite file path.") }
+        guard !text.isEmpty else {
+            throw LedgerError(.invalidParameterValue, "The database location is empty. Pass a SQLite file path or a postgres:// URL.")
+        }
+        if PostgresLocation.matches(text) {
+            self = .postgres(try PostgresLocation(url: text))
+            return
+        }
         let lower = text.lowercased()
         for prefix in ["sqlite:///", "sqlite://", "sqlite:", "file://", "file:"] where lower.hasPrefix(prefix) {
             let rest = String(text.dropFirst(prefix.count))
@@ -20,7 +29,8 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         if let colon = text.firstIndex(of: ":"), text[colon...].hasPrefix("://") {
             throw LedgerError(
                 .invalidParameterValue,
-                "Unsupported database URL scheme '\(text[..<colon])'. This build opens SQLite files: pass a path such as ./runledger.sqlite."
+                "Unsupported database URL scheme '\(text[..<colon])'. Pass a SQLite file path such as ./runledger.sqlite, "
+                    + "or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE."
             )
         }
         self = .sqlite(path: text)
@@ -29,6 +39,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sqlite(let path): path
+        case .postgres(let location): location.description
         }
     }
 }
@@ -41,12 +52,17 @@ public struct ConnectOptions: Sendable {
     public var create: Bool
     /// Open for reading only, so that the database cannot change (pending migrations are still applied first).
     public var readOnly: Bool
+    /// A folder of the user's own numbered SQL files, checked on open (and applied when `migrate` is set).
+    public var userMigrations: String?
     public var logger: Logger
 
-    public init(migrate: Bool = true, create: Bool = true, readOnly: Bool = false, logger: Logger = Logger(label: "runledger")) {
+    public init(
+        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, userMigrations: String? = nil, logger: Logger = Logger(label: "runledger")
+    ) {
         self.migrate = migrate
         self.create = create
         self.readOnly = readOnly
+        self.userMigrations = userMigrations
         self.logger = logger
     }
 }
@@ -55,33 +71,78 @@ public struct ConnectOptions: Sendable {
 public enum LedgerConnect {
     /// Opens the store at `location`.
     public static func open(_ location: DatabaseLocation, options: ConnectOptions = ConnectOptions()) async throws -> any TrackingStore {
+        let store: any TrackingStore
         switch location {
         case .sqlite(let path):
-            return try await SQLiteStore.open(path: path, options: SQLiteOptions(migrate: options.migrate, create: options.create, readOnly: options.readOnly, logger: options.logger))
+            store = try await SQLiteStore.open(
+                path: path, options: SQLiteOptions(migrate: options.migrate, create: options.create, readOnly: options.readOnly, logger: options.logger)
+            )
+        case .postgres(let postgres):
+            store = try await PostgresStore.open(postgres, options: postgresOptions(migrate: options.migrate, readOnly: options.readOnly, logger: options.logger))
         }
+        if let folder = options.userMigrations {
+            do {
+                let apply = options.migrate && !options.readOnly
+                let rows = apply ? try await migrateUp(location, userFolder: folder, logger: options.logger)
+                    : try await validateMigrations(location, userFolder: folder)
+                if let pending = rows.first(where: { $0.state == .pending }) {
+                    throw LedgerError(.schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
+                }
+            } catch {
+                try? await store.close()
+                throw error
+            }
+        }
+        return store
     }
 
-    /// The migration status of the database, without changing it.
-    public static func migrationStatus(_ location: DatabaseLocation) async throws -> [MigrationStatus] {
-        switch location {
-        case .sqlite(let path): try SQLiteStore.migrationStatus(path: path)
-        }
+    static func postgresOptions(migrate: Bool = true, readOnly: Bool = false, logger: Logger) -> PostgresOptions {
+        var options = PostgresOptions()
+        options.migrate = migrate
+        options.readOnly = readOnly
+        options.logger = logger
+        return options
     }
 
-    /// Checks the recorded migrations against this binary's files without applying anything.
-    public static func validateMigrations(_ location: DatabaseLocation) async throws -> [MigrationStatus] {
-        switch location {
-        case .sqlite(let path): try SQLiteStore.validateMigrations(path: path)
-        }
-    }
-
-    /// Applies pending migrations and returns the status afterwards.
-    public static func migrateUp(_ location: DatabaseLocation, logger: Logger) async throws -> [MigrationStatus] {
+    /// The migration status of the database (RunLedger's own, or of a user's folder), without changing it.
+    public static func migrationStatus(_ location: DatabaseLocation, userFolder: String? = nil) async throws -> [MigrationStatus] {
+        let files = try userFolder.map(MigrationFile.folder)
         switch location {
         case .sqlite(let path):
+            if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: false, logger: Logger(label: "runledger")) }
+            return try SQLiteStore.migrationStatus(path: path)
+        case .postgres(let postgres):
+            return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.status() }
+        }
+    }
+
+    /// Checks the recorded migrations against the files (this binary's, or a user's folder) without applying anything.
+    public static func validateMigrations(_ location: DatabaseLocation, userFolder: String? = nil) async throws -> [MigrationStatus] {
+        let files = try userFolder.map(MigrationFile.folder)
+        switch location {
+        case .sqlite(let path):
+            if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: false, logger: Logger(label: "runledger")) }
+            return try SQLiteStore.validateMigrations(path: path)
+        case .postgres(let postgres):
+            return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.validate() }
+        }
+    }
+
+    /// Applies pending migrations (RunLedger's own, then a user's folder when given) and returns the status afterwards.
+    public static func migrateUp(_ location: DatabaseLocation, userFolder: String? = nil, logger: Logger) async throws -> [MigrationStatus] {
+        let files = try userFolder.map(MigrationFile.folder)
+        switch location {
+        case .sqlite(let path):
+            if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: true, logger: logger) }
             let store = try await SQLiteStore.open(path: path, options: SQLiteOptions(migrate: true, create: true, logger: logger))
             try store.close()
             return try SQLiteStore.migrationStatus(path: path)
+        case .postgres(let postgres):
+            let options = postgresOptions(logger: logger)
+            // RunLedger's own schema first: a user's files may refer to its tables.
+            let own = try await PostgresStore.withMigrations(postgres, files: nil, options: options) { try await $0.up() }
+            guard let files else { return own }
+            return try await PostgresStore.withMigrations(postgres, files: files, options: options) { try await $0.up() }
         }
     }
 }

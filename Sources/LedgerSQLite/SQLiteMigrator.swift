@@ -10,17 +10,24 @@ public struct SQLiteMigrator: Sendable {
     /// The history table. Its own name, never a generic one another tool might share.
     public static let historyTable = "runledger_schema_history"
 
+    /// The history of a user's folder (`migrate up --dir`), kept apart from RunLedger's own.
+    public static let userHistoryTable = "runledger_user_schema_history"
+
     /// The migration files shipped with this binary.
     public let files: [MigrationFile]
+    /// One of the two history tables above (an allow-list: never user text in an identifier).
+    public let historyTable: String
 
     /// Loads the shipped migration files.
     public init() throws {
-        self.files = try SQLiteMigrator.bundledFiles()
+        self.init(files: try SQLiteMigrator.bundledFiles())
     }
 
-    /// Uses the given files instead of the shipped ones (tests use this to simulate edits and conflicts).
-    public init(files: [MigrationFile]) {
+    /// Uses the given files instead of the shipped ones (a user's folder, or tests simulating edits and conflicts).
+    public init(files: [MigrationFile], historyTable: String = SQLiteMigrator.historyTable) {
+        precondition([SQLiteMigrator.historyTable, SQLiteMigrator.userHistoryTable].contains(historyTable))
         self.files = files
+        self.historyTable = historyTable
     }
 
     static func bundledFiles() throws -> [MigrationFile] {
@@ -35,8 +42,8 @@ public struct SQLiteMigrator: Sendable {
 
     /// The history rows, or none when the table does not exist yet.
     func applied(_ db: Database) throws -> [AppliedMigration] {
-        guard try db.tableExists(SQLiteMigrator.historyTable) else { return [] }
-        return try Row.fetchAll(db, sql: "SELECT version, name, checksum, applied_at, duration_ms FROM runledger_schema_history ORDER BY version")
+        guard try db.tableExists(historyTable) else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT version, name, checksum, applied_at, duration_ms FROM \(historyTable) ORDER BY version")
             .map { row in
                 AppliedMigration(
                     version: row["version"], name: row["name"], checksum: row["checksum"], appliedAt: row["applied_at"],
@@ -47,7 +54,7 @@ public struct SQLiteMigrator: Sendable {
 
     /// Decides what to apply, refusing conflicts, edited files and newer schemas.
     func plan(_ db: Database) throws -> MigrationPlan {
-        try MigrationPlan.make(available: files, applied: applied(db), historyTable: SQLiteMigrator.historyTable)
+        try MigrationPlan.make(available: files, applied: applied(db), historyTable: historyTable)
     }
 
     /// Applies every pending migration, each in its own immediate transaction; returns what it applied.
@@ -59,18 +66,18 @@ public struct SQLiteMigrator: Sendable {
             try db.inTransaction(.immediate) {
                 try db.execute(
                     sql: """
-                        CREATE TABLE IF NOT EXISTS runledger_schema_history (
+                        CREATE TABLE IF NOT EXISTS \(historyTable) (
                             version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,
                             applied_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL)
                         """
                 )
                 // Another process may have applied it between our plan and our lock.
-                let done = try Bool.fetchOne(db, sql: "SELECT 1 FROM runledger_schema_history WHERE version = ?", arguments: [file.version]) ?? false
+                let done = try Bool.fetchOne(db, sql: "SELECT 1 FROM \(historyTable) WHERE version = ?", arguments: [file.version]) ?? false
                 if done { return .commit }
                 let started = clock()
                 try db.execute(sql: file.sql)
                 try db.execute(
-                    sql: "INSERT INTO runledger_schema_history (version, name, checksum, applied_at, duration_ms) VALUES (?, ?, ?, ?, ?)",
+                    sql: "INSERT INTO \(historyTable) (version, name, checksum, applied_at, duration_ms) VALUES (?, ?, ?, ?, ?)",
                     arguments: [file.version, file.name, file.checksum, clock(), clock() - started]
                 )
                 appliedNow.append(file)

@@ -100,7 +100,7 @@ extension SQLiteStore {
 
     /// Reads a file without changing it: is it ours, and can this binary use its schema? Returns whether migrations are pending.
     @discardableResult
-    private static func inspect(path: String, migrator: SQLiteMigrator?, allowPending: Bool, busyTimeout: TimeInterval = 5) throws -> Bool {
+    static func inspect(path: String, migrator: SQLiteMigrator?, allowPending: Bool, busyTimeout: TimeInterval = 5) throws -> Bool {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(busyTimeout)
@@ -158,5 +158,36 @@ extension SQLiteStore {
 
     private static func inspectOwnership(path: String) throws {
         try inspect(path: path, migrator: nil, allowPending: true)
+    }
+}
+
+extension SQLiteStore {
+    /// Plans, checks or applies a user's own migration folder on a RunLedger database (`migrate … --dir`).
+    ///
+    /// The folder's history lives in ``SQLiteMigrator/userHistoryTable``, apart from RunLedger's own. The whole plan is
+    /// checked (duplicate versions, edited files) before anything runs; each file is applied in its own transaction.
+    public static func userMigrations(path: String, files: [MigrationFile], apply: Bool, logger: Logger) async throws -> [MigrationStatus] {
+        let migrator = SQLiteMigrator(files: files, historyTable: SQLiteMigrator.userHistoryTable)
+        if apply {
+            let store = try await open(path: path, options: SQLiteOptions(migrate: true, create: true, logger: logger))
+            try store.close()
+        } else {
+            guard FileManager.default.fileExists(atPath: path) else { return MigrationPlan.status(available: files, applied: []) }
+            try inspect(path: path, migrator: try SQLiteMigrator(), allowPending: false)
+        }
+        var configuration = Configuration()
+        configuration.readonly = !apply
+        configuration.busyMode = .timeout(5)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try await queue.writeWithoutTransaction { db in
+                _ = try migrator.plan(db)
+                if apply { try migrator.migrate(db, clock: WallClock.milliseconds) }
+                return try migrator.status(db)
+            }
+        } catch let error as DatabaseError {
+            throw LedgerError(.migrationConflict, "A migration of the folder failed: \(error.message ?? "\(error.resultCode)"). Nothing of that file was applied.")
+        }
     }
 }

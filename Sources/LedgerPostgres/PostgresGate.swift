@@ -1,0 +1,247 @@
+import Foundation
+import Logging
+import Metrics
+import PostgresNIO
+import Synchronization
+import LedgerCore
+
+/// Figures of the connection pool, for `/ready`, `/metrics` and the CLI.
+public struct PostgresPoolStatistics: Sendable, Equatable {
+    /// Connections this process holds open to the server (counted by the server, by application name).
+    public var open: Int
+    /// Connections lent to an operation right now.
+    public var inUse: Int
+    /// Open connections not lent out.
+    public var idle: Int
+    /// Operations waiting for a connection.
+    public var waiting: Int
+    /// The pool's upper bound.
+    public var maximum: Int
+}
+
+/// Everything between the store and PostgresNIO's pooled client: the wait for a connection is bounded, transient
+/// failures are retried with backoff and jitter, errors become ``LedgerError``s, and the pool's figures are counted.
+final class PostgresGate: Sendable {
+    let client: PostgresClient
+    let options: PostgresOptions
+    let applicationName: String
+    let logger: Logger
+    private let counters = Mutex<(inUse: Int, waiting: Int)>((0, 0))
+    private let gauges: (inUse: Gauge, waiting: Gauge, open: Gauge, idle: Gauge)
+    private let retries: Counter
+    /// The client's background work (connection creation, keep-alive); cancelling it closes the client.
+    private let runTask: Task<Void, Never>
+
+    init(client: PostgresClient, options: PostgresOptions, applicationName: String) {
+        self.client = client
+        self.options = options
+        self.applicationName = applicationName
+        self.logger = options.logger
+        gauges = (
+            Gauge(label: "runledger_postgres_connections", dimensions: [("state", "in_use")]),
+            Gauge(label: "runledger_postgres_connections", dimensions: [("state", "waiting")]),
+            Gauge(label: "runledger_postgres_connections", dimensions: [("state", "open")]),
+            Gauge(label: "runledger_postgres_connections", dimensions: [("state", "idle")])
+        )
+        retries = Counter(label: "runledger_postgres_retries_total")
+        runTask = Task { await client.run() }
+    }
+
+    /// Closes every connection; later operations fail.
+    func shutdown() async {
+        runTask.cancel()
+        await runTask.value
+    }
+
+    /// Runs `body` on a pooled connection, retrying transient failures.
+    ///
+    /// `idempotent` says whether a retry after a failure *during COMMIT* is safe (the transaction may have committed);
+    /// failures before COMMIT rolled back and are always safe to retry.
+    func run<T: Sendable>(idempotent: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await withConnection(body)
+            } catch {
+                let failure = PostgresFailure(error)
+                attempt += 1
+                let retryable = failure.isTransient && (idempotent || !failure.duringCommit)
+                guard retryable, attempt < options.retryAttempts, !Task.isCancelled else {
+                    throw failure.ledgerError(attempts: attempt, logger: logger)
+                }
+                retries.increment()
+                // Exponential backoff with full jitter, so that many clients do not retry in step.
+                let base = options.retryBaseDelay.components
+                let ceiling = (base.seconds * 1_000_000_000 + base.attoseconds / 1_000_000_000) << min(attempt - 1, 10)
+                let delay = Duration.nanoseconds(Int64.random(in: 0...max(1, ceiling)))
+                logger.debug("Retrying a transient PostgreSQL failure", metadata: ["attempt": "\(attempt)", "error": "\(failure.summary)"])
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT on one connection; a thrown error rolls back.
+    func transaction<T: Sendable>(idempotent: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await run(idempotent: idempotent) { connection in
+            try await connection.query("BEGIN", logger: self.logger)
+            let value: T
+            do {
+                value = try await body(connection)
+            } catch {
+                // A failed ROLLBACK means the connection is gone; the pool discards it.
+                _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                throw error
+            }
+            do {
+                try await connection.query("COMMIT", logger: self.logger)
+            } catch {
+                throw CommitFailure(underlying: error)
+            }
+            return value
+        }
+    }
+
+    /// Leases a connection, waiting at most the acquire timeout for one.
+    private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let acquired = Flag()
+        adjust(waiting: 1)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                do {
+                    return try await self.client.withConnection { connection in
+                        acquired.set()
+                        self.adjust(inUse: 1, waiting: -1)
+                        defer { self.adjust(inUse: -1) }
+                        return try await body(connection)
+                    }
+                } catch {
+                    if !acquired.isSet { self.adjust(waiting: -1) }
+                    throw error
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: self.options.acquireTimeout)
+                guard !Task.isCancelled, !acquired.isSet else { return nil }
+                throw AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let value = result { return value }
+            }
+            throw CancellationError()
+        }
+    }
+
+    private func adjust(inUse: Int = 0, waiting: Int = 0) {
+        let now = counters.withLock { counters in
+            counters.inUse += inUse
+            counters.waiting += waiting
+            return counters
+        }
+        gauges.inUse.record(now.inUse)
+        gauges.waiting.record(now.waiting)
+    }
+
+    /// The pool's figures; `open` asks the server, so this needs a connection itself.
+    func statistics() async throws -> PostgresPoolStatistics {
+        let open = try await run { connection in
+            let rows = try await connection.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = \(self.applicationName)", logger: self.logger
+            ).collect()
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
+        }
+        let (inUse, waiting) = counters.withLock { ($0.inUse, $0.waiting) }
+        gauges.open.record(open)
+        gauges.idle.record(max(0, open - inUse))
+        return PostgresPoolStatistics(open: open, inUse: inUse, idle: max(0, open - inUse), waiting: waiting, maximum: options.maximumConnections)
+    }
+}
+
+/// A one-way flag shared between the lease and its timer.
+private final class Flag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
+}
+
+/// No pooled connection became free within the acquire timeout.
+struct AcquireTimeout: Error {
+    var timeout: Duration
+    var maximum: Int
+}
+
+/// COMMIT itself failed: the transaction may or may not have been applied.
+struct CommitFailure: Error {
+    var underlying: any Error
+}
+
+/// A failure sorted into what the caller can do about it.
+struct PostgresFailure {
+    let error: any Error
+    let duringCommit: Bool
+
+    init(_ error: any Error) {
+        if let commit = error as? CommitFailure {
+            self.error = commit.underlying
+            self.duringCommit = true
+        } else {
+            self.error = error
+            self.duringCommit = false
+        }
+    }
+
+    /// SQLSTATEs worth retrying: serialization failure, deadlock, admin shutdown, crash shutdown, starting up,
+    /// too many connections, and the connection-exception class.
+    static let transientStates: Set<String> = ["40001", "40P01", "57P01", "57P02", "57P03", "53300"]
+
+    var sqlState: String? { (error as? PSQLError)?.serverInfo?[.sqlState] }
+
+    var isTransient: Bool {
+        if error is LedgerError || error is AcquireTimeout || error is CancellationError { return false }
+        if let state = sqlState { return Self.transientStates.contains(state) || state.hasPrefix("08") }
+        if let error = error as? PSQLError {
+            return [.connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection].contains(error.code)
+        }
+        return false
+    }
+
+    /// What the driver said, without SQL text or bound values.
+    var summary: String {
+        if let error = error as? PSQLError {
+            if let state = sqlState { return "SQLSTATE \(state): \(error.serverInfo?[.message] ?? "")" }
+            return "\(error.code)"
+        }
+        return String(describing: type(of: error))
+    }
+
+    func ledgerError(attempts: Int, logger: Logger) -> any Error {
+        if let error = error as? LedgerError { return error }
+        if error is CancellationError { return error }
+        if let timeout = error as? AcquireTimeout {
+            return LedgerError(
+                .storeUnavailable,
+                "No PostgreSQL connection became free within \(timeout.timeout) (all \(timeout.maximum) pooled connections busy, "
+                    + "or the server unreachable). Retry later, or raise the pool size."
+            )
+        }
+        logger.debug("PostgreSQL error", metadata: ["error": "\(String(reflecting: error))"])
+        if duringCommit && isTransient {
+            return LedgerError(.storeUnavailable, "The connection to PostgreSQL failed during COMMIT (\(summary)); the write may or may not have been applied.")
+        }
+        if isTransient {
+            return LedgerError(.storeUnavailable, "PostgreSQL is unavailable (\(summary)) after \(attempts) attempt(s). Retry later.")
+        }
+        switch sqlState {
+        case "57014":
+            return LedgerError(.storeUnavailable, "A PostgreSQL statement ran past the statement timeout and was cancelled. Retry later.")
+        case "28P01", "28000":
+            return LedgerError(.storeUnavailable, "PostgreSQL refused the credentials (\(summary)). Check the user and password in the URL.")
+        case "3D000":
+            return LedgerError(.storeUnavailable, "\(summary). Create the database first (createdb) or fix the URL.")
+        case "25006":
+            return LedgerError(.invalidState, "The store was opened read-only; this command cannot write.")
+        default:
+            return LedgerError(.internal, "The PostgreSQL store failed (\(summary)).")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import NIOSSL
+import PostgresNIO
+public import LedgerCore
+public import Logging
+
+/// How to open a PostgreSQL store. The defaults suit a tracking server beside its database.
+public struct PostgresOptions: Sendable {
+    /// Apply pending migrations on open (under the advisory lock); otherwise a pending schema is refused.
+    public var migrate: Bool = true
+    /// Open every transaction read-only (`default_transaction_read_only`), so that the database cannot change.
+    public var readOnly: Bool = false
+    public var logger: Logger = Logger(label: "runledger.postgres")
+    /// Milliseconds since the epoch; tests pass a fixed clock.
+    public var clock: @Sendable () -> Int64 = WallClock.milliseconds
+    /// The pool's upper bound on connections.
+    public var maximumConnections: Int = 10
+    /// How long opening a TCP connection may take.
+    public var connectTimeout: Duration = .seconds(5)
+    /// How long an operation waits for a free pooled connection before failing as unavailable.
+    public var acquireTimeout: Duration = .seconds(10)
+    /// The server cancels any statement running longer (`statement_timeout`).
+    public var statementTimeout: Duration = .seconds(60)
+    /// Attempts per operation for transient failures (1 = no retry).
+    public var retryAttempts: Int = 4
+    /// The first retry waits up to this long; each further one up to twice as long (full jitter).
+    public var retryBaseDelay: Duration = .milliseconds(100)
+
+    public init() {}
+}
+
+extension PostgresStore {
+    /// Connects to the database at `location`, migrating it (or checking that it is current) first.
+    ///
+    /// - Throws: ``LedgerError/Code/storeUnavailable`` when the server cannot be reached within the acquire timeout;
+    ///   ``LedgerError/Code/schemaPending`` when migrations are pending and `options.migrate` is false;
+    ///   ``LedgerError/Code/migrationConflict`` or ``LedgerError/Code/schemaTooNew`` as the migration plan decides.
+    public static func open(_ location: PostgresLocation, options: PostgresOptions = PostgresOptions()) async throws -> PostgresStore {
+        let gate = try makeGate(location, options: options)
+        let store = PostgresStore(gate: gate)
+        do {
+            let migrator = try PostgresMigrator()
+            let logger = options.logger
+            try await gate.run { connection in
+                if options.migrate && !options.readOnly {
+                    try await migrator.migrate(connection, logger: logger, clock: options.clock)
+                } else {
+                    let plan = try await migrator.plan(connection, logger: logger)
+                    if let next = plan.pending.first {
+                        throw LedgerError(
+                            .schemaPending,
+                            "The database's schema is not current: migration \(next.filename) is pending. Run `runledger migrate up` first."
+                        )
+                    }
+                }
+            }
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Runs `body` with a migrator connection and closes it after; for `migrate status|up|validate`.
+    public static func withMigrations<T: Sendable>(
+        _ location: PostgresLocation, files: [MigrationFile]?, options: PostgresOptions = PostgresOptions(),
+        _ body: @escaping @Sendable (PostgresMigrations) async throws -> T
+    ) async throws -> T {
+        let gate = try makeGate(location, options: options)
+        do {
+            let migrator = try files.map { PostgresMigrator(files: $0, historyTable: PostgresMigrator.userHistoryTable) } ?? PostgresMigrator()
+            let result = try await body(PostgresMigrations(gate: gate, migrator: migrator, clock: options.clock))
+            await gate.shutdown()
+            return result
+        } catch {
+            await gate.shutdown()
+            throw error
+        }
+    }
+
+    static func makeGate(_ location: PostgresLocation, options: PostgresOptions) throws -> PostgresGate {
+        let tls: PostgresClient.Configuration.TLS
+        switch location.tls {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
+        }
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: tls
+        )
+        let applicationName = "runledger-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        configuration.options.connectTimeout = options.connectTimeout
+        configuration.options.maximumConnections = max(1, options.maximumConnections)
+        let statementMilliseconds = options.statementTimeout.components.seconds * 1000 + options.statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        configuration.options.additionalStartupParameters = [
+            ("application_name", applicationName),
+            ("statement_timeout", "\(statementMilliseconds)"),
+            ("default_transaction_read_only", options.readOnly ? "on" : "off"),
+        ]
+        let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
+        return PostgresGate(client: client, options: options, applicationName: applicationName)
+    }
+}
+
+/// Migration commands on one database: status, validate, up.
+public struct PostgresMigrations: Sendable {
+    let gate: PostgresGate
+    let migrator: PostgresMigrator
+    let clock: @Sendable () -> Int64
+
+    /// Every known version and its state.
+    public func status() async throws -> [MigrationStatus] {
+        let migrator = migrator
+        return try await gate.run { try await migrator.status($0, logger: gate.logger) }
+    }
+
+    /// Refuses conflicts, edited files and newer schemas without applying anything; returns the status.
+    public func validate() async throws -> [MigrationStatus] {
+        let migrator = migrator
+        return try await gate.run { connection in
+            _ = try await migrator.plan(connection, logger: gate.logger)
+            return try await migrator.status(connection, logger: gate.logger)
+        }
+    }
+
+    /// Applies pending files; returns the status afterwards.
+    public func up() async throws -> [MigrationStatus] {
+        let migrator = migrator
+        let clock = clock
+        return try await gate.run(idempotent: true) { connection in
+            try await migrator.migrate(connection, logger: gate.logger, clock: clock)
+            return try await migrator.status(connection, logger: gate.logger)
+        }
+    }
+}
