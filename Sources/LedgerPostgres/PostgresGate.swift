@@ -142,6 +142,9 @@ final class PostgresGate: Sendable {
         gauges.waiting.record(now.waiting)
     }
 
+    /// Connections lent out and operations waiting, counted here without touching the server.
+    var usage: (inUse: Int, waiting: Int) { counters.withLock { ($0.inUse, $0.waiting) } }
+
     /// The pool's figures; `open` asks the server, so this needs a connection itself.
     func statistics() async throws -> PostgresPoolStatistics {
         let open = try await run { connection in

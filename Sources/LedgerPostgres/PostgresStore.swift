@@ -20,6 +20,9 @@ public struct PostgresStore: TrackingStore {
     /// The pool's figures (open, in use, idle, waiting connections), also recorded as swift-metrics gauges.
     public func poolStatistics() async throws -> PostgresPoolStatistics { try await gate.statistics() }
 
+    /// Connections lent out and operations waiting for one, without a query (safe when the pool is exhausted).
+    public var poolUsage: (inUse: Int, waiting: Int) { gate.usage }
+
     /// Whether the database answers and its schema is what this binary expects; the reason when it is not.
     public func healthCheck() async -> LedgerError? {
         do {

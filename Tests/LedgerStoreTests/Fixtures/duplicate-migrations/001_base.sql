@@ -1,0 +1,1 @@
+CREATE TABLE dup_base (id INTEGER PRIMARY KEY);

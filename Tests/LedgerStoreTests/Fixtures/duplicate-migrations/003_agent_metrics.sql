@@ -1,0 +1,1 @@
+CREATE TABLE dup_agent_metrics (id INTEGER PRIMARY KEY);

@@ -1,0 +1,1 @@
+CREATE TABLE dup_victron (id INTEGER PRIMARY KEY);

@@ -1,0 +1,194 @@
+import Foundation
+import LedgerConnect
+import LedgerCore
+@testable import LedgerPostgres
+import Logging
+import PostgresNIO
+import Testing
+
+/// The folder of SQL fixtures beside this file.
+func fixtureFolder(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name).path
+}
+
+@Suite("PostgreSQL location")
+struct PostgresLocationTests {
+    @Test("URLs parse into their parts; passwords are decoded and never printed")
+    func parses() throws {
+        let location = try PostgresLocation(url: "postgresql://ada:p%40ss@db.example:6543/ledger?sslmode=require")
+        #expect(location == PostgresLocation(host: "db.example", port: 6543, username: "ada", password: "p@ss", database: "ledger", tls: .require))
+        #expect(!location.description.contains("p@ss"))
+        #expect(try PostgresLocation(url: "postgres://u@h/d").port == 5432)
+        #expect(try DatabaseLocation("postgres://u@h/d") == .postgres(PostgresLocation(host: "h", username: "u", database: "d")))
+    }
+
+    @Test("bad URLs are refused naming the missing part, without echoing the password", arguments: [
+        ("postgres://u:secret@/d", "no host"), ("postgres://h/d", "no user"), ("postgres://u@h", "no database"),
+        ("postgres://u@h/d?sslmode=maybe", "sslmode"), ("postgres://u@h/d?search_path=x", "Unknown PostgreSQL URL parameter"),
+        ("postgres://u@h:0/d", "port"),
+    ])
+    func refuses(url: String, fragment: String) async {
+        await expectLedgerError(.invalidParameterValue, fragment) { _ = try PostgresLocation(url: url) }
+        do { _ = try PostgresLocation(url: url) } catch { #expect(!error.message.contains("secret")) }
+    }
+}
+
+@Suite("PostgreSQL backend", .enabled(if: TestPostgres.serverURL != nil))
+struct PostgresBackendTests {
+    @Test("two migrators on one empty database at once both succeed and apply each version exactly once")
+    func concurrentMigrations() async throws {
+        let location = try DatabaseLocation(try TestPostgres.freshDatabase())
+        let results = try await withThrowingTaskGroup(of: [MigrationStatus].self) { group in
+            for _ in 0..<4 { group.addTask { try await LedgerConnect.migrateUp(location, logger: Logger(label: "test")) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 4)
+        for rows in results { #expect(rows.allSatisfy { $0.state == .applied }) }
+        guard case .postgres(let postgres) = location else { return }
+        let url = "postgres://\(postgres.username)@\(postgres.host):\(postgres.port)/\(postgres.database)"
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM runledger_schema_history") == "\(results[0].count)")
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM experiments WHERE name = 'Default'") == "1")
+    }
+
+    @Test("a user's folder is applied once, tracked apart; an edited file is refused by validate and at start-up")
+    func userFolder() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let location = try DatabaseLocation(url)
+        let source = fixtureFolder("user-migrations")
+        let folder = temporaryPath("migrations")
+        try FileManager.default.copyItem(atPath: source, toPath: folder)
+
+        let rows = try await LedgerConnect.migrateUp(location, userFolder: folder, logger: Logger(label: "test"))
+        #expect(rows.map(\.version) == [1, 2, 3] && rows.allSatisfy { $0.state == .applied })
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM runledger_user_schema_history") == "3")
+        // RunLedger's own history is untouched by the user's versions.
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM runledger_schema_history WHERE name IN ('knowledge_base', 'agent_metrics')") == "0")
+        // The schema works: views answer, the retention helper deletes exactly the old rows.
+        try TestPostgres.psql(url, """
+            INSERT INTO agent_tool_executions (agent, tool, duration_ms, succeeded) VALUES ('a', 'search', 10, true), ('a', 'search', 30, false);
+            INSERT INTO plant_telemetry VALUES ('pv', now() - interval '40 days', 1), ('pv', now() - interval '1 day', 2), ('pv', now(), 3);
+            """)
+        #expect(try TestPostgres.psql(url, "SELECT executions || ' ' || success_rate::numeric(3,2) FROM agent_tool_success") == "2 0.50")
+        #expect(try TestPostgres.psql(url, "SELECT prune_plant_telemetry(interval '30 days')") == "1")
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM plant_telemetry") == "2")
+        #expect(try TestPostgres.psql(url, "SELECT detail FROM agent_health_checks LIMIT 0") == "")
+
+        // Again: nothing new is applied.
+        let again = try await LedgerConnect.migrateUp(location, userFolder: folder, logger: Logger(label: "test"))
+        #expect(again == rows)
+
+        // Edit an applied file: validate and start-up refuse, naming the file.
+        let edited = (folder as NSString).appendingPathComponent("002_agent_metrics.sql")
+        try (String(contentsOfFile: edited, encoding: .utf8) + "\n-- a later edit\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        await expectLedgerError(.migrationConflict, "002_agent_metrics.sql was edited") {
+            _ = try await LedgerConnect.validateMigrations(location, userFolder: folder)
+        }
+        await expectLedgerError(.migrationConflict, "002_agent_metrics.sql was edited") {
+            _ = try await LedgerConnect.open(location, options: ConnectOptions(userMigrations: folder))
+        }
+    }
+
+    @Test("a folder with two files of one version is refused before anything runs, naming both files")
+    func duplicateVersions() async throws {
+        let url = try TestPostgres.freshDatabase()
+        await expectLedgerError(.migrationConflict, "003_agent_metrics.sql and 003_victron_schema.sql") {
+            _ = try await LedgerConnect.migrateUp(try DatabaseLocation(url), userFolder: fixtureFolder("duplicate-migrations"), logger: Logger(label: "test"))
+        }
+        #expect(try TestPostgres.psql(url, "SELECT to_regclass('dup_base') IS NULL AND to_regclass('runledger_user_schema_history') IS NULL") == "t")
+    }
+
+    @Test("a failing file rolls back alone: earlier files stay applied, nothing of the bad one remains")
+    func failingFile() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let folder = temporaryPath("bad-migrations")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "CREATE TABLE good (id INTEGER);".write(toFile: folder + "/001_good.sql", atomically: true, encoding: .utf8)
+        try "CREATE TABLE half (id INTEGER); SELECT no_such_function();".write(toFile: folder + "/002_bad.sql", atomically: true, encoding: .utf8)
+        await expectLedgerError(.migrationConflict, "002_bad.sql failed") {
+            _ = try await LedgerConnect.migrateUp(try DatabaseLocation(url), userFolder: folder, logger: Logger(label: "test"))
+        }
+        #expect(try TestPostgres.psql(url, "SELECT to_regclass('good') IS NOT NULL AND to_regclass('half') IS NULL") == "t")
+        #expect(try TestPostgres.psql(url, "SELECT string_agg(version::text, ',') FROM runledger_user_schema_history") == "1")
+    }
+
+    @Test("an exhausted pool: a new request waits up to the acquire timeout, then fails with a clear error; nothing hangs")
+    func poolExhausted() async throws {
+        var options = PostgresOptions()
+        options.maximumConnections = 2
+        options.acquireTimeout = .milliseconds(800)
+        let store = try await PostgresStore.open(try PostgresLocation(url: try TestPostgres.freshDatabase()), options: options)
+        let gate = store.gate
+        let slow = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask { () async throws -> Void in
+                        _ = try await gate.run { connection in try await connection.query("SELECT pg_sleep(4)", logger: gate.logger).collect().count }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Wait until both connections are lent out (an event the gate counts), then ask for a third.
+        try await waitUntil { store.poolUsage.inUse == 2 }
+        let started = ContinuousClock.now
+        await expectLedgerError(.storeUnavailable, "No PostgreSQL connection became free") { _ = try await store.experiments(view: .all) }
+        let waited = ContinuousClock.now - started
+        #expect(waited >= .milliseconds(700) && waited < .seconds(3), "waited \(waited)")
+        try await slow.value
+        #expect(try await store.experiments(view: .all).count == 1)
+        let statistics = try await store.poolStatistics()
+        #expect(statistics.inUse == 0 && statistics.waiting == 0 && statistics.maximum == 2 && statistics.open >= 1)
+        try await store.close()
+    }
+
+    @Test("connections killed by the server (57P01) are retried transparently; bad input is not retried")
+    func transientFailuresRetried() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let store = try await PostgresStore.open(try PostgresLocation(url: url))
+        let experiment = try await store.createExperiment(name: "retry", artifactLocation: nil, tags: [])
+        // Every pooled connection is terminated behind the store's back; the next calls must still succeed.
+        for _ in 0..<3 {
+            let killed = try TestPostgres.psql(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            #expect(Int(killed)! >= 1)
+            #expect(try await store.experiment(id: experiment.id).name == "retry")
+        }
+        let run = try await store.createRun(NewRun(experimentID: experiment.id, name: "r", startTime: 1), params: [KeyValue("a", "1")])
+        let started = ContinuousClock.now
+        await expectLedgerError(.invalidParameterValue, "Changing param values is not allowed") {
+            try await store.logBatch(runID: run.runID, params: [KeyValue("a", "2")])
+        }
+        // A retried failure would wait out backoff delays (100 ms and up); a refused input comes back at once.
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+        try await store.close()
+    }
+
+    @Test("the health check reports a current schema as healthy and a newer one with its reason")
+    func healthCheck() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let store = try await PostgresStore.open(try PostgresLocation(url: url))
+        #expect(await store.healthCheck() == nil)
+        try TestPostgres.psql(url, "INSERT INTO runledger_schema_history VALUES (999, 'future', 'x', 0, 0)")
+        #expect(await store.healthCheck()?.code == .schemaTooNew)
+        try await store.close()
+        await expectLedgerError(.schemaTooNew, "newer than this RunLedger knows") { _ = try await PostgresStore.open(try PostgresLocation(url: url)) }
+    }
+
+    @Test("an unreachable server fails the open within the acquire timeout, as unavailable")
+    func unreachable() async throws {
+        var options = PostgresOptions()
+        options.acquireTimeout = .milliseconds(500)
+        // Port 1 on loopback: nothing listens there.
+        await expectLedgerError(.storeUnavailable, "No PostgreSQL connection became free") {
+            _ = try await PostgresStore.open(PostgresLocation(host: "127.0.0.1", port: 1, username: "postgres", database: "none"), options: options)
+        }
+    }
+}
+
+/// Polls an async condition that has no notification (pool counters), every 10 ms, for up to 10 s.
+func waitUntil(_ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw LedgerError(.internal, "condition not met within 10 s") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
