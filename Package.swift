@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(
             name: "RunLedgerTests",
             dependencies: [
-                "RunLedger", "LedgerCore", "LedgerSQLite", "energy-study", .product(name: "GRDB", package: "GRDB.swift"),
+                "RunLedger", "LedgerCore", "LedgerSQLite", "LedgerPostgres", "energy-study", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings

@@ -9,8 +9,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The RunLedger database: a SQLite file path (default: $RUNLEDGER_DATABASE, else ./runledger.sqlite).",
-            valueName: "path"
+            "The RunLedger database: a SQLite file path, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
+                + "(default: $RUNLEDGER_DATABASE, else ./runledger.sqlite).",
+            valueName: "path-or-url"
         )
     )
     var database: String?

@@ -1,0 +1,124 @@
+import Foundation
+import LedgerCore
+import LedgerPostgres
+@testable import RunLedger
+import Testing
+
+/// A PostgreSQL cluster of the test's own (fsync on: this is a durability test), through `scripts/pg-cluster`.
+struct ThrowawayCluster {
+    let folder: String
+    let url: String
+
+    static var available: Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).contains {
+            FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/initdb")
+        }
+    }
+
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/pg-cluster").path
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-pg-\(UUID().uuidString)").path
+        url = try Self.command(["start", folder])
+    }
+
+    func pause() throws { try Self.command(["pause", folder]) }
+    func resume() throws { try Self.command(["resume", folder]) }
+    func remove() { _ = try? Self.command(["stop", folder]) }
+
+    func psql(_ sql: String) throws -> String { try Self.run("/usr/bin/env", ["psql", url, "-qAtc", sql]) }
+
+    @discardableResult
+    static func command(_ arguments: [String]) throws -> String { try run(script, arguments) }
+
+    /// Output goes through a file, not a pipe: the server that `start` leaves running inherits the descriptor,
+    /// and a pipe would then never reach end-of-file.
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-out-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        guard process.terminationStatus == 0 else { throw LedgerError(.internal, "\(executable) \(arguments) failed") }
+        let data = FileManager.default.contents(atPath: outputPath) ?? Data()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+@Suite("Faults on PostgreSQL", .serialized, .enabled(if: ThrowawayCluster.available))
+struct PostgresFaultTests {
+    @Test("PostgreSQL stopped (immediate) mid-ingest of 1M points and started 10 s later: every point once, no log call blocks")
+    func serverStoppedDuringIngest() async throws {
+        let cluster = try ThrowawayCluster()
+        defer { cluster.remove() }
+        var options = PostgresOptions()
+        options.acquireTimeout = .seconds(1)
+        let store = try await PostgresStore.open(try PostgresLocation(url: cluster.url), options: options)
+        let spool = temporaryFolder("pg-outage").appendingPathComponent("spool")
+        let total = 1_000_000
+        var durations: [Duration] = []
+        durations.reserveCapacity(total)
+        let outage = Task.detached {
+            try await Task.sleep(for: .seconds(10))  // the fault as specified: the server is away for 10 s
+            try cluster.resume()
+        }
+        let ledger = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { ledger in
+            let run = ledger.startRun(experiment: "pg-outage", name: "under-fire")
+            let clock = ContinuousClock()
+            for step in 0..<total {
+                let start = clock.now
+                run.log("x", Double(step), step: Int64(step))
+                durations.append(clock.now - start)
+                if step == total / 10 {
+                    try await eventually { ledger.statistics.written > 0 }
+                    try cluster.pause()
+                }
+                // The simulation computes between samples: ingestion spans the outage instead of finishing before it.
+                if step % 10_000 == 0 { try await Task.sleep(for: .milliseconds(150)) }
+            }
+            run.end()
+            return ledger
+        }
+        try await outage.value
+        let statistics = ledger.statistics
+        #expect(statistics.spooled > 0 && statistics.replayed > 0, "\(statistics)")
+        #expect(statistics.rejected == 0)
+        #expect(try cluster.psql("SELECT count(*) FROM metrics WHERE key = 'x'") == "\(total)")
+        #expect(try cluster.psql("SELECT count(DISTINCT step) FROM metrics WHERE key = 'x'") == "\(total)")
+        #expect(try cluster.psql("SELECT status FROM runs") == "FINISHED")
+        durations.sort()
+        // A call that waited for the database would take at least the 1 s acquire timeout.
+        #expect(durations.last! < .milliseconds(250), "slowest log call: \(durations.last!)")
+        print("log call during PostgreSQL outage: p50 \(durations[total / 2]), p99 \(durations[total * 99 / 100]), max \(durations.last!)")
+        try await store.close()
+    }
+
+    @Test("while the server is down calls fail as unavailable within the acquire timeout; after a restart they succeed")
+    func restart() async throws {
+        let cluster = try ThrowawayCluster()
+        defer { cluster.remove() }
+        var options = PostgresOptions()
+        options.acquireTimeout = .seconds(1)
+        let store = try await PostgresStore.open(try PostgresLocation(url: cluster.url), options: options)
+        #expect(try await store.experiments(view: .all).count == 1)
+        try cluster.pause()
+        for _ in 0..<3 {
+            do {
+                _ = try await store.experiments(view: .all)
+                Issue.record("a call succeeded while the server was down")
+            } catch let error as LedgerError {
+                #expect(error.code == .storeUnavailable, "\(error)")
+            }
+        }
+        try cluster.resume()
+        #expect(try await store.experiments(view: .all).count == 1)
+        try await store.close()
+    }
+}
