@@ -20,7 +20,7 @@ struct EnergyStudy: AsyncParsableCommand {
         discussion: "At exit it prints one JSON object: {runs, points_logged, seconds, points_per_second, spooled, replayed, rejected}."
     )
 
-    @Option(help: "Where to record: a SQLite file path.") var database = "runledger.sqlite"
+    @Option(help: "Where to record: a SQLite file path or a postgres:// URL.") var database = "runledger.sqlite"
     @Option(help: "How many designs to simulate.") var runs = 20
     @Option(help: "Simulated hours per design.") var steps = 168
     @Option(help: "The random seed; the same seed gives the same designs.") var seed: UInt64 = 1

@@ -26,7 +26,7 @@ final class PostgresGate: Sendable {
     let options: PostgresOptions
     let applicationName: String
     let logger: Logger
-    private let counters = Mutex<(inUse: Int, waiting: Int)>((0, 0))
+    private let counters = Mutex<(inUse: Int, waiting: Int, retries: Int)>((0, 0, 0))
     private let gauges: (inUse: Gauge, waiting: Gauge, open: Gauge, idle: Gauge)
     private let retries: Counter
     /// The client's background work (connection creation, keep-alive); cancelling it closes the client.
@@ -70,6 +70,7 @@ final class PostgresGate: Sendable {
                     throw failure.ledgerError(attempts: attempt, logger: logger)
                 }
                 retries.increment()
+                counters.withLock { $0.retries += 1 }
                 // Exponential backoff with full jitter, so that many clients do not retry in step.
                 let base = options.retryBaseDelay.components
                 let ceiling = (base.seconds * 1_000_000_000 + base.attoseconds / 1_000_000_000) << min(attempt - 1, 10)
@@ -101,34 +102,45 @@ final class PostgresGate: Sendable {
         }
     }
 
-    /// Leases a connection, waiting at most the acquire timeout for one.
+    /// Leases a connection, waiting at most the acquire timeout for one, and bounds the whole operation.
+    ///
+    /// Two deadlines release the caller whatever the driver does: the acquire timeout (the pool may never answer a
+    /// cancelled lease request after an outage), and the statement timeout plus a grace period once a connection is
+    /// held (a query on a connection whose server died has been seen to never return). Past the second, the
+    /// connection is closed, which fails whatever still waits on it and returns its slot to the pool.
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let acquired = Flag()
+        let held = Held()
         adjust(waiting: 1)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let outcome = Outcome(continuation)
+            let lease = Task {
                 do {
-                    return try await self.client.withConnection { connection in
-                        acquired.set()
+                    let value = try await self.client.withConnection { connection in
+                        held.set(connection)
                         self.adjust(inUse: 1, waiting: -1)
                         defer { self.adjust(inUse: -1) }
                         return try await body(connection)
                     }
+                    outcome.resume(with: .success(value))
                 } catch {
-                    if !acquired.isSet { self.adjust(waiting: -1) }
-                    throw error
+                    if held.connection == nil { self.adjust(waiting: -1) }
+                    outcome.resume(with: .failure(error))
                 }
             }
-            group.addTask {
+            Task {
                 try? await Task.sleep(for: self.options.acquireTimeout)
-                guard !Task.isCancelled, !acquired.isSet else { return nil }
-                throw AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)
+                guard let connection = held.connection else {
+                    outcome.resume(with: .failure(AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)))
+                    lease.cancel()
+                    return
+                }
+                try? await Task.sleep(for: self.options.statementTimeout + .seconds(2))
+                guard !outcome.isDone else { return }
+                self.logger.warning("A PostgreSQL operation outlived the statement timeout; closing its connection")
+                outcome.resume(with: .failure(OperationTimeout()))
+                lease.cancel()
+                try? await connection.close()
             }
-            defer { group.cancelAll() }
-            while let result = try await group.next() {
-                if let value = result { return value }
-            }
-            throw CancellationError()
         }
     }
 
@@ -145,6 +157,9 @@ final class PostgresGate: Sendable {
     /// Connections lent out and operations waiting, counted here without touching the server.
     var usage: (inUse: Int, waiting: Int) { counters.withLock { ($0.inUse, $0.waiting) } }
 
+    /// Retries of transient failures so far.
+    var retryCount: Int { counters.withLock { $0.retries } }
+
     /// The pool's figures; `open` asks the server, so this needs a connection itself.
     func statistics() async throws -> PostgresPoolStatistics {
         let open = try await run { connection in
@@ -160,11 +175,26 @@ final class PostgresGate: Sendable {
     }
 }
 
-/// A one-way flag shared between the lease and its timer.
-private final class Flag: Sendable {
-    private let state = Mutex(false)
-    func set() { state.withLock { $0 = true } }
-    var isSet: Bool { state.withLock { $0 } }
+/// The leased connection, shared between the lease and its timer.
+private final class Held: Sendable {
+    private let state = Mutex<PostgresConnection?>(nil)
+    func set(_ connection: PostgresConnection) { state.withLock { $0 = connection } }
+    var connection: PostgresConnection? { state.withLock { $0 } }
+}
+
+/// Resumes a continuation once, whichever of the lease and its timer comes first.
+private final class Outcome<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+    var isDone: Bool { continuation.withLock { $0 == nil } }
+
+    func resume(with result: Result<T, any Error>) {
+        let pending = continuation.withLock { value in
+            defer { value = nil }
+            return value
+        }
+        pending?.resume(with: result)
+    }
 }
 
 /// No pooled connection became free within the acquire timeout.
@@ -172,6 +202,9 @@ struct AcquireTimeout: Error {
     var timeout: Duration
     var maximum: Int
 }
+
+/// A held connection did not finish its operation within the statement timeout and a grace period.
+struct OperationTimeout: Error {}
 
 /// COMMIT itself failed: the transaction may or may not have been applied.
 struct CommitFailure: Error {
@@ -187,6 +220,10 @@ struct PostgresFailure {
         if let commit = error as? CommitFailure {
             self.error = commit.underlying
             self.duringCommit = true
+        } else if error is OperationTimeout {
+            // The operation may have committed before the connection went silent.
+            self.error = error
+            self.duringCommit = true
         } else {
             self.error = error
             self.duringCommit = false
@@ -200,6 +237,7 @@ struct PostgresFailure {
     var sqlState: String? { (error as? PSQLError)?.serverInfo?[.sqlState] }
 
     var isTransient: Bool {
+        if error is OperationTimeout { return true }
         if error is LedgerError || error is AcquireTimeout || error is CancellationError { return false }
         if let state = sqlState { return Self.transientStates.contains(state) || state.hasPrefix("08") }
         if let error = error as? PSQLError {
@@ -228,6 +266,9 @@ struct PostgresFailure {
             )
         }
         logger.debug("PostgreSQL error", metadata: ["error": "\(String(reflecting: error))"])
+        if error is OperationTimeout && !duringCommit {
+            return LedgerError(.storeUnavailable, "PostgreSQL stopped answering in the middle of an operation. Retry later.")
+        }
         if duringCommit && isTransient {
             return LedgerError(.storeUnavailable, "The connection to PostgreSQL failed during COMMIT (\(summary)); the write may or may not have been applied.")
         }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# PostgreSQL ingestion, side by side in one run on a throwaway cluster (fsync on, default settings):
+#   1. the SDK and PostgresStore (`energy-study`, release): batches of 10 000 points as unnest() inserts;
+#   2. psql COPY of exactly the rows step 1 stored, into a table with the same definition and indexes;
+#   3. deleting the oldest 10 % of points by time, with the BRIN index on metrics(timestamp) and without it.
+# Usage: Benchmarks/postgres.sh [RUNS] [STEPS]   (defaults 40 x 5000: about 2M points)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+runs="${1:-40}"
+steps="${2:-5000}"
+swift build -c release --product energy-study >/dev/null
+cluster=$(mktemp -d /tmp/runledger-bench-pg.XXXXXX)
+trap 'scripts/pg-cluster stop "$cluster"' EXIT
+url=$(scripts/pg-cluster start "$cluster")
+work=$(mktemp -d)
+chmod 777 "$work"
+
+echo "== SDK + PostgresStore ingestion: $runs runs x $steps steps =="
+.build/release/energy-study --database "$url" --runs "$runs" --steps "$steps" --spool "$work/spool" --workers 2 | tee "$work/result.json"
+points=$(psql "$url" -qAtc "SELECT count(*) FROM metrics")
+store_rate=$(python3 -c "import json;print(json.load(open('$work/result.json'))['points_per_second'])")
+
+echo
+echo "== psql COPY of the same $points rows =="
+psql "$url" -qAtc "COPY metrics TO '$work/metrics.copy'"
+psql "$url" -qAtc "CREATE TABLE metrics_copy (LIKE metrics INCLUDING ALL)"
+start=$(date +%s.%N)
+psql "$url" -qAtc "COPY metrics_copy FROM '$work/metrics.copy'"
+end=$(date +%s.%N)
+copy_rate=$(python3 -c "print(round($points / ($end - $start)))")
+python3 - <<PY
+store=float("$store_rate"); copy=float("$copy_rate")
+print(f"store API (SDK, unnest inserts): {store:12,.0f} points/s")
+print(f"psql COPY, same rows and indexes: {copy:12,.0f} rows/s")
+print(f"ratio store / COPY: {store / copy * 100:.0f} %")
+PY
+
+echo
+echo "== deleting the oldest 10 % of points by time =="
+cutoff=$(psql "$url" -qAtc "SELECT percentile_disc(0.1) WITHIN GROUP (ORDER BY timestamp) FROM metrics")
+psql "$url" -qAtc "CREATE TABLE metrics_nobrin (LIKE metrics INCLUDING DEFAULTS INCLUDING CONSTRAINTS); ALTER TABLE metrics_nobrin ADD PRIMARY KEY (run_id, key, step, timestamp, value, is_nan); INSERT INTO metrics_nobrin SELECT * FROM metrics; VACUUM ANALYZE metrics; VACUUM ANALYZE metrics_nobrin"
+for table in metrics metrics_nobrin; do
+    plan=$(psql "$url" -qAtc "EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM $table WHERE timestamp < $cutoff" | grep -E "Execution Time|Scan" | tr '\n' ' ')
+    echo "$table: $plan"
+done
+rm -rf "$work"
