@@ -23,6 +23,18 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
         return !isTerminal && next.rank > rank
     }
 
+    /// `next`, when this status may move there; otherwise an ``LedgerError/Code/invalidState`` naming both and the rule.
+    public func moving(to next: RunStatus, runID: RunID) throws(LedgerError) -> RunStatus {
+        guard canMove(to: next) else {
+            throw LedgerError(
+                .invalidState,
+                "Run \(runID) cannot move from \(rawValue) to \(next.rawValue): status moves forward only "
+                    + "(SCHEDULED → RUNNING → FINISHED, FAILED or KILLED)."
+            )
+        }
+        return next
+    }
+
     /// Parses `RUNNING`, `finished`, … or throws an error listing the valid statuses.
     public static func parse(_ text: String) throws(LedgerError) -> RunStatus {
         guard let status = RunStatus(rawValue: text.uppercased()) else {

@@ -317,16 +317,7 @@ public struct PostgresStore: TrackingStore {
             // The row lock orders concurrent status changes, so "forward only" holds across connections.
             if runs[runID] != nil, update.status != nil { runs[runID] = nil }
             var run = try await runRow(runID, connection: connection, cache: &runs, lock: true)
-            if let status = update.status {
-                guard run.status.canMove(to: status) else {
-                    throw LedgerError(
-                        .invalidState,
-                        "Run \(runID) cannot move from \(run.status.rawValue) to \(status.rawValue): status moves forward only "
-                            + "(SCHEDULED → RUNNING → FINISHED, FAILED or KILLED)."
-                    )
-                }
-                run.status = status
-            }
+            if let status = update.status { run.status = try run.status.moving(to: status, runID: runID) }
             if let endTime = update.endTime {
                 run.endTime = endTime
             } else if run.status.isTerminal && run.endTime == nil {

@@ -280,16 +280,7 @@ public struct SQLiteStore: TrackingStore {
 
         case .updateRun(let runID, let update):
             var run = try runRow(runID, db: db, cache: &runs)
-            if let status = update.status {
-                guard run.status.canMove(to: status) else {
-                    throw LedgerError(
-                        .invalidState,
-                        "Run \(runID) cannot move from \(run.status.rawValue) to \(status.rawValue): status moves forward only "
-                            + "(SCHEDULED → RUNNING → FINISHED, FAILED or KILLED)."
-                    )
-                }
-                run.status = status
-            }
+            if let status = update.status { run.status = try run.status.moving(to: status, runID: runID) }
             if let endTime = update.endTime {
                 run.endTime = endTime
             } else if run.status.isTerminal && run.endTime == nil {
