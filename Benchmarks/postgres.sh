@@ -39,9 +39,11 @@ PY
 echo
 echo "== deleting the oldest 10 % of points by time =="
 cutoff=$(psql "$url" -qAtc "SELECT percentile_disc(0.1) WITHIN GROUP (ORDER BY timestamp) FROM metrics")
-psql "$url" -qAtc "CREATE TABLE metrics_nobrin (LIKE metrics INCLUDING DEFAULTS INCLUDING CONSTRAINTS); ALTER TABLE metrics_nobrin ADD PRIMARY KEY (run_id, key, step, timestamp, value, is_nan); INSERT INTO metrics_nobrin SELECT * FROM metrics; VACUUM ANALYZE metrics; VACUUM ANALYZE metrics_nobrin"
+psql "$url" -qAt -c "CREATE TABLE metrics_nobrin (LIKE metrics INCLUDING DEFAULTS INCLUDING CONSTRAINTS)" \
+    -c "ALTER TABLE metrics_nobrin ADD PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)" \
+    -c "INSERT INTO metrics_nobrin SELECT * FROM metrics" -c "VACUUM ANALYZE metrics" -c "VACUUM ANALYZE metrics_nobrin"
 for table in metrics metrics_nobrin; do
-    plan=$(psql "$url" -qAtc "EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM $table WHERE timestamp < $cutoff" | grep -E "Execution Time|Scan" | tr '\n' ' ')
-    echo "$table: $plan"
+    plan=$(psql "$url" -qAtc "EXPLAIN (ANALYZE, COSTS OFF) DELETE FROM $table WHERE timestamp < $cutoff" | grep -E "Execution Time|Scan on" | sed 's/^ *//' | tr '\n' ' ')
+    echo "$table ($([ $table = metrics ] && echo 'BRIN on timestamp' || echo 'no BRIN')): $plan"
 done
 rm -rf "$work"
