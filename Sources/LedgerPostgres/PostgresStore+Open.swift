@@ -37,9 +37,15 @@ extension PostgresStore {
     ///   ``LedgerError/Code/migrationConflict`` or ``LedgerError/Code/schemaTooNew`` as the migration plan decides.
     public static func open(_ location: PostgresLocation, options: PostgresOptions = PostgresOptions()) async throws -> PostgresStore {
         let gate = try makeGate(location, options: options)
-        let store = PostgresStore(gate: gate)
+        let migrator: PostgresMigrator
         do {
-            let migrator = try PostgresMigrator()
+            migrator = try PostgresMigrator()
+        } catch {
+            await gate.shutdown()
+            throw error
+        }
+        let store = PostgresStore(gate: gate, migrator: migrator)
+        do {
             let logger = options.logger
             try await gate.run { connection in
                 if options.migrate && !options.readOnly {

@@ -9,10 +9,15 @@ import Logging
 /// Each write batch is one transaction; concurrent writers run in parallel on pooled connections.
 public struct PostgresStore: TrackingStore {
     let gate: PostgresGate
+    /// RunLedger's migration files, read from the bundle once at open (the health check compares against them).
+    private let migrator: PostgresMigrator
     private var logger: Logger { gate.logger }
     private var clock: @Sendable () -> Int64 { gate.options.clock }
 
-    init(gate: PostgresGate) { self.gate = gate }
+    init(gate: PostgresGate, migrator: PostgresMigrator) {
+        self.gate = gate
+        self.migrator = migrator
+    }
 
     /// Closes the pool's connections. Later calls fail.
     public func close() async throws { await gate.shutdown() }
@@ -26,7 +31,7 @@ public struct PostgresStore: TrackingStore {
     /// Whether the database answers and its schema is what this binary expects; the reason when it is not.
     public func healthCheck() async -> LedgerError? {
         do {
-            let migrator = try PostgresMigrator()
+            let migrator = migrator
             let logger = logger
             let plan = try await gate.run { try await migrator.plan($0, logger: logger) }
             if let next = plan.pending.first {
