@@ -39,6 +39,7 @@ let package = Package(
             name: "ArchiveBenchmark",
             dependencies: [
                 .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "LedgerPostgres", package: "RunLedger"),
                 .product(name: "LedgerSQLite", package: "RunLedger"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

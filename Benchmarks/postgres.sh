@@ -2,7 +2,8 @@
 # PostgreSQL ingestion, side by side in one run on a throwaway cluster (fsync on, default settings):
 #   1. the SDK and PostgresStore (`energy-study`, release): batches of 10 000 points as unnest() inserts;
 #   2. psql COPY of exactly the rows step 1 stored, into a table with the same definition and indexes;
-#   3. deleting the oldest 10 % of points by time, with the BRIN index on metrics(timestamp) and without it.
+#   3. deleting the oldest 10 % of points by time, with the BRIN index on metrics(timestamp) and without it;
+#   4. the two KPI searches over 100k runs, on SQLite and on PostgreSQL (ArchiveBenchmark, release, one process).
 # Usage: Benchmarks/postgres.sh [RUNS] [STEPS]   (defaults 40 x 5000: about 2M points)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,6 +11,7 @@ cd "$here/.."
 runs="${1:-40}"
 steps="${2:-5000}"
 swift build -c release --product energy-study >/dev/null
+swift build -c release --package-path Benchmarks --product ArchiveBenchmark >/dev/null
 cluster=$(mktemp -d /tmp/runledger-bench-pg.XXXXXX)
 trap 'scripts/pg-cluster stop "$cluster"' EXIT
 url=$(scripts/pg-cluster start "$cluster")
@@ -47,3 +49,7 @@ for table in metrics metrics_nobrin; do
     echo "$table ($([ $table = metrics ] && echo 'BRIN on timestamp' || echo 'no BRIN')): $plan"
 done
 rm -rf "$work"
+
+echo
+psql "$url" -qAtc "CREATE DATABASE search"
+Benchmarks/.build/release/ArchiveBenchmark --points 0 --postgres "${url%/postgres}/search"

@@ -1,9 +1,10 @@
 // Measures the embedded archive against the SQLite engine on the same machine, in the same run:
 //  1. bulk metric-history writes through the store API vs the engine's own INSERT … SELECT into the same table;
-//  2. the two KPI searches over 100k runs (p50 / p90 / p99 latency).
+//  2. the two KPI searches over 100k runs (p50 / p90 / p99 latency), on SQLite and, given `--postgres URL`, on PostgreSQL.
 import Foundation
 import GRDB
 import LedgerCore
+import LedgerPostgres
 import LedgerSQLite
 
 let arguments = CommandLine.arguments
@@ -28,116 +29,133 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.c
 
 // MARK: 1. Bulk metric history
 
-print("== Bulk metric history write: \(points) points ==")
-let storePath = folder.appendingPathComponent("store.sqlite").path
-let store = try await SQLiteStore.open(path: storePath)
-let runs = (0..<10).map { _ in NewRun(experimentID: .defaultExperiment, startTime: 0) }
-for run in runs { try await store.createRun(run) }
-let perBatch = option("--batch", 10_000)
-let storeSeconds = try await seconds {
-    var written = 0
-    var batchIndex = 0
-    while written < points {
-        let run = runs[batchIndex % runs.count]
-        let metrics = (0..<perBatch).map { i in
-            Metric(key: "soc", value: Double(written + i) * 0.5, timestamp: Int64(written + i), step: Int64(written + i))
+/// Store API batches against the engine's own INSERT … SELECT of the same rows into the same table.
+func measureBulkWrites() async throws {
+    print("== Bulk metric history write: \(points) points ==")
+    let storePath = folder.appendingPathComponent("store.sqlite").path
+    let store = try await SQLiteStore.open(path: storePath)
+    let runs = (0..<10).map { _ in NewRun(experimentID: .defaultExperiment, startTime: 0) }
+    for run in runs { try await store.createRun(run) }
+    let perBatch = option("--batch", 10_000)
+    let storeSeconds = try await seconds {
+        var written = 0
+        var batchIndex = 0
+        while written < points {
+            let run = runs[batchIndex % runs.count]
+            let metrics = (0..<perBatch).map { i in
+                Metric(key: "soc", value: Double(written + i) * 0.5, timestamp: Int64(written + i), step: Int64(written + i))
+            }
+            _ = try await store.write(WriteBatch([.logMetrics(run.runID, metrics)]))
+            written += perBatch
+            batchIndex += 1
         }
-        _ = try await store.write(WriteBatch([.logMetrics(run.runID, metrics)]))
-        written += perBatch
-        batchIndex += 1
     }
-}
-try store.close()
-let storeRate = Double(points) / storeSeconds
+    try store.close()
+    let storeRate = Double(points) / storeSeconds
 
-// The engine's own rate: one INSERT … SELECT of the same number of rows into the same table, in a fresh file.
-let enginePath = folder.appendingPathComponent("engine.sqlite").path
-let engineStore = try await SQLiteStore.open(path: enginePath)
-try await engineStore.createRun(NewRun(experimentID: .defaultExperiment, startTime: 0))
-try engineStore.close()
-var configuration = Configuration()
-configuration.prepareDatabase { try $0.execute(sql: "PRAGMA synchronous = NORMAL") }
-let engine = try DatabasePool(path: enginePath, configuration: configuration)
-let hasSeries = (try? await engine.read { try Int.fetchOne($0, sql: "SELECT value FROM generate_series(1, 1)") }) != nil
-let source = hasSeries
-    ? "SELECT value AS i FROM generate_series(1, \(points))"
-    : "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < \(points)) SELECT i FROM s"
-let engineSeconds = try await seconds {
-    try await engine.write { db in
-        try db.execute(
-            sql: "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) SELECT 1, 'soc', i, i, i * 0.5, 0 FROM (\(source))"
-        )
+    // The engine's own rate: one INSERT … SELECT of the same number of rows into the same table, in a fresh file.
+    let enginePath = folder.appendingPathComponent("engine.sqlite").path
+    let engineStore = try await SQLiteStore.open(path: enginePath)
+    try await engineStore.createRun(NewRun(experimentID: .defaultExperiment, startTime: 0))
+    try engineStore.close()
+    var configuration = Configuration()
+    configuration.prepareDatabase { try $0.execute(sql: "PRAGMA synchronous = NORMAL") }
+    let engine = try DatabasePool(path: enginePath, configuration: configuration)
+    let hasSeries = (try? await engine.read { try Int.fetchOne($0, sql: "SELECT value FROM generate_series(1, 1)") }) != nil
+    let source = hasSeries
+        ? "SELECT value AS i FROM generate_series(1, \(points))"
+        : "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < \(points)) SELECT i FROM s"
+    let engineSeconds = try await seconds {
+        try await engine.write { db in
+            try db.execute(
+                sql: "INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan) SELECT 1, 'soc', i, i, i * 0.5, 0 FROM (\(source))"
+            )
+        }
     }
+    try engine.close()
+    let engineRate = Double(points) / engineSeconds
+    print(String(format: "store API (batches of %d, one transaction each): %10.0f points/s  (%.2f s)", perBatch, storeRate, storeSeconds))
+    print(String(format: "SQLite engine INSERT … SELECT (%@):        %10.0f rows/s    (%.2f s)", hasSeries ? "generate_series" : "recursive CTE", engineRate, engineSeconds))
+    print(String(format: "ratio store / engine: %.0f %%", storeRate / engineRate * 100))
 }
-try engine.close()
-let engineRate = Double(points) / engineSeconds
-print(String(format: "store API (batches of %d, one transaction each): %10.0f points/s  (%.2f s)", perBatch, storeRate, storeSeconds))
-print(String(format: "SQLite engine INSERT … SELECT (%@):        %10.0f rows/s    (%.2f s)", hasSeries ? "generate_series" : "recursive CTE", engineRate, engineSeconds))
-print(String(format: "ratio store / engine: %.0f %%", storeRate / engineRate * 100))
+
+if points > 0 { try await measureBulkWrites() }
 
 // MARK: 2. Search over many runs
 
-print("\n== Search over \(runCount) runs ==")
-let searchPath = folder.appendingPathComponent("search.sqlite").path
-let searchStore = try await SQLiteStore.open(path: searchPath)
-let study = try await searchStore.createExperiment(name: "study", artifactLocation: nil, tags: []).id
-var generator = SystemRandomNumberGenerator()
-let solvers = ["hybrid", "milp", "heuristic"]
-let loadSeconds = try await seconds {
-    var operations: [WriteOperation] = []
-    for index in 0..<runCount {
-        let run = NewRun(experimentID: study, name: "design-\(index)", status: .finished, startTime: Int64(index))
-        let cost = Double.random(in: 500...9000, using: &generator)
-        operations += [
-            .createRun(run),
-            .logParams(run.runID, [KeyValue("solver_type", solvers[index % 3]), KeyValue("battery_kwh", String(index % 400)), KeyValue("pv_kw", String(index % 300))]),
-            .logMetrics(
-                run.runID,
-                [
-                    Metric(key: "total_cost", value: cost, timestamp: 1), Metric(key: "total_co2", value: cost / 3, timestamp: 1),
-                    Metric(key: "renewable_fraction", value: Double.random(in: 0...1, using: &generator), timestamp: 1),
-                    Metric(key: "self_sufficiency_rate", value: Double.random(in: 0...1, using: &generator), timestamp: 1),
-                ]
-            ),
-            .setTags(run.runID, [KeyValue("site", ["north", "south"][index % 2])]),
-        ]
-        if operations.count >= 2000 {
-            _ = try await searchStore.write(WriteBatch(operations))
-            operations = []
+/// Loads `runCount` design runs through the store API, then times each KPI search 200 times after one warm-up.
+func measureSearches(on searchStore: any TrackingStore, backend: String) async throws {
+    print("\n== Search over \(runCount) runs: \(backend) ==")
+    let study = try await searchStore.createExperiment(name: "study", artifactLocation: nil, tags: []).id
+    var generator = SystemRandomNumberGenerator()
+    let solvers = ["hybrid", "milp", "heuristic"]
+    let loadSeconds = try await seconds {
+        var operations: [WriteOperation] = []
+        for index in 0..<runCount {
+            let run = NewRun(experimentID: study, name: "design-\(index)", status: .finished, startTime: Int64(index))
+            let cost = Double.random(in: 500...9000, using: &generator)
+            operations += [
+                .createRun(run),
+                .logParams(run.runID, [KeyValue("solver_type", solvers[index % 3]), KeyValue("battery_kwh", String(index % 400)), KeyValue("pv_kw", String(index % 300))]),
+                .logMetrics(
+                    run.runID,
+                    [
+                        Metric(key: "total_cost", value: cost, timestamp: 1), Metric(key: "total_co2", value: cost / 3, timestamp: 1),
+                        Metric(key: "renewable_fraction", value: Double.random(in: 0...1, using: &generator), timestamp: 1),
+                        Metric(key: "self_sufficiency_rate", value: Double.random(in: 0...1, using: &generator), timestamp: 1),
+                    ]
+                ),
+                .setTags(run.runID, [KeyValue("site", ["north", "south"][index % 2])]),
+            ]
+            if operations.count >= 2000 {
+                _ = try await searchStore.write(WriteBatch(operations))
+                operations = []
+            }
         }
+        if !operations.isEmpty { _ = try await searchStore.write(WriteBatch(operations)) }
     }
-    if !operations.isEmpty { _ = try await searchStore.write(WriteBatch(operations)) }
-}
-print(String(format: "loaded %d runs in %.1f s", runCount, loadSeconds))
+    print(String(format: "loaded %d runs in %.1f s", runCount, loadSeconds))
 
-let queries: [(String, RunQuery)] = [
-    (
-        "metrics.total_cost < 4000 and params.solver_type = 'hybrid' ORDER BY total_cost LIMIT 5",
-        RunQuery(
-            experimentIDs: [study], filter: try Filter.parse("metrics.total_cost < 4000 and params.solver_type = 'hybrid'"),
-            orderBy: [OrderKey(.metric("total_cost"))], maxResults: 5
-        )
-    ),
-    (
-        "metrics.renewable_fraction > 0.8 LIMIT 100",
-        RunQuery(experimentIDs: [study], filter: try Filter.parse("metrics.renewable_fraction > 0.8"), maxResults: 100)
-    ),
-    (
-        "metrics.renewable_fraction > 0.8 ORDER BY renewable_fraction DESC LIMIT 100",
-        RunQuery(
-            experimentIDs: [study], filter: try Filter.parse("metrics.renewable_fraction > 0.8"),
-            orderBy: [OrderKey(.metric("renewable_fraction"), ascending: false)], maxResults: 100
-        )
-    ),
-]
-for (label, query) in queries {
-    _ = try await searchStore.searchRuns(query)  // warm the page cache
-    var samples: [Double] = []
-    var found = 0
-    for _ in 0..<200 {
-        samples.append(try await seconds { found = try await searchStore.searchRuns(query).runs.count } * 1000)
+    let queries: [(String, RunQuery)] = [
+        (
+            "metrics.total_cost < 4000 and params.solver_type = 'hybrid' ORDER BY total_cost LIMIT 5",
+            RunQuery(
+                experimentIDs: [study], filter: try Filter.parse("metrics.total_cost < 4000 and params.solver_type = 'hybrid'"),
+                orderBy: [OrderKey(.metric("total_cost"))], maxResults: 5
+            )
+        ),
+        (
+            "metrics.renewable_fraction > 0.8 LIMIT 100",
+            RunQuery(experimentIDs: [study], filter: try Filter.parse("metrics.renewable_fraction > 0.8"), maxResults: 100)
+        ),
+        (
+            "metrics.renewable_fraction > 0.8 ORDER BY renewable_fraction DESC LIMIT 100",
+            RunQuery(
+                experimentIDs: [study], filter: try Filter.parse("metrics.renewable_fraction > 0.8"),
+                orderBy: [OrderKey(.metric("renewable_fraction"), ascending: false)], maxResults: 100
+            )
+        ),
+    ]
+    for (label, query) in queries {
+        _ = try await searchStore.searchRuns(query)  // warm the caches
+        var samples: [Double] = []
+        var found = 0
+        for _ in 0..<200 {
+            samples.append(try await seconds { found = try await searchStore.searchRuns(query).runs.count } * 1000)
+        }
+        samples.sort()
+        print(String(format: "%@\n    %d results  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms", label, found, percentile(samples, 0.5), percentile(samples, 0.9), percentile(samples, 0.99)))
     }
-    samples.sort()
-    print(String(format: "%@\n    %d results  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms", label, found, percentile(samples, 0.5), percentile(samples, 0.9), percentile(samples, 0.99)))
 }
+
+let searchStore = try await SQLiteStore.open(path: folder.appendingPathComponent("search.sqlite").path)
+try await measureSearches(on: searchStore, backend: "SQLite")
 try searchStore.close()
+
+// With `--postgres URL` (an empty database: Benchmarks/postgres.sh passes its throwaway cluster) the same load and
+// searches run on PostgreSQL, in the same process, for a side-by-side reading.
+if let index = arguments.firstIndex(of: "--postgres"), index + 1 < arguments.count {
+    let postgres = try await PostgresStore.open(try PostgresLocation(url: arguments[index + 1]))
+    try await measureSearches(on: postgres, backend: "PostgreSQL")
+    try await postgres.close()
+}
