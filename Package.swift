@@ -13,8 +13,10 @@ let package = Package(
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "LedgerSQLite", targets: ["LedgerSQLite"]),
         .library(name: "LedgerPostgres", targets: ["LedgerPostgres"]),
+        .library(name: "LedgerRemote", targets: ["LedgerRemote"]),
         .library(name: "LedgerConnect", targets: ["LedgerConnect"]),
         .library(name: "RunLedger", targets: ["RunLedger"]),
+        .library(name: "LedgerServer", targets: ["LedgerServer"]),
         .executable(name: "runledger", targets: ["runledger"]),
         .executable(name: "energy-study", targets: ["energy-study"]),
     ],
@@ -25,6 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // Domain values, query language, store protocol, migration planning. Foundation only, no I/O.
@@ -54,10 +61,22 @@ let package = Package(
             resources: [.copy("Resources/migrations")],
             swiftSettings: swiftSettings
         ),
+        // A store on a RunLedger server, over HTTP (AsyncHTTPClient).
+        .target(
+            name: "LedgerRemote",
+            dependencies: [
+                "LedgerCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The only place that turns a `--database` value into a concrete store.
         .target(
             name: "LedgerConnect",
-            dependencies: ["LedgerCore", "LedgerSQLite", "LedgerPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerRemote", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // The SDK a simulation imports: run handles, the batching writer, the durable spool and its replay.
@@ -69,6 +88,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The HTTP server: MLflow's REST API, operations routes, auth. Sees only the TrackingStore protocol.
+        .target(
+            name: "LedgerServer",
+            dependencies: [
+                "LedgerCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The energy-system model behind `runledger demo` and the examples: pure computation.
         .target(name: "EnergySimulation", swiftSettings: swiftSettings),
         .executableTarget(
@@ -77,9 +109,13 @@ let package = Package(
                 "LedgerCore",
                 "LedgerConnect",
                 "RunLedger",
+                "LedgerServer",
                 "EnergySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -96,8 +132,10 @@ let package = Package(
         .testTarget(
             name: "LedgerStoreTests",
             dependencies: [
-                "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", "LedgerRemote", "LedgerServer",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
@@ -107,6 +145,14 @@ let package = Package(
             dependencies: [
                 "RunLedger", "LedgerCore", "LedgerSQLite", "LedgerPostgres", "energy-study", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LedgerServerTests",
+            dependencies: [
+                "LedgerServer", "LedgerCore", "LedgerSQLite", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

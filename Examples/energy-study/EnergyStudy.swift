@@ -20,7 +20,7 @@ struct EnergyStudy: AsyncParsableCommand {
         discussion: "At exit it prints one JSON object: {runs, points_logged, seconds, points_per_second, spooled, replayed, rejected}."
     )
 
-    @Option(help: "Where to record: a SQLite file path or a postgres:// URL.") var database = "runledger.sqlite"
+    @Option(help: "Where to record: a SQLite file path, a postgres:// URL, or a RunLedger server's http://HOST:PORT (token in $RUNLEDGER_TOKEN).") var database = "runledger.sqlite"
     @Option(help: "How many designs to simulate.") var runs = 20
     @Option(help: "Simulated hours per design.") var steps = 168
     @Option(help: "The random seed; the same seed gives the same designs.") var seed: UInt64 = 1
@@ -35,7 +35,8 @@ struct EnergyStudy: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try await LedgerConnect.open(try DatabaseLocation(database))
+        let token = ProcessInfo.processInfo.environment["RUNLEDGER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let store = try await LedgerConnect.open(try DatabaseLocation(database), options: ConnectOptions(token: token))
         var plan = Study(seed: seed, steps: steps)
         let designs = (0..<runs).map { _ in plan.next() }
         let started = ContinuousClock.now

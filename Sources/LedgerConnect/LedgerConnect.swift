@@ -1,5 +1,6 @@
 public import LedgerCore
 public import LedgerPostgres
+import LedgerRemote
 import LedgerSQLite
 public import Logging
 
@@ -9,6 +10,8 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
     /// A PostgreSQL database: `postgres://user:password@host:port/database`.
     case postgres(PostgresLocation)
+    /// A RunLedger server: `http://host:port` or `https://…`.
+    case server(url: String)
 
     /// Parses a `--database` value.
     /// - Throws: ``LedgerError`` naming the supported forms for a scheme this build cannot open.
@@ -18,6 +21,10 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         }
         if PostgresLocation.matches(text) {
             self = .postgres(try PostgresLocation(url: text))
+            return
+        }
+        if RemoteStore.matches(text) {
+            self = .server(url: text)
             return
         }
         let lower = text.lowercased()
@@ -30,7 +37,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
             throw LedgerError(
                 .invalidParameterValue,
                 "Unsupported database URL scheme '\(text[..<colon])'. Pass a SQLite file path such as ./runledger.sqlite, "
-                    + "or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE."
+                    + "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or a RunLedger server's http://HOST:PORT."
             )
         }
         self = .sqlite(path: text)
@@ -40,6 +47,7 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .sqlite(let path): path
         case .postgres(let location): location.description
+        case .server(let url): url
         }
     }
 }
@@ -54,11 +62,15 @@ public struct ConnectOptions: Sendable {
     public var readOnly: Bool
     /// A folder of the user's own numbered SQL files, checked on open (and applied when `migrate` is set).
     public var userMigrations: String?
+    /// The bearer token for a RunLedger server started with `--auth-token-file`.
+    public var token: String?
     public var logger: Logger
 
     public init(
-        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, userMigrations: String? = nil, logger: Logger = Logger(label: "runledger")
+        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, userMigrations: String? = nil, token: String? = nil,
+        logger: Logger = Logger(label: "runledger")
     ) {
+        self.token = token
         self.migrate = migrate
         self.create = create
         self.readOnly = readOnly
@@ -79,6 +91,10 @@ public enum LedgerConnect {
             )
         case .postgres(let postgres):
             store = try await PostgresStore.open(postgres, options: postgresOptions(migrate: options.migrate, readOnly: options.readOnly, logger: options.logger))
+        case .server(let url):
+            // The server owns its schema and migrations; a user folder cannot be applied through it.
+            if options.userMigrations != nil { throw noMigrationsThrough(url) }
+            return try RemoteStore(url: url, options: RemoteOptions(token: options.token, logger: options.logger))
         }
         if let folder = options.userMigrations {
             do {
@@ -113,6 +129,7 @@ public enum LedgerConnect {
             return try SQLiteStore.migrationStatus(path: path)
         case .postgres(let postgres):
             return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.status() }
+        case .server(let url): throw noMigrationsThrough(url)
         }
     }
 
@@ -125,6 +142,7 @@ public enum LedgerConnect {
             return try SQLiteStore.validateMigrations(path: path)
         case .postgres(let postgres):
             return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.validate() }
+        case .server(let url): throw noMigrationsThrough(url)
         }
     }
 
@@ -143,6 +161,11 @@ public enum LedgerConnect {
             let own = try await PostgresStore.withMigrations(postgres, files: nil, options: options) { try await $0.up() }
             guard let files else { return own }
             return try await PostgresStore.withMigrations(postgres, files: files, options: options) { try await $0.up() }
+        case .server(let url): throw noMigrationsThrough(url)
         }
+    }
+
+    static func noMigrationsThrough(_ url: String) -> LedgerError {
+        LedgerError(.invalidParameterValue, "Migrations cannot run through a server (\(url)): run `runledger migrate` with --database set to the server's database.")
     }
 }

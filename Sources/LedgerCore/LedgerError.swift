@@ -21,6 +21,8 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         }
         private let base: Base
 
+        private init(base: Base) { self.base = base }
+
         /// A parameter broke a documented rule (bad key, over a limit, a changed param value).
         public static let invalidParameterValue = Code(base: .invalidParameterValue)
         /// The named experiment, run or metric does not exist.
@@ -46,6 +48,12 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
 
         /// The stable, upper-case name of the code (MLflow's spelling where MLflow has the code).
         public var description: String { base.rawValue }
+
+        /// The code with this name (``description``), or nil for a name this version does not know.
+        public init?(name: String) {
+            guard let base = Base(rawValue: name) else { return nil }
+            self.base = base
+        }
     }
 
     /// What went wrong, as a category.

@@ -37,9 +37,14 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint]
 
-    /// Marks RUNNING runs whose last heartbeat (or, without one, whose start) is older than `heartbeatBefore` as KILLED,
-    /// ending them at `endTime`; returns their ids. Finds runs whose process vanished.
+    /// Marks RUNNING runs whose last heartbeat is older than `heartbeatBefore` as KILLED, ending them at `endTime`;
+    /// returns their ids. Finds runs whose process vanished. Runs that never sent a heartbeat (those of MLflow's
+    /// clients, which send none) are left alone: silence from them says nothing about their process.
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID]
+
+    /// Nil when the database answers and its schema is the one this binary expects; otherwise the reason
+    /// (``LedgerError/Code/storeUnavailable``, ``LedgerError/Code/schemaPending``, …). A server's `/ready` asks this.
+    func healthCheck() async -> LedgerError?
 
     /// Finishes pending work and releases connections and files; later calls fail.
     func close() async throws

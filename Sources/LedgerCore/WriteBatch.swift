@@ -70,14 +70,16 @@ public struct WriteBatch: Sendable, Equatable {
         self.operations = operations
     }
 
-    /// The number of metric points, params and tags the batch carries.
+    /// The number of things a caller logged that the batch carries: metric points, params, tags and run changes.
+    /// Heartbeats are the SDK's own and count for nothing, so that written always equals logged.
     public var itemCount: Int {
         operations.reduce(0) { total, operation in
             switch operation {
             case .logMetrics(_, let metrics): total + metrics.count
             case .logParams(_, let params): total + params.count
             case .setTags(_, let tags): total + tags.count
-            case .createRun, .deleteTag, .updateRun, .heartbeat: total + 1
+            case .createRun, .deleteTag, .updateRun: total + 1
+            case .heartbeat: total
             }
         }
     }

@@ -392,7 +392,7 @@ public struct PostgresStore: TrackingStore {
             let rows = try await connection.query(
                 """
                 UPDATE runs SET status = 'KILLED', end_time = \(endTime)
-                WHERE status = 'RUNNING' AND lifecycle_stage = 'active' AND coalesce(heartbeat_time, start_time) < \(cutoff)
+                WHERE status = 'RUNNING' AND lifecycle_stage = 'active' AND heartbeat_time < \(cutoff)
                 RETURNING run_uuid
                 """,
                 logger: logger

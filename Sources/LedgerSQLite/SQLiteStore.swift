@@ -3,7 +3,7 @@ import GRDB
 import GRDBSQLite
 import Synchronization
 public import LedgerCore
-public import Logging
+import Logging
 
 /// The embedded backend: a RunLedger database in one SQLite file (WAL mode), through GRDB.
 ///
@@ -24,6 +24,19 @@ public struct SQLiteStore: TrackingStore {
 
     /// Releases the database (checkpointing the WAL into the main file). Later calls fail.
     public func close() throws { try connection.close() }
+
+    public func healthCheck() async -> LedgerError? {
+        do {
+            let migrator = try SQLiteMigrator()
+            let plan = try await read { db in try migrator.plan(db) }
+            if let next = plan.pending.first { return LedgerError(.schemaPending, "Migration \(next.filename) is pending.") }
+            return nil
+        } catch let error as LedgerError {
+            return error
+        } catch {
+            return LedgerError(.storeUnavailable, "The SQLite database did not answer: \(error).")
+        }
+    }
 
     // MARK: Experiments
 
@@ -315,7 +328,7 @@ public struct SQLiteStore: TrackingStore {
         try await perform { db in
             let stale = try String.fetchAll(
                 db,
-                sql: "SELECT run_uuid FROM runs WHERE status = 'RUNNING' AND lifecycle_stage = 'active' AND coalesce(heartbeat_time, start_time) < ?",
+                sql: "SELECT run_uuid FROM runs WHERE status = 'RUNNING' AND lifecycle_stage = 'active' AND heartbeat_time < ?",
                 arguments: [cutoff]
             )
             for id in stale {

@@ -215,7 +215,9 @@ final class WriterLoop {
                 touch(run)
                 if isParam { params[run, default: []].append(KeyValue(key, value)) } else { tags[run, default: []].append(KeyValue(key, value)) }
             case .create(let new):
+                // The first heartbeat travels with the creation, so a process that dies before its next one is reaped.
                 operations.append(.createRun(new))
+                operations.append(.heartbeat([new.runID], at: new.startTime))
             case .update(let update):
                 flush(run)
                 operations.append(.updateRun(runs[Int(run)], update))

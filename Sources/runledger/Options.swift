@@ -9,8 +9,8 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The RunLedger database: a SQLite file path, or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE "
-                + "(default: $RUNLEDGER_DATABASE, else ./runledger.sqlite).",
+            "The RunLedger database: a SQLite file path, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or a RunLedger "
+                + "server's http://HOST:PORT (token in $RUNLEDGER_TOKEN) (default: $RUNLEDGER_DATABASE, else ./runledger.sqlite).",
             valueName: "path-or-url"
         )
     )
@@ -24,13 +24,16 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Runs `body` on an existing database opened read-only; a missing file is an error rather than a new empty database.
     func reading<T>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
-        try await using(ConnectOptions(migrate: true, create: false, readOnly: true, logger: cliLogger()), body)
+        try await using(ConnectOptions(migrate: true, create: false, readOnly: true, token: serverToken, logger: cliLogger()), body)
     }
 
     /// Runs `body` on the database, creating and migrating it when needed.
     func writing<T>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
-        try await using(ConnectOptions(migrate: true, create: true, logger: cliLogger()), body)
+        try await using(ConnectOptions(migrate: true, create: true, token: serverToken, logger: cliLogger()), body)
     }
+
+    /// The bearer token for a RunLedger server (`--database http://…` started with `--auth-token-file`).
+    private var serverToken: String? { ProcessInfo.processInfo.environment["RUNLEDGER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
 
     private func using<T>(_ options: ConnectOptions, _ body: (any TrackingStore) async throws -> T) async throws -> T {
         let store = try await LedgerConnect.open(location, options: options)

@@ -115,7 +115,7 @@ extension RunLedgerCommand.Runs {
     struct Reap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Mark RUNNING runs whose heartbeat stopped as KILLED.",
-            discussion: "A run's process sends a heartbeat while the run is open; a run silent for longer than --older-than has lost its process."
+            discussion: "A run's process sends a heartbeat while the run is open; a run silent for longer than --older-than has lost its process. Runs that never sent a heartbeat (MLflow clients send none) are left alone."
         )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "How long a run may be silent: 90s, 5m, 2h, 1d.") var olderThan = "5m"

@@ -1,8 +1,13 @@
 import Foundation
 import LedgerConnect
 import LedgerCore
+import Hummingbird
 import LedgerPostgres
+import LedgerRemote
 import LedgerSQLite
+import LedgerServer
+import Logging
+import Prometheus
 import Testing
 
 /// A backend the conformance suite runs against. Each call to `make` gives a fresh, empty store.
@@ -12,8 +17,9 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    /// SQLite always; PostgreSQL whenever `RUNLEDGER_TEST_POSTGRES_URL` names a server (`scripts/test` always sets it).
-    static let all: [StoreBackend] = [sqlite] + (TestPostgres.serverURL == nil ? [] : [postgres])
+    /// SQLite always; PostgreSQL whenever `RUNLEDGER_TEST_POSTGRES_URL` names a server (`scripts/test` always sets it);
+    /// and a RunLedger server over SQLite, reached through `RemoteStore`, so that the HTTP path keeps every promise too.
+    static let all: [StoreBackend] = [sqlite] + (TestPostgres.serverURL == nil ? [] : [postgres]) + [server]
 
     static let sqlite = StoreBackend(name: "SQLite") {
         try await SQLiteStore.open(path: temporaryPath("store.sqlite"))
@@ -21,6 +27,55 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
 
     static let postgres = StoreBackend(name: "PostgreSQL") {
         try await PostgresStore.open(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+    }
+}
+
+extension StoreBackend {
+    static let server = StoreBackend(name: "Server") {
+        try await ServedStore.start(backing: try await SQLiteStore.open(path: temporaryPath("served.sqlite")))
+    }
+}
+
+/// A `RemoteStore` talking to a live in-process RunLedger server (a real socket on 127.0.0.1) over `backing`.
+/// Closing it stops the server and closes the backing store.
+struct ServedStore: TrackingStore {
+    let remote: RemoteStore
+    let backing: any TrackingStore
+    let server: Task<Void, any Error>
+
+    static func start(backing: any TrackingStore) async throws -> ServedStore {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "runledger.test-server")
+        logger.logLevel = .warning
+        let app = LedgerServer.application(
+            store: backing, configuration: ServerConfiguration(port: 0), registry: PrometheusCollectorRegistry(), logger: logger
+        ) { port in continuation.yield(port) }
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw LedgerError(.internal, "the test server did not start") }
+        return ServedStore(remote: try RemoteStore(url: "http://127.0.0.1:\(port)"), backing: backing, server: server)
+    }
+
+    func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
+        try await remote.createExperiment(name: name, artifactLocation: artifactLocation, tags: tags)
+    }
+    func experiment(id: ExperimentID) async throws -> Experiment { try await remote.experiment(id: id) }
+    func experiment(named name: String) async throws -> Experiment? { try await remote.experiment(named: name) }
+    func experiments(view: ViewType) async throws -> [ExperimentSummary] { try await remote.experiments(view: view) }
+    func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws { try await remote.updateExperiment(id: id, change) }
+    func write(_ batch: WriteBatch) async throws -> WriteOutcome { try await remote.write(batch) }
+    func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws { try await remote.setRunLifecycle(runID, stage) }
+    func run(_ runID: RunID) async throws -> Run { try await remote.run(runID) }
+    func searchRuns(_ query: RunQuery) async throws -> RunPage { try await remote.searchRuns(query) }
+    func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { try await remote.metricHistory(runID: runID, key: key) }
+    func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] { try await remote.reapRuns(heartbeatBefore: heartbeatBefore, endTime: endTime) }
+    func healthCheck() async -> LedgerError? { await remote.healthCheck() }
+
+    func close() async throws {
+        try await remote.close()
+        server.cancel()
+        _ = await server.result
+        try await backing.close()
     }
 }
 

@@ -292,13 +292,17 @@ struct StoreSDKSupportTests {
         #expect(try await store.experiments(view: .all).filter { $0.experiment.name == "sweep" }.count == 1)
     }
 
-    @Test("runs whose heartbeat stopped are reaped as KILLED; live and ended runs are left alone", arguments: StoreBackend.all)
+    @Test("runs whose heartbeat stopped are reaped as KILLED; live, ended and never-beating runs are left alone", arguments: StoreBackend.all)
     func reaping(backend: StoreBackend) async throws {
         let store = try await backend.make()
         let silent = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
         let beating = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
         let ended = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
-        _ = try await store.write(WriteBatch([.createRun(silent), .createRun(beating), .createRun(ended), .updateRun(ended.runID, RunUpdate(status: .finished, endTime: 2_000))]))
+        let neverBeating = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
+        _ = try await store.write(WriteBatch([
+            .createRun(silent), .createRun(beating), .createRun(ended), .createRun(neverBeating),
+            .heartbeat([silent.runID, beating.runID, ended.runID], at: 1_000), .updateRun(ended.runID, RunUpdate(status: .finished, endTime: 2_000)),
+        ]))
         _ = try await store.write(WriteBatch([.heartbeat([beating.runID], at: 50_000)]))
         let reaped = try await store.reapRuns(heartbeatBefore: 40_000, endTime: 60_000)
         #expect(reaped == [silent.runID])
@@ -306,6 +310,7 @@ struct StoreSDKSupportTests {
         #expect(info.status == .killed && info.endTime == 60_000)
         #expect(try await store.run(beating.runID).info.status == .running)
         #expect(try await store.run(ended.runID).info.status == .finished)
+        #expect(try await store.run(neverBeating.runID).info.status == .running, "an MLflow client's run sends no heartbeat")
         #expect(try await store.reapRuns(heartbeatBefore: 40_000, endTime: 60_000).isEmpty)
     }
 }

@@ -33,6 +33,48 @@ struct PostgresCLITests {
         #expect(try jsonArray(status.stdout).count == expected)
     }
 
+    @Test("two servers on one database: writes through either are read the same from both")
+    func twoServers() async throws {
+        let url = try freshPostgresDatabase()
+        // Started together on an empty database, so both migrate it at once.
+        async let startedFirst = Task { try ServerProcess(["--port", "0", "--database", url]) }.value
+        async let startedSecond = Task { try ServerProcess(["--port", "0", "--database", url]) }.value
+        let (first, second) = try await (startedFirst, startedSecond)
+        defer {
+            #expect(first.terminate() == 0)
+            #expect(second.terminate() == 0)
+        }
+
+        // A run created through one server is logged to and finished through the other.
+        let experimentID = try #require(try await first.post("experiments/create", ["name": "shared"])["experiment_id"] as? String)
+        let created = try await first.post("runs/create", ["experiment_id": experimentID, "run_name": "crossed", "start_time": 1_000])
+        let runID = try #require((created["run"] as? [String: Any]).flatMap { $0["info"] as? [String: Any] }?["run_id"] as? String)
+        try await second.post("runs/log-batch", [
+            "run_id": runID, "params": [["key": "solver", "value": "hybrid"]],
+            "metrics": (0..<50).map { ["key": "soc", "value": Double($0) / 50, "timestamp": 2_000 + $0, "step": $0] },
+        ])
+        try await first.post("runs/log-metric", ["run_id": runID, "key": "total_cost", "value": 1234.5, "timestamp": 3_000])
+        try await second.post("runs/update", ["run_id": runID, "status": "FINISHED", "end_time": 4_000])
+
+        // Two studies at once, one through each server.
+        async let studyOne = Task { try CLI.run(["--database", first.url, "--runs", "3", "--steps", "24", "--experiment", "shared", "--seed", "1", "--spool", temporaryFolder().path], executable: "energy-study") }.value
+        async let studyTwo = Task { try CLI.run(["--database", second.url, "--runs", "3", "--steps", "24", "--experiment", "shared", "--seed", "2", "--spool", temporaryFolder().path], executable: "energy-study") }.value
+        for study in try await [studyOne, studyTwo] { #expect(study.status == 0, "\(study.stderr)") }
+
+        func search(_ server: ServerProcess) throws -> [[String: Any]] {
+            let result = try CLI.run(["runs", "search", "--database", server.url, "--experiment", "shared", "--order-by", "metrics.total_cost ASC", "--format", "json"])
+            try #require(result.status == 0, "\(result.stderr)")
+            return try jsonArray(result.stdout)
+        }
+        let (throughFirst, throughSecond) = (try search(first), try search(second))
+        #expect(throughFirst.count == 7 && throughFirst.allSatisfy { $0["status"] as? String == "FINISHED" })
+        #expect(try JSONSerialization.data(withJSONObject: throughFirst, options: .sortedKeys) == JSONSerialization.data(withJSONObject: throughSecond, options: .sortedKeys))
+        for server in [first, second] {
+            let (status, history) = try await server.get("/api/2.0/mlflow/metrics/get-history?run_id=\(runID)&metric_key=soc")
+            #expect(status == 200 && history.components(separatedBy: "\"step\"").count - 1 == 50)
+        }
+    }
+
     @Test("the demo and search work against a postgres:// URL, given as --database or RUNLEDGER_DATABASE")
     func demoAndSearch() throws {
         let url = try freshPostgresDatabase()

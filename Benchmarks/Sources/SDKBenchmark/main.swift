@@ -181,6 +181,7 @@ struct DiscardingStore: TrackingStore {
     func searchRuns(_ query: RunQuery) async throws -> RunPage { RunPage(runs: [], nextPageToken: nil) }
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { [] }
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] { [] }
+    func healthCheck() async -> LedgerError? { nil }
     func close() async throws {}
 }
 

@@ -145,20 +145,25 @@ public indirect enum Filter: Sendable, Hashable, CustomStringConvertible {
     case or(Filter, Filter)
     case not(Filter)
 
-    /// The filter written so that ``FilterParser`` reads it back to an equal value.
-    public var description: String {
-        switch self {
-        case .all: ""
-        case .comparison(let comparison): comparison.description
-        case .and(let lhs, let rhs): "(\(lhs) and \(rhs))"
-        case .or(let lhs, let rhs): "(\(lhs) or \(rhs))"
-        case .not(let inner): "not \(inner.parenthesized)"
-        }
-    }
+    /// The filter written so that ``FilterParser`` reads it back to an equal value, with only the parentheses the
+    /// tree needs: a filter the parser accepted stays within ``Limits/filterNesting`` when written back.
+    public var description: String { written(in: .top) }
 
-    private var parenthesized: String {
-        if case .comparison = self { return "(\(description))" }
-        return description
+    private enum Position { case top, orLeft, orRight, andLeft, andRight, negated }
+
+    private func written(in position: Position) -> String {
+        switch self {
+        case .all: return ""
+        case .comparison(let comparison): return comparison.description
+        case .not(let inner): return "not " + inner.written(in: .negated)
+        case .or(let lhs, let rhs):
+            // `or` binds loosest and groups to the left: only a right-hand `or` or an operand of and/not needs parentheses.
+            let text = lhs.written(in: .orLeft) + " or " + rhs.written(in: .orRight)
+            return [.top, .orLeft].contains(position) ? text : "(\(text))"
+        case .and(let lhs, let rhs):
+            let text = lhs.written(in: .andLeft) + " and " + rhs.written(in: .andRight)
+            return [.andRight, .negated].contains(position) ? "(\(text))" : text
+        }
     }
 
     /// Combines two filters with `and`, dropping `.all`.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The tracking server against MLflow's, side by side in one run (Benchmarks/server.py, stdlib Python over REST):
+#   1. both on SQLite (fresh files);
+#   2. both on PostgreSQL (two fresh databases on one throwaway cluster, fsync on).
+# RunLedger is a release build; MLflow comes from PyPI into .build/bench-venv (with psycopg2-binary for PostgreSQL).
+# Usage: Benchmarks/server.sh [--sqlite-only]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here/.."
+swift build -c release --product runledger >/dev/null
+venv=.build/bench-venv
+if ! "$venv/bin/python" -c "import mlflow, psycopg2" >/dev/null 2>&1; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check mlflow psycopg2-binary
+fi
+echo "MLflow $("$venv/bin/python" -c 'import mlflow; print(mlflow.__version__)'), $(nproc) cores"
+
+python3 Benchmarks/server.py --runledger .build/release/runledger --mlflow "$venv/bin/mlflow" --label SQLite
+[ "${1:-}" = "--sqlite-only" ] && exit 0
+
+cluster=$(mktemp -d /tmp/runledger-bench-pg.XXXXXX)
+trap 'scripts/pg-cluster stop "$cluster"' EXIT
+url=$(scripts/pg-cluster start "$cluster")
+psql "$url" -qAt -c "CREATE DATABASE runledger" -c "CREATE DATABASE mlflow"
+base="${url%/postgres}"
+python3 Benchmarks/server.py --runledger .build/release/runledger --mlflow "$venv/bin/mlflow" --label PostgreSQL \
+    --database-url "$base/runledger" --mlflow-store "postgresql://${base#postgres://}/mlflow"

@@ -1,0 +1,351 @@
+import Hummingbird
+import LedgerCore
+import Metrics
+
+/// MLflow's tracking REST API 2.0 over a ``TrackingStore``: the routes the official clients call.
+struct MLflowRoutes: Sendable {
+    let store: any TrackingStore
+    let clock: @Sendable () -> Int64
+    let maxBodyBytes: Int
+    private let pointsIngested = Counter(label: "runledger_points_ingested_total")
+
+    init(store: any TrackingStore, clock: @escaping @Sendable () -> Int64, maxBodyBytes: Int) {
+        self.store = store
+        self.clock = clock
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Every MLflow route: method, path below the API prefix, whether it writes, what it takes and returns, and its
+    /// handler. The router, the authentication rules and `/openapi.json` are all built from this one table.
+    var routes: [Route] {
+        let runID = [Parameter("run_id", .pattern("^[0-9a-fA-F]{32}$")), Parameter("run_uuid", .pattern("^[0-9a-fA-F]{32}$"))]
+        let experimentID = Parameter("experiment_id", .pattern("^[0-9]+$"), required: true)
+        let keyValues = Schema.array(.reference("KeyValue"))
+        let empty = Schema.object([])
+        let metric = Schema.object(
+            [("key", .string), ("value", .metricValue), ("timestamp", .int64), ("step", .int64)], required: ["key", "value", "timestamp"]
+        )
+        let searchExperiments = [
+            Parameter("max_results", .int64), Parameter("page_token", .string), Parameter("filter", .string), Parameter("order_by", .array(.string)),
+            Parameter("view_type", .enumeration(ViewType.allCases.map(\.rawValue))),
+        ]
+        let experiments = Schema.object([("experiments", .array(.reference("Experiment"))), ("next_page_token", .string)], required: ["experiments"])
+        let searchRuns = [
+            Parameter("experiment_ids", .array(.string)), Parameter("filter", .string), Parameter("run_view_type", .enumeration(ViewType.allCases.map(\.rawValue))),
+            Parameter("max_results", .int64), Parameter("order_by", .array(.string)), Parameter("page_token", .string),
+        ]
+        let runs = Schema.object([("runs", .array(.reference("Run"))), ("next_page_token", .string)], required: ["runs"])
+        let run = Schema.object([("run", .reference("Run"))], required: ["run"])
+        let experiment = Schema.object([("experiment", .reference("Experiment"))], required: ["experiment"])
+        return [
+            Route(
+                .post, "experiments/create", "Create an experiment.", writes: true,
+                [Parameter("name", .string, required: true), Parameter("artifact_location", .string), Parameter("tags", keyValues)],
+                .object([("experiment_id", .string)], required: ["experiment_id"]), createExperiment
+            ),
+            Route(.get, "experiments/get", "An experiment by id.", writes: false, [experimentID], experiment, getExperiment),
+            Route(
+                .get, "experiments/get-by-name", "An experiment by name.", writes: false, [Parameter("experiment_name", .string, required: true)], experiment,
+                getExperimentByName
+            ),
+            Route(.post, "experiments/search", "Search experiments.", writes: false, searchExperiments, experiments, self.searchExperiments),
+            Route(.get, "experiments/search", "Search experiments.", writes: false, searchExperiments, experiments, self.searchExperiments),
+            Route(
+                .post, "experiments/update", "Rename an experiment.", writes: true, [experimentID, Parameter("new_name", .string)], empty, updateExperiment
+            ),
+            Route(.post, "experiments/delete", "Delete an experiment (soft).", writes: true, [experimentID], empty) {
+                try await self.setExperimentLifecycle($0, .deleted)
+            },
+            Route(.post, "experiments/restore", "Restore a deleted experiment.", writes: true, [experimentID], empty) {
+                try await self.setExperimentLifecycle($0, .active)
+            },
+            Route(
+                .post, "experiments/set-experiment-tag", "Set an experiment tag.", writes: true,
+                [experimentID, Parameter("key", .string, required: true), Parameter("value", .string)], empty, setExperimentTag
+            ),
+            Route(
+                .post, "runs/create", "Create a run (RUNNING).", writes: true,
+                [
+                    Parameter("experiment_id", .string), Parameter("user_id", .string), Parameter("run_name", .string), Parameter("start_time", .int64),
+                    Parameter("tags", keyValues),
+                ],
+                run, createRun
+            ),
+            Route(.get, "runs/get", "A run with its params, tags and latest metrics.", writes: false, runID, run, getRun),
+            Route(
+                .post, "runs/update", "Update a run's status, end time or name.", writes: true,
+                runID + [Parameter("status", .enumeration(RunStatus.allCases.map(\.rawValue))), Parameter("end_time", .int64), Parameter("run_name", .string)],
+                .object([("run_info", .reference("RunInfo"))], required: ["run_info"]), updateRun
+            ),
+            Route(.post, "runs/delete", "Delete a run (soft).", writes: true, runID, empty) { try await self.setRunLifecycle($0, .deleted) },
+            Route(.post, "runs/restore", "Restore a deleted run.", writes: true, runID, empty) { try await self.setRunLifecycle($0, .active) },
+            Route(.post, "runs/search", "Search runs with the filter language.", writes: false, searchRuns, runs, self.searchRuns),
+            Route(.get, "runs/search", "Search runs with the filter language.", writes: false, searchRuns, runs, self.searchRuns),
+            Route(
+                .post, "runs/log-metric", "Log one metric point.", writes: true,
+                runID + [
+                    Parameter("key", .string, required: true), Parameter("value", .metricValue, required: true), Parameter("timestamp", .int64, required: true),
+                    Parameter("step", .int64),
+                ],
+                empty, logMetric
+            ),
+            Route(
+                .post, "runs/log-parameter", "Log one param.", writes: true,
+                runID + [Parameter("key", .string, required: true), Parameter("value", .string, required: true)], empty, logParameter
+            ),
+            Route(
+                .post, "runs/log-batch", "Log metrics, params and tags in one transaction.", writes: true,
+                runID + [Parameter("metrics", .array(metric)), Parameter("params", keyValues), Parameter("tags", keyValues)], empty, logBatch
+            ),
+            Route(
+                .post, "runs/set-tag", "Set a run tag.", writes: true,
+                runID + [Parameter("key", .string, required: true), Parameter("value", .string, required: true)], empty, setTag
+            ),
+            Route(.post, "runs/delete-tag", "Delete a run tag.", writes: true, runID + [Parameter("key", .string, required: true)], empty, deleteTag),
+            Route(
+                .get, "metrics/get-history", "Every point of one metric of a run.", writes: false,
+                runID + [Parameter("metric_key", .string, required: true), Parameter("max_results", .int64), Parameter("page_token", .string)],
+                .object([("metrics", .array(.reference("Metric"))), ("next_page_token", .string)], required: ["metrics"]), getMetricHistory
+            ),
+        ] + runLedgerRoutes
+    }
+
+    struct Route: Sendable {
+        let method: HTTPRequest.Method
+        /// The path below each of `prefixes`.
+        let path: String
+        let prefixes: [String]
+        let summary: String
+        let writes: Bool
+        let request: [Parameter]
+        let response: Schema
+        let handler: @Sendable (RequestFields) async throws -> JSONValue
+
+        init(
+            _ method: HTTPRequest.Method, _ path: String, _ summary: String, writes: Bool, _ request: [Parameter], _ response: Schema,
+            prefixes: [String] = MLflowRoutes.prefixes, _ handler: @escaping @Sendable (RequestFields) async throws -> JSONValue
+        ) {
+            self.method = method
+            self.path = path
+            self.prefixes = prefixes
+            self.summary = summary
+            self.writes = writes
+            self.request = request
+            self.response = response
+            self.handler = handler
+        }
+    }
+
+    /// The prefixes MLflow serves its API under: the clients use the first, MLflow's own web UI the second.
+    static let prefixes = ["/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"]
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        for route in routes {
+            for prefix in route.prefixes {
+                let limit = maxBodyBytes
+                router.on(RouterPath(prefix + route.path), method: route.method) { request, _ -> Response in
+                    let fields = try await RequestFields.read(request, limit: limit)
+                    return Response.json(try await route.handler(fields))
+                }
+            }
+        }
+    }
+
+    // MARK: Experiments
+
+    @Sendable func createExperiment(_ fields: RequestFields) async throws -> JSONValue {
+        let name = try fields.requiredString("name")
+        let location = try fields.string("artifact_location").flatMap { $0.isEmpty ? nil : $0 }
+        let experiment = try await store.createExperiment(name: name, artifactLocation: location, tags: try fields.keyValues("tags"))
+        return .object([("experiment_id", .string(experiment.id.description))])
+    }
+
+    @Sendable func getExperiment(_ fields: RequestFields) async throws -> JSONValue {
+        let experiment = try await store.experiment(id: try fields.experimentID())
+        return .object([("experiment", MLflowJSON.experiment(experiment))])
+    }
+
+    @Sendable func getExperimentByName(_ fields: RequestFields) async throws -> JSONValue {
+        let name = try fields.requiredString("experiment_name")
+        guard let experiment = try await store.experiment(named: name) else {
+            throw APIError(.notFound, "RESOURCE_DOES_NOT_EXIST", "Could not find experiment with name '\(name)'")
+        }
+        return .object([("experiment", MLflowJSON.experiment(experiment))])
+    }
+
+    @Sendable func searchExperiments(_ fields: RequestFields) async throws -> JSONValue {
+        let view = try viewType(fields, "view_type")
+        let search = try ExperimentSearch(filter: try fields.string("filter"), orderBy: try fields.strings("order_by"))
+        let all = try await store.experiments(view: view).map(\.experiment)
+        let maxResults = try fields.int64("max_results") ?? 1000
+        let page = try search.page(of: all, maxResults: Int(clamping: maxResults), pageToken: try fields.string("page_token"))
+        var members: [(String, JSONValue)] = [("experiments", .array(page.experiments.map(MLflowJSON.experiment)))]
+        if let token = page.nextPageToken { members.append(("next_page_token", .string(token))) }
+        return .object(members)
+    }
+
+    @Sendable func updateExperiment(_ fields: RequestFields) async throws -> JSONValue {
+        let id = try fields.experimentID()
+        if let name = try fields.string("new_name") { try await store.updateExperiment(id: id, .rename(name)) } else { _ = try await store.experiment(id: id) }
+        return .object([])
+    }
+
+    func setExperimentLifecycle(_ fields: RequestFields, _ stage: LifecycleStage) async throws -> JSONValue {
+        try await store.updateExperiment(id: try fields.experimentID(), .setLifecycle(stage))
+        return .object([])
+    }
+
+    @Sendable func setExperimentTag(_ fields: RequestFields) async throws -> JSONValue {
+        let id = try fields.experimentID()
+        let tag = KeyValue(try fields.requiredString("key"), try fields.string("value") ?? "")
+        try await store.updateExperiment(id: id, .setTag(tag))
+        return .object([])
+    }
+
+    // MARK: Runs
+
+    @Sendable func createRun(_ fields: RequestFields) async throws -> JSONValue {
+        let experimentID = try fields.has("experiment_id") ? fields.experimentID() : .defaultExperiment
+        var tags = try fields.keyValues("tags")
+        var name = try fields.string("run_name") ?? ""
+        // As MLflow: the name and the `mlflow.runName` tag mirror each other, and a run without either gets a name.
+        if name.isEmpty, let tagged = tags.last(where: { $0.key == "mlflow.runName" }) { name = tagged.value }
+        if name.isEmpty { name = RunNames.random() }
+        if !tags.contains(where: { $0.key == "mlflow.runName" }) { tags.append(KeyValue("mlflow.runName", name)) }
+        let run = NewRun(
+            experimentID: experimentID, name: name, status: .running, startTime: try fields.int64("start_time") ?? clock(),
+            userID: try fields.string("user_id") ?? ""
+        )
+        try await store.createRun(run, tags: tags)
+        return .object([("run", MLflowJSON.run(try await store.run(run.runID)))])
+    }
+
+    @Sendable func getRun(_ fields: RequestFields) async throws -> JSONValue {
+        .object([("run", MLflowJSON.run(try await store.run(try fields.runID())))])
+    }
+
+    @Sendable func updateRun(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        let update = RunUpdate(
+            status: try fields.string("status").map { text throws(LedgerError) in try RunStatus.parse(text) },
+            endTime: try fields.int64("end_time"), name: try fields.string("run_name").flatMap { $0.isEmpty ? nil : $0 }
+        )
+        let info = try await store.updateRun(runID, update)
+        return .object([("run_info", MLflowJSON.runInfo(info))])
+    }
+
+    func setRunLifecycle(_ fields: RequestFields, _ stage: LifecycleStage) async throws -> JSONValue {
+        try await store.setRunLifecycle(try fields.runID(), stage)
+        return .object([])
+    }
+
+    @Sendable func searchRuns(_ fields: RequestFields) async throws -> JSONValue {
+        let ids = try fields.strings("experiment_ids").map { text in try RequestFields.experimentID(text) }
+        let filterText = try fields.string("filter") ?? ""
+        let query = RunQuery(
+            experimentIDs: ids, filter: try Filter.parse(filterText),
+            orderBy: try fields.strings("order_by").map { text throws(LedgerError) in try OrderKey.parse(text) },
+            maxResults: Int(clamping: try fields.int64("max_results") ?? 1000), pageToken: try fields.string("page_token").flatMap { $0.isEmpty ? nil : $0 },
+            view: try viewType(fields, "run_view_type")
+        )
+        // MLflow answers a search without experiments with an empty page rather than an error.
+        if ids.isEmpty { return .object([("runs", .array([]))]) }
+        let page = try await store.searchRuns(query)
+        var members: [(String, JSONValue)] = [("runs", .array(page.runs.map(MLflowJSON.run)))]
+        if let token = page.nextPageToken { members.append(("next_page_token", .string(token))) }
+        return .object(members)
+    }
+
+    // MARK: Logging
+
+    @Sendable func logMetric(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        let metric = Metric(
+            key: try fields.requiredString("key"), value: Self.clamped(try fields.requiredDouble("value")),
+            timestamp: try fields.requiredInt64("timestamp"), step: try fields.int64("step") ?? 0
+        )
+        try await store.logBatch(runID: runID, metrics: [metric])
+        pointsIngested.increment()
+        return .object([])
+    }
+
+    /// MLflow's server stores ±infinity as the largest finite doubles; its API here does the same, so that clients see
+    /// one behaviour. The Swift SDK and the CLI keep infinities as they are.
+    static func clamped(_ value: Double) -> Double {
+        value.isInfinite ? (value > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude) : value
+    }
+
+    @Sendable func logParameter(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        let param = KeyValue(try fields.requiredString("key"), try fields.requiredString("value"))
+        try await store.logBatch(runID: runID, params: [param])
+        return .object([])
+    }
+
+    @Sendable func logBatch(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        let metrics = try fields.objects("metrics").map { item in
+            Metric(
+                key: try item.requiredString("key"), value: Self.clamped(try item.requiredDouble("value")),
+                timestamp: try item.requiredInt64("timestamp"), step: try item.int64("step") ?? 0
+            )
+        }
+        try await store.logBatch(runID: runID, metrics: metrics, params: try fields.keyValues("params"), tags: try fields.keyValues("tags"))
+        pointsIngested.increment(by: metrics.count)
+        return .object([])
+    }
+
+    @Sendable func setTag(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        try await store.setTag(runID: runID, key: try fields.requiredString("key"), value: try fields.requiredString("value"))
+        return .object([])
+    }
+
+    @Sendable func deleteTag(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        try await store.deleteTag(runID: runID, key: try fields.requiredString("key"))
+        return .object([])
+    }
+
+    @Sendable func getMetricHistory(_ fields: RequestFields) async throws -> JSONValue {
+        let runID = try fields.runID()
+        let key = try fields.requiredString("metric_key")
+        let history = try await store.metricHistory(runID: runID, key: key)
+        let maxResults = Int(clamping: try fields.int64("max_results") ?? Int64(history.count))
+        guard maxResults >= 1 || history.isEmpty else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(maxResults) for parameter 'max_results': it must be at least 1.")
+        }
+        var offset = 0
+        if let token = try fields.string("page_token"), !token.isEmpty {
+            guard let value = Int(token), value >= 0 else {
+                throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid page token '\(token.prefix(100))': pass the next_page_token of a previous call.")
+            }
+            offset = value
+        }
+        let page = history.dropFirst(offset).prefix(max(maxResults, 1))
+        var members: [(String, JSONValue)] = [("metrics", .array(page.map { MLflowJSON.metric(key: key, $0) }))]
+        if offset + page.count < history.count { members.append(("next_page_token", .string(String(offset + page.count)))) }
+        return .object(members)
+    }
+
+    private func viewType(_ fields: RequestFields, _ name: String) throws -> ViewType {
+        guard let text = try fields.string(name) else { return .activeOnly }
+        guard let view = ViewType(rawValue: text.uppercased()) else {
+            throw APIError(
+                .badRequest, "INVALID_PARAMETER_VALUE",
+                "Invalid value '\(text.prefix(100))' for parameter '\(name)': valid values are ACTIVE_ONLY, DELETED_ONLY and ALL."
+            )
+        }
+        return view
+    }
+}
+
+/// Readable names for runs created without one, as MLflow gives them (`adjective-noun-number`).
+enum RunNames {
+    private static let adjectives = ["amber", "brisk", "calm", "daring", "eager", "fleet", "gentle", "hardy", "keen", "lucid", "mellow", "nimble", "placid", "quiet", "rapid", "steady", "tidy", "vivid", "wise", "zesty"]
+    private static let nouns = ["badger", "crane", "dolphin", "falcon", "gecko", "heron", "ibis", "jaguar", "koala", "lynx", "marten", "newt", "otter", "panda", "quail", "raven", "seal", "tern", "vole", "wren"]
+
+    static func random() -> String {
+        "\(adjectives.randomElement()!)-\(nouns.randomElement()!)-\(Int.random(in: 1...999))"
+    }
+}
