@@ -44,8 +44,14 @@ class Client:
     def call(self, method, route, body=None):
         payload = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"} if payload is not None else {}
-        self.connection.request(method, "/api/2.0/mlflow/" + route, body=payload, headers=headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, "/api/2.0/mlflow/" + route, body=payload, headers=headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed an idle keep-alive connection (uvicorn does after 5 s): reconnect once.
+            self.connection.close()
+            self.connection.request(method, "/api/2.0/mlflow/" + route, body=payload, headers=headers)
+            response = self.connection.getresponse()
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"{method} {route}: {response.status} {data[:300]!r}")
@@ -263,6 +269,10 @@ def main():
     parser.add_argument("--mlflow-telemetry-requests", type=int, default=4, help="log-batches per thread")
     parser.add_argument("--json", help="also write the figures here")
     arguments = parser.parse_args()
+    # The servers run in their own folders.
+    arguments.runledger = os.path.abspath(arguments.runledger)
+    if arguments.mlflow:
+        arguments.mlflow = os.path.abspath(arguments.mlflow)
 
     results = {}
     folder = tempfile.mkdtemp(prefix="runledger-server-bench-")
@@ -292,7 +302,7 @@ def main():
             ("server peak RSS (MiB)", "peak_rss_mib", False)]
     print(f"\n== {arguments.label}: {THREADS} client threads ==")
     print(f"| {'workload':<28} | {'RunLedger':>12} | {'MLflow':>12} | {'ratio':>8} |")
-    print(f"|{'-' * 30}|{'-' * 14}:|{'-' * 14}:|{'-' * 10}:|")
+    print(f"|{'-' * 30}|{'-' * 13}:|{'-' * 13}:|{'-' * 9}:|")
     for title, key, higher_is_better in rows:
         ours = results["RunLedger"][key]
         theirs = results.get("MLflow", {}).get(key)

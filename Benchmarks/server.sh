@@ -24,4 +24,4 @@ url=$(scripts/pg-cluster start "$cluster")
 psql "$url" -qAt -c "CREATE DATABASE runledger" -c "CREATE DATABASE mlflow"
 base="${url%/postgres}"
 python3 Benchmarks/server.py --runledger .build/release/runledger --mlflow "$venv/bin/mlflow" --label PostgreSQL \
-    --database-url "$base/runledger" --mlflow-store "postgresql://${base#postgres://}/mlflow"
+    --database-url "$base/runledger" --mlflow-store "postgresql+psycopg2://${base#postgres://}/mlflow"

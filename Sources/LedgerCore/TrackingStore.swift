@@ -33,7 +33,8 @@ public protocol TrackingStore: Sendable {
     /// One page of runs that match `query`, in its order.
     func searchRuns(_ query: RunQuery) async throws -> RunPage
 
-    /// Every point of one metric of a run, ordered by step, then timestamp, then value.
+    /// Every point of one metric of a run, ordered by step, then timestamp, then value (a NaN sorts as 0): the order of
+    /// the metrics table's primary key, so that reading a history needs no sort.
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint]
 

@@ -195,9 +195,13 @@ public struct PostgresStore: TrackingStore {
         for warning in warnings { logger.warning("\(warning)") }
         let now = clock()
         // With a batch id, a retry after an ambiguous COMMIT is safe: the id makes the second attempt a no-op.
-        return try await gate.transaction(idempotent: batch.id != nil) { connection in
+        let outcome = try await gate.transaction(idempotent: batch.id != nil) { connection in
             try await self.apply(batch, connection: connection, now: now)
         }
+        if outcome == .applied {
+            gate.recordCreatedRuns(batch.operations.count { if case .createRun = $0 { true } else { false } })
+        }
+        return outcome
     }
 
     private func apply(_ batch: WriteBatch, connection: PostgresConnection, now: Int64) async throws -> WriteOutcome {
@@ -522,7 +526,7 @@ public struct PostgresStore: TrackingStore {
             let id = try row.decode(Int64.self)
             var points: [MetricPoint] = []
             let rows = try await connection.query(
-                "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(id) AND key = \(key) ORDER BY step, timestamp, is_nan, value",
+                "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(id) AND key = \(key) ORDER BY step, timestamp, value, is_nan",
                 logger: logger
             )
             for try await (step, timestamp, value, isNaN) in rows.decode((Int64, Int64, Double, Int16).self) {

@@ -182,7 +182,7 @@ public struct RemoteStore: TrackingStore {
         } catch {
             throw LedgerError(.storeUnavailable, "The RunLedger server at \(base) did not answer \(method) \(path): \(error).")
         }
-        let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null
+        let json = (try? JSONValue(parsing: bytes.readableBytesView)) ?? .null
         guard response.status.code >= 300 else { return json }
         throw Self.error(status: response.status, json, path: path, base: base)
     }

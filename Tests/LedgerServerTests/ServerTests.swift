@@ -39,7 +39,7 @@ extension TestClientProtocol {
         if body != nil { headers[.contentType] = "application/json" }
         return try await execute(uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
             let text = String(buffer: response.body)
-            let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
+            let json = (try? JSONValue(parsing: text.utf8)) ?? .string(text)
             return (response.status, json)
         }
     }

@@ -168,6 +168,10 @@ struct StoreConformanceTests {
         try await store.logBatch(runID: id, metrics: [Metric(key: "k", value: -4, timestamp: 5, step: 0)])
         #expect(try await store.run(id).latestMetrics["k"]?.value == -3)
 
+        // Points of one step and timestamp come in value order, a NaN where 0 would be.
+        try await store.logBatch(runID: id, metrics: [2.0, .nan, -1].map { Metric(key: "tie", value: $0, timestamp: 7, step: 7) })
+        #expect(try await store.metricHistory(runID: id, key: "tie").map { $0.value.isNaN ? "NaN" : "\($0.value)" } == ["-1.0", "NaN", "2.0"])
+
         // Identical points collapse into one, as in MLflow.
         try await store.logBatch(runID: id, metrics: [Metric(key: "dup", value: 1, timestamp: 1, step: 1), Metric(key: "dup", value: 1, timestamp: 1, step: 1)])
         #expect(try await store.metricHistory(runID: id, key: "dup").count == 1)
