@@ -3,12 +3,17 @@ import Hummingbird
 import LedgerCore
 
 /// RunLedger's extension routes under `/api/2.0/runledger/`, in MLflow's conventions: what RunLedger's own remote
-/// client needs beyond MLflow's API (exactly-once batches, listings with run counts, reaping).
+/// client and the dashboard need beyond MLflow's API (exactly-once batches, listings with run counts, reaping,
+/// downsampled histories, statistics, Pareto fronts).
 extension MLflowRoutes {
     static let runLedgerPrefix = "/api/2.0/runledger/"
 
     var runLedgerRoutes: [Route] {
         let prefixes = [Self.runLedgerPrefix]
+        let selection = [
+            Parameter("experiment_ids", .array(.string), required: true), Parameter("filter", .string),
+            Parameter("run_view_type", .enumeration(ViewType.allCases.map(\.rawValue))),
+        ]
         return [
             Route(
                 .post, "batches", "Apply a write batch (RunLedger's binary encoding, base64) in one transaction, at most once per batch id.",
@@ -33,6 +38,50 @@ extension MLflowRoutes {
                 .post, "experiments/delete-tag", "Delete an experiment tag.", writes: true,
                 [Parameter("experiment_id", .pattern("^[0-9]+$"), required: true), Parameter("key", .string, required: true)], .object([]),
                 prefixes: prefixes, deleteExperimentTag
+            ),
+            Route(
+                .get, "metrics/get-history-bucketed",
+                "A metric's history in at most max_buckets buckets of equal step width, each with its min, max, mean and last value.", writes: false,
+                [
+                    Parameter("run_id", .pattern("^[0-9a-fA-F]{32}$"), required: true), Parameter("metric_key", .string, required: true),
+                    Parameter("max_buckets", .int64),
+                ],
+                .object(
+                    [
+                        ("points", .integer),
+                        (
+                            "buckets",
+                            .array(
+                                .object(
+                                    [
+                                        ("first_step", .integer), ("last_step", .integer), ("count", .integer), ("min", .metricValue), ("max", .metricValue),
+                                        ("mean", .metricValue), ("last", .metricValue),
+                                    ],
+                                    required: ["first_step", "last_step", "count", "min", "max", "mean", "last"]
+                                )
+                            )
+                        ),
+                    ],
+                    required: ["points", "buckets"]
+                ),
+                prefixes: prefixes, bucketedHistory
+            ),
+            Route(
+                .post, "runs/statistics",
+                "Count, mean, stddev, min, max, p50, p90, p99 of a metric's latest value over the runs a filter matches, optionally grouped by params.NAME or tags.NAME.",
+                writes: false, selection + [Parameter("metric", .string, required: true), Parameter("group_by", .string)],
+                .object([("groups", .array(.reference("GroupStatistics")))], required: ["groups"]), prefixes: prefixes, statistics
+            ),
+            Route(
+                .post, "runs/pareto", "The runs a filter matches that no other dominates on two or more objectives, best first by the first objective.",
+                writes: false,
+                selection + [
+                    Parameter(
+                        "objectives", .array(.object([("metric", .string), ("goal", .enumeration(Goal.allCases.map(\.rawValue)))], required: ["metric", "goal"])),
+                        required: true
+                    )
+                ],
+                .object([("runs", .array(.reference("Run")))], required: ["runs"]), prefixes: prefixes, pareto
             ),
             Route(
                 .post, "runs/reap", "Mark RUNNING runs whose heartbeat is older than heartbeat_before as KILLED, ending them at end_time.",
@@ -77,6 +126,48 @@ extension MLflowRoutes {
     @Sendable func deleteExperimentTag(_ fields: RequestFields) async throws -> JSONValue {
         try await store.updateExperiment(id: try fields.experimentID(), .deleteTag(try fields.requiredString("key")))
         return .object([])
+    }
+
+    @Sendable func bucketedHistory(_ fields: RequestFields) async throws -> JSONValue {
+        let maximum = try fields.int64("max_buckets") ?? 1000
+        guard (1...10_000).contains(maximum) else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(maximum) for parameter 'max_buckets': it must be between 1 and 10000.")
+        }
+        let history = try await store.metricHistory(runID: try fields.runID(), key: try fields.requiredString("metric_key"))
+        let buckets = HistoryBucket.downsample(history, maximum: Int(maximum)).map { bucket -> JSONValue in
+            .object([
+                ("first_step", .integer(bucket.firstStep)), ("last_step", .integer(bucket.lastStep)), ("count", .integer(Int64(bucket.count))),
+                ("min", .number(bucket.min)), ("max", .number(bucket.max)), ("mean", .number(bucket.mean)), ("last", .number(bucket.last)),
+            ])
+        }
+        return .object([("points", .integer(Int64(history.count))), ("buckets", .array(buckets))])
+    }
+
+    /// A query over whole experiments: statistics and fronts need experiments named, not a page of them.
+    private func selection(_ fields: RequestFields) throws -> RunQuery {
+        let query = try runQuery(fields)
+        guard !query.experimentIDs.isEmpty else { throw APIError.missing("experiment_ids") }
+        return query
+    }
+
+    @Sendable func statistics(_ fields: RequestFields) async throws -> JSONValue {
+        let query = try selection(fields)
+        let groupBy = try fields.string("group_by").map { text throws(LedgerError) in try GroupKey(parsing: text) }
+        let groups = try await store.statistics(query, metric: try fields.requiredString("metric"), groupBy: groupBy)
+        return .object([("groups", .array(groups.map(MLflowJSON.groupStatistics)))])
+    }
+
+    @Sendable func pareto(_ fields: RequestFields) async throws -> JSONValue {
+        let query = try selection(fields)
+        let objectives = try fields.objects("objectives").map { item in
+            let goalText = try item.requiredString("goal")
+            guard let goal = Goal(rawValue: goalText.lowercased()) else {
+                throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid goal '\(goalText.prefix(100))': valid values are minimize and maximize.")
+            }
+            return Objective(metric: try item.requiredString("metric"), goal: goal)
+        }
+        let runs = try await store.paretoFront(query, objectives: objectives)
+        return .object([("runs", .array(runs.map(MLflowJSON.run)))])
     }
 
     @Sendable func reapRuns(_ fields: RequestFields) async throws -> JSONValue {

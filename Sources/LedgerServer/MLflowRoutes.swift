@@ -239,17 +239,21 @@ struct MLflowRoutes: Sendable {
         return .object([])
     }
 
-    @Sendable func searchRuns(_ fields: RequestFields) async throws -> JSONValue {
-        let ids = try fields.strings("experiment_ids").map { text in try RequestFields.experimentID(text) }
-        let filterText = try fields.string("filter") ?? ""
-        let query = RunQuery(
-            experimentIDs: ids, filter: try Filter.parse(filterText),
+    /// The run query of a request: experiment_ids, filter, order_by, max_results, page_token, run_view_type.
+    func runQuery(_ fields: RequestFields) throws -> RunQuery {
+        RunQuery(
+            experimentIDs: try fields.strings("experiment_ids").map { text in try RequestFields.experimentID(text) },
+            filter: try Filter.parse(try fields.string("filter") ?? ""),
             orderBy: try fields.strings("order_by").map { text throws(LedgerError) in try OrderKey.parse(text) },
             maxResults: Int(clamping: try fields.int64("max_results") ?? 1000), pageToken: try fields.string("page_token").flatMap { $0.isEmpty ? nil : $0 },
             view: try viewType(fields, "run_view_type")
         )
+    }
+
+    @Sendable func searchRuns(_ fields: RequestFields) async throws -> JSONValue {
+        let query = try runQuery(fields)
         // MLflow answers a search without experiments with an empty page rather than an error.
-        if ids.isEmpty { return .object([("runs", .array([]))]) }
+        if query.experimentIDs.isEmpty { return .object([("runs", .array([]))]) }
         let page = try await store.searchRuns(query)
         var members: [(String, JSONValue)] = [("runs", .array(page.runs.map(MLflowJSON.run)))]
         if let token = page.nextPageToken { members.append(("next_page_token", .string(token))) }

@@ -16,6 +16,8 @@ indirect enum Schema: Sendable {
     case array(Schema)
     case object([(String, Schema)], required: [String] = [])
     case reference(String)
+    /// The schema, or JSON null.
+    case nullable(Schema)
 
     var json: JSONValue {
         switch self {
@@ -30,6 +32,7 @@ indirect enum Schema: Sendable {
         case .enumeration(let values): .object([("type", .string("string")), ("enum", .array(values.map(JSONValue.string)))])
         case .pattern(let expression): .object([("type", .string("string")), ("pattern", .string(expression))])
         case .array(let items): .object([("type", .string("array")), ("items", items.json)])
+        case .nullable(let schema): .object([("oneOf", .array([schema.json, .object([("type", .string("null"))])]))])
         case .object(let properties, let required):
             .object(
                 [("type", .string("object")), ("properties", .object(properties.map { ($0.0, $0.1.json) }))]
@@ -57,6 +60,16 @@ struct Parameter: Sendable {
 enum OpenAPIDocument {
     static let components: [(String, Schema)] = [
         ("KeyValue", .object([("key", .string), ("value", .string)], required: ["key", "value"])),
+        (
+            "GroupStatistics",
+            .object(
+                [
+                    ("group", .nullable(.string)), ("count", .integer), ("mean", .metricValue), ("stddev", .metricValue), ("min", .metricValue),
+                    ("max", .metricValue), ("p50", .metricValue), ("p90", .metricValue), ("p99", .metricValue),
+                ],
+                required: ["group", "count", "mean", "stddev", "min", "max", "p50", "p90", "p99"]
+            )
+        ),
         ("Metric", .object([("key", .string), ("value", .metricValue), ("timestamp", .integer), ("step", .integer)], required: ["key", "value", "timestamp", "step"])),
         (
             "Experiment",

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import LedgerCore
 
-/// The query options shared by `runs search` and `export`.
-struct QueryOptions: ParsableArguments {
+/// Which runs a command looks at: an experiment, a filter, a lifecycle view (`stats`, `pareto`, and with an ordering
+/// `runs search` and `export`).
+struct SelectionOptions: ParsableArguments {
     @Option(help: "The experiment (name or id) whose runs to search.") var experiment: String
     @Option(
         help: ArgumentHelp(
@@ -12,11 +13,6 @@ struct QueryOptions: ParsableArguments {
         )
     )
     var filter: String?
-    @Option(
-        name: .customLong("order-by"),
-        help: ArgumentHelp("An ordering such as \"metrics.total_cost ASC\"; repeat for ties. Default: start_time DESC.", valueName: "key")
-    )
-    var orderBy: [String] = []
     @Option(help: "Which runs by lifecycle: active, deleted or all.") var view: ViewOption = .active
 
     enum ViewOption: String, ExpressibleByArgument, CaseIterable {
@@ -30,17 +26,34 @@ struct QueryOptions: ParsableArguments {
         }
     }
 
+    /// Every matching run, unordered and unpaged.
+    func query(in store: any TrackingStore) async throws -> RunQuery {
+        let experiment = try await resolveExperiment(self.experiment, in: store)
+        return RunQuery(experimentIDs: [experiment.id], filter: try Filter.parse(filter ?? ""), view: view.viewType)
+    }
+}
+
+/// The query options shared by `runs search` and `export`: a selection and its ordering.
+struct QueryOptions: ParsableArguments {
+    @OptionGroup var selection: SelectionOptions
+    @Option(
+        name: .customLong("order-by"),
+        help: ArgumentHelp("An ordering such as \"metrics.total_cost ASC\"; repeat for ties. Default: start_time DESC.", valueName: "key")
+    )
+    var orderBy: [String] = []
+
     func query(in store: any TrackingStore, limit: Int, pageToken: String?) async throws -> RunQuery {
-        let filter = try Filter.parse(self.filter ?? "")
-        let order = try orderBy.map { text -> OrderKey in
+        var query = try await selection.query(in: store)
+        query.orderBy = try orderBy.map { text -> OrderKey in
             do {
                 return try OrderKey.parse(text)
             } catch let error as LedgerError {
                 throw LedgerError(error.code, "In --order-by '\(text)': \(error.message)", column: error.column)
             }
         }
-        let experiment = try await resolveExperiment(self.experiment, in: store)
-        return RunQuery(experimentIDs: [experiment.id], filter: filter, orderBy: order, maxResults: limit, pageToken: pageToken, view: view.viewType)
+        query.maxResults = limit
+        query.pageToken = pageToken
+        return query
     }
 }
 

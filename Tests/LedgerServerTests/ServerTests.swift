@@ -304,3 +304,98 @@ struct ExperimentSearchTests {
         }
     }
 }
+
+@Suite("RunLedger analysis routes, in-process")
+struct AnalysisRouteTests {
+    /// 40 runs in one experiment: solver a, b or none; cost and co2 random; every fifth run without co2.
+    func seed(_ store: SQLiteStore) async throws -> (ExperimentID, [Run]) {
+        let experiment = try await store.createExperiment(name: "designs", artifactLocation: nil, tags: [])
+        var generator = SystemRandomNumberGenerator()
+        for index in 0..<40 {
+            let run = NewRun(experimentID: experiment.id, startTime: Int64(index))
+            var metrics = [Metric(key: "total_cost", value: Double(Int.random(in: 0..<50, using: &generator)), timestamp: 1, step: 0)]
+            if index % 5 != 0 { metrics.append(Metric(key: "total_co2", value: Double(Int.random(in: 0..<50, using: &generator)), timestamp: 1, step: 0)) }
+            let params = index % 3 == 2 ? [] : [KeyValue("solver", index % 3 == 0 ? "a" : "b")]
+            _ = try await store.write(WriteBatch([.createRun(run), .logParams(run.runID, params), .logMetrics(run.runID, metrics)]))
+        }
+        return (experiment.id, try await store.allRuns(RunQuery(experimentIDs: [experiment.id])))
+    }
+
+    @Test("statistics by a param match Summary over the same runs; runs without the param form the null group")
+    func statistics() async throws {
+        let server = try await TestServer()
+        let (experiment, runs) = try await seed(server.store)
+        try await server.test { client in
+            let body = #"{"experiment_ids":["\#(experiment)"],"metric":"metrics.total_cost","group_by":"params.solver","filter":"metrics.total_cost >= 0"}"#
+            let (status, answer) = try await client.call(.post, "/api/2.0/runledger/runs/statistics", body)
+            #expect(status == .ok)
+            guard case .array(let groups)? = answer["groups"] else { Issue.record("\(answer)"); return }
+            #expect(groups.map { $0["group"] } == [.string("a"), .string("b"), .null])
+            for group in groups {
+                let members = runs.filter { $0.params["solver"] == string(group["group"]) }.map { $0.latestMetrics["total_cost"]!.value }
+                let expected = try #require(Summary(members))
+                #expect(group["count"] == .integer(Int64(expected.count)))
+                #expect(number(group["mean"]) == expected.mean && number(group["p90"]) == expected.p90 && number(group["max"]) == expected.max)
+            }
+            let (_, ungrouped) = try await client.call(.post, "/api/2.0/runledger/runs/statistics", #"{"experiment_ids":["\#(experiment)"],"metric":"total_co2"}"#)
+            #expect(ungrouped["groups"] == .array([try #require(ungrouped["groups"].flatMap { if case .array(let g) = $0 { g.first } else { nil } })]))
+            #expect(ungrouped["groups"].flatMap { if case .array(let g) = $0 { g.first?["count"] } else { nil } } == JSONValue.integer(Int64(32)))
+            for (bad, fragment) in [
+                (#"{"metric":"total_cost"}"#, "experiment_ids"), (#"{"experiment_ids":["\#(experiment)"]}"#, "metric"),
+                (#"{"experiment_ids":["\#(experiment)"],"metric":"total_cost","group_by":"solver"}"#, "params.NAME"),
+                (#"{"experiment_ids":["\#(experiment)"],"metric":"total_cost","filter":"metrics.total_cost >"}"#, "column 21"),
+            ] {
+                let (status, error) = try await client.call(.post, "/api/2.0/runledger/runs/statistics", bad)
+                #expect(status == .badRequest && (string(error["message"]) ?? "").contains(fragment), "\(bad): \(error)")
+            }
+        }
+    }
+
+    @Test("the Pareto route returns exactly the non-dominated runs with both metrics, best cost first")
+    func pareto() async throws {
+        let server = try await TestServer()
+        let (experiment, runs) = try await seed(server.store)
+        try await server.test { client in
+            let body = #"{"experiment_ids":["\#(experiment)"],"objectives":[{"metric":"total_cost","goal":"minimize"},{"metric":"metrics.total_co2","goal":"maximize"}]}"#
+            let (status, answer) = try await client.call(.post, "/api/2.0/runledger/runs/pareto", body)
+            #expect(status == .ok)
+            guard case .array(let front)? = answer["runs"] else { Issue.record("\(answer)"); return }
+            let complete = runs.filter { $0.latestMetrics["total_co2"] != nil }
+            func value(_ run: Run, _ key: String) -> Double { run.latestMetrics[key]!.value }
+            let expected = complete.filter { run in
+                !complete.contains { other in
+                    value(other, "total_cost") <= value(run, "total_cost") && value(other, "total_co2") >= value(run, "total_co2")
+                        && (value(other, "total_cost") < value(run, "total_cost") || value(other, "total_co2") > value(run, "total_co2"))
+                }
+            }
+            let ids = front.compactMap { string($0["info"]?["run_id"]) }
+            #expect(Set(ids) == Set(expected.map(\.info.runID.rawValue)) && ids.count == expected.count)
+            let costs = ids.map { id in value(runs.first { $0.info.runID.rawValue == id }!, "total_cost") }
+            #expect(costs == costs.sorted())
+            for bad in [
+                #"{"experiment_ids":["\#(experiment)"],"objectives":[{"metric":"total_cost","goal":"minimize"}]}"#,
+                #"{"experiment_ids":["\#(experiment)"],"objectives":[{"metric":"total_cost","goal":"cheapest"},{"metric":"total_co2","goal":"minimize"}]}"#,
+                #"{"experiment_ids":["\#(experiment)"],"objectives":"total_cost"}"#,
+            ] {
+                #expect(try await client.call(.post, "/api/2.0/runledger/runs/pareto", bad).0 == .badRequest, "\(bad)")
+            }
+        }
+    }
+
+    @Test("a bucketed history has at most max_buckets buckets covering every point; limits and unknown runs are refused")
+    func bucketedHistory() async throws {
+        let server = try await TestServer()
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        _ = try await server.store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, (0..<1000).map { (index: Int) in Metric(key: "soc", value: Double(index % 100), timestamp: Int64(index), step: Int64(index)) })]))
+        try await server.test { client in
+            let (status, answer) = try await client.call(.get, "/api/2.0/runledger/metrics/get-history-bucketed?run_id=\(run.runID)&metric_key=soc&max_buckets=10")
+            #expect(status == .ok && answer["points"] == .integer(1000))
+            guard case .array(let buckets)? = answer["buckets"] else { Issue.record("\(answer)"); return }
+            #expect(buckets.count == 10)
+            #expect(buckets.compactMap { number($0["count"]) }.reduce(0, +) == 1000)
+            #expect(number(buckets[0]["min"]) == 0 && number(buckets[0]["max"]) == 99 && number(buckets[0]["mean"]) == 49.5 && number(buckets[0]["last"]) == 99)
+            #expect(try await client.call(.get, "/api/2.0/runledger/metrics/get-history-bucketed?run_id=\(run.runID)&metric_key=soc&max_buckets=0").0 == .badRequest)
+            #expect(try await client.call(.get, "/api/2.0/runledger/metrics/get-history-bucketed?run_id=\(RunID.random())&metric_key=soc").0 == .notFound)
+        }
+    }
+}

@@ -1,0 +1,242 @@
+/// Summary statistics of a set of values (NaN values are left out, as a KPI that failed to compute says nothing).
+public struct Summary: Sendable, Equatable {
+    public var count: Int
+    public var mean: Double
+    /// The sample standard deviation (n − 1); 0 for a single value.
+    public var stddev: Double
+    public var min: Double
+    public var max: Double
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+
+    /// Nil when no value is a number.
+    public init?(_ values: some Sequence<Double>) {
+        let sorted = values.filter { !$0.isNaN }.sorted()
+        guard let first = sorted.first, let last = sorted.last else { return nil }
+        count = sorted.count
+        // Welford's update, so that large values of similar size do not cancel.
+        var mean = 0.0, squares = 0.0
+        for (index, value) in sorted.enumerated() {
+            let delta = value - mean
+            mean += delta / Double(index + 1)
+            squares += delta * (value - mean)
+        }
+        self.mean = mean
+        stddev = count > 1 ? (squares / Double(count - 1)).squareRoot() : 0
+        min = first
+        max = last
+        p50 = Self.percentile(sorted, 0.50)
+        p90 = Self.percentile(sorted, 0.90)
+        p99 = Self.percentile(sorted, 0.99)
+    }
+
+    /// Linear interpolation between closest ranks (numpy's default), over sorted values.
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        let position = fraction * Double(sorted.count - 1)
+        let lower = Int(position.rounded(.down))
+        let upper = Swift.min(lower + 1, sorted.count - 1)
+        let weight = position - Double(lower)
+        return sorted[lower] + (sorted[upper] - sorted[lower]) * weight
+    }
+}
+
+/// Whether an objective of a Pareto front is to be made small or large.
+public enum Goal: String, Sendable, CaseIterable {
+    case minimize, maximize
+}
+
+/// The Pareto front: the points no other point dominates (at least as good in every objective, better in one).
+public enum ParetoFront {
+    /// Indexes of the non-dominated points, in input order. A point with a missing (NaN) objective is never on the
+    /// front. Two objectives take O(n log n) (a sort and one sweep); more take O(n² · k).
+    public static func indexes(of points: [[Double]], goals: [Goal]) -> [Int] {
+        precondition(points.allSatisfy { $0.count == goals.count }, "every point needs one value per goal")
+        // Flip maximised objectives so that smaller is better everywhere.
+        let candidates = points.indices.filter { !points[$0].contains(where: \.isNaN) }
+        let oriented = points.map { point in zip(point, goals).map { $1 == .minimize ? $0 : -$0 } }
+        if goals.count == 2 { return twoObjectives(candidates, oriented) }
+        return candidates.filter { index in
+            !candidates.contains { other in other != index && dominates(oriented[other], oriented[index]) }
+        }
+    }
+
+    static func dominates(_ a: [Double], _ b: [Double]) -> Bool {
+        var better = false
+        for (x, y) in zip(a, b) {
+            if x > y { return false }
+            if x < y { better = true }
+        }
+        return better
+    }
+
+    /// Sorted by (first, second), a point is dominated exactly when some strictly smaller point has a second objective
+    /// no larger than its own; equal points neither dominate each other nor escape what dominates one of them.
+    private static func twoObjectives(_ candidates: [Int], _ points: [[Double]]) -> [Int] {
+        let order = candidates.sorted { (points[$0][0], points[$0][1]) < (points[$1][0], points[$1][1]) }
+        var front: [Int] = []
+        var lowestSecondBefore = Double.infinity
+        var groupStart = 0
+        while groupStart < order.count {
+            let point = points[order[groupStart]]
+            var groupEnd = groupStart
+            while groupEnd < order.count, points[order[groupEnd]] == point { groupEnd += 1 }
+            if lowestSecondBefore > point[1] { front.append(contentsOf: order[groupStart..<groupEnd]) }
+            lowestSecondBefore = Swift.min(lowestSecondBefore, point[1])
+            groupStart = groupEnd
+        }
+        return front.sorted()
+    }
+}
+
+/// One bucket of a downsampled history: the points whose step falls in `firstStep...lastStep`.
+public struct HistoryBucket: Sendable, Equatable {
+    public var firstStep: Int64
+    public var lastStep: Int64
+    public var count: Int
+    public var min: Double
+    public var max: Double
+    public var mean: Double
+    /// The value of the bucket's last point (by step, then timestamp).
+    public var last: Double
+}
+
+extension HistoryBucket {
+    /// At most `maximum` buckets of equal step width over a history ordered by step (as ``TrackingStore`` returns
+    /// it); NaN points count but do not move min, max or mean (a bucket of only NaN has NaN there). A history
+    /// with no more points than `maximum` gives one bucket per point.
+    public static func downsample(_ points: [MetricPoint], maximum: Int) -> [HistoryBucket] {
+        guard let first = points.first, let lastPoint = points.last, maximum > 0 else { return [] }
+        let span = lastPoint.step - first.step
+        // Width in steps, rounded up so that `maximum` buckets cover the whole span.
+        let width = points.count <= maximum ? 1 : Swift.max(1, span / Int64(maximum) + 1)
+        var buckets: [HistoryBucket] = []
+        var sum = 0.0, numbers = 0
+        for point in points {
+            let start = first.step + (point.step - first.step) / width * width
+            if buckets.last?.firstStep != start || points.count <= maximum {
+                if let index = buckets.indices.last { buckets[index].mean = numbers > 0 ? sum / Double(numbers) : .nan }
+                buckets.append(HistoryBucket(firstStep: start, lastStep: point.step, count: 0, min: .nan, max: .nan, mean: .nan, last: point.value))
+                sum = 0
+                numbers = 0
+            }
+            let index = buckets.count - 1
+            buckets[index].count += 1
+            buckets[index].lastStep = point.step
+            buckets[index].last = point.value
+            if !point.value.isNaN {
+                buckets[index].min = buckets[index].min.isNaN ? point.value : Swift.min(buckets[index].min, point.value)
+                buckets[index].max = buckets[index].max.isNaN ? point.value : Swift.max(buckets[index].max, point.value)
+                sum += point.value
+                numbers += 1
+            }
+        }
+        if let index = buckets.indices.last { buckets[index].mean = numbers > 0 ? sum / Double(numbers) : .nan }
+        return buckets
+    }
+}
+
+/// A KPI summarised over a group of runs: `group` is the param or tag value, nil when ungrouped or when the run has
+/// no such param or tag.
+public struct GroupSummary: Sendable, Equatable {
+    public var group: String?
+    public var summary: Summary
+}
+
+/// How runs are grouped for statistics: by a param or a tag.
+public enum GroupKey: Sendable, Equatable {
+    case param(String)
+    case tag(String)
+
+    /// `params.NAME` or `tags.NAME` (also with MLflow's `param.`/`tag.` spellings).
+    public init(parsing text: String) throws(LedgerError) {
+        let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[1].isEmpty else {
+            throw LedgerError(.invalidParameterValue, "Cannot group by '\(text.prefix(100))': write params.NAME or tags.NAME.")
+        }
+        switch parts[0] {
+        case "params", "param", "parameters", "parameter": self = .param(parts[1])
+        case "tags", "tag": self = .tag(parts[1])
+        default: throw LedgerError(.invalidParameterValue, "Cannot group by '\(text.prefix(100))': write params.NAME or tags.NAME.")
+        }
+    }
+
+    func value(in run: Run) -> String? {
+        switch self {
+        case .param(let name): run.params[name]
+        case .tag(let name): run.tags[name]
+        }
+    }
+}
+
+/// A KPI to minimise or maximise on a Pareto front.
+public struct Objective: Sendable, Equatable {
+    public var metric: String
+    public var goal: Goal
+
+    public init(metric: String, goal: Goal) {
+        self.metric = Objective.metricName(metric)
+        self.goal = goal
+    }
+
+    /// `total_cost` or `metrics.total_cost` both name the metric total_cost.
+    public static func metricName(_ text: String) -> String {
+        for prefix in ["metrics.", "metric."] where text.hasPrefix(prefix) { return String(text.dropFirst(prefix.count)) }
+        return text
+    }
+}
+
+extension TrackingStore {
+    /// Every run a query matches, page after page (its maxResults and pageToken are ignored).
+    /// - Throws: ``LedgerError/Code/invalidParameterValue`` past `limit` runs, rather than exhausting memory.
+    public func allRuns(_ query: RunQuery, limit: Int = 1_000_000) async throws -> [Run] {
+        var query = query
+        query.maxResults = Limits.maxSearchResults
+        query.pageToken = nil
+        var runs: [Run] = []
+        while true {
+            let page = try await searchRuns(query)
+            runs += page.runs
+            guard runs.count <= limit else {
+                throw LedgerError(.invalidParameterValue, "The filter matches more than \(limit) runs; narrow it down.")
+            }
+            guard let token = page.nextPageToken else { return runs }
+            query.pageToken = token
+        }
+    }
+
+    /// Statistics of `metric`'s latest value over the runs `query` matches, one row per group (sorted, runs without
+    /// the param or tag last); runs without the metric are left out.
+    public func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey? = nil) async throws -> [GroupSummary] {
+        let name = Objective.metricName(metric)
+        var groups: [String?: [Double]] = [:]
+        for run in try await allRuns(query) {
+            guard let point = run.latestMetrics[name] else { continue }
+            groups[groupBy.flatMap { $0.value(in: run) }, default: []].append(point.value)
+        }
+        return groups.compactMap { group, values in Summary(values).map { GroupSummary(group: group, summary: $0) } }
+            .sorted { a, b in
+                switch (a.group, b.group) {
+                case let (x?, y?): x < y
+                case (.some, nil): true
+                default: false
+                }
+            }
+    }
+
+    /// The runs `query` matches that no other such run dominates on `objectives`, ordered by the first objective
+    /// (best first). Runs missing any of the metrics are left out.
+    public func paretoFront(_ query: RunQuery, objectives: [Objective]) async throws -> [Run] {
+        guard objectives.count >= 2 else {
+            throw LedgerError(.invalidParameterValue, "A Pareto front needs at least two objectives; got \(objectives.count).")
+        }
+        let runs = try await allRuns(query).filter { run in objectives.allSatisfy { run.latestMetrics[$0.metric] != nil } }
+        let points = runs.map { run in objectives.map { run.latestMetrics[$0.metric]!.value } }
+        let front = ParetoFront.indexes(of: points, goals: objectives.map(\.goal))
+        let first = objectives[0]
+        return front.sorted { a, b in
+            let (x, y) = (points[a][0], points[b][0])
+            return x != y ? (first.goal == .minimize ? x < y : x > y) : runs[a].info.runID.rawValue < runs[b].info.runID.rawValue
+        }.map { runs[$0] }
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import LedgerCore
+
+extension RunLedgerCommand {
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Statistics of a KPI over an experiment's runs, optionally grouped by a param or tag.",
+            discussion: """
+                Count, mean, stddev, min, max, p50, p90 and p99 of each run's latest value of --metric; runs without it \
+                are left out. With --group-by, one row per value of the param or tag (runs without it last, as group \
+                null in JSON).
+                Example:
+                  runledger stats --experiment energy-design-study --metric total_cost --group-by params.solver_type
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var selection: SelectionOptions
+        @Option(help: "The KPI, e.g. total_cost (or metrics.total_cost).") var metric: String
+        @Option(name: .customLong("group-by"), help: ArgumentHelp("params.NAME or tags.NAME.", valueName: "key")) var groupBy: String?
+        @Option(help: "table for people, json for scripts.") var format: OutputFormat = .table
+
+        func validate() throws {
+            if format == .csv { throw ValidationError("Please give --format table or json.") }
+            if let groupBy {
+                do { _ = try GroupKey(parsing: groupBy) } catch { throw ValidationError(error.message) }
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                try await database.reading { store in
+                    let query = try await selection.query(in: store)
+                    let groups = try await store.statistics(query, metric: metric, groupBy: try groupBy.map { text throws(LedgerError) in try GroupKey(parsing: text) })
+                    switch format {
+                    case .json:
+                        print(JSONValue.array(groups.map { row in
+                            let s = row.summary
+                            return .object([
+                                ("group", row.group.map(JSONValue.string) ?? .null), ("count", .integer(Int64(s.count))), ("mean", .number(s.mean)),
+                                ("stddev", .number(s.stddev)), ("min", .number(s.min)), ("max", .number(s.max)), ("p50", .number(s.p50)),
+                                ("p90", .number(s.p90)), ("p99", .number(s.p99)),
+                            ])
+                        }))
+                    case .table, .csv:
+                        var table = TextTable(headers: [groupBy ?? "GROUP", "COUNT", "MEAN", "STDDEV", "MIN", "MAX", "P50", "P90", "P99"])
+                        table.numericColumns = Set(1...8)
+                        table.rows = groups.map { row in
+                            let s = row.summary
+                            return [row.group ?? (groupBy == nil ? "(all)" : "(none)"), String(s.count)] + [s.mean, s.stddev, s.min, s.max, s.p50, s.p90, s.p99].map(formatNumber)
+                        }
+                        print(table.rendered, terminator: "")
+                        if groups.isEmpty { writeStandardError("No run has the metric \(Objective.metricName(metric)).\n") }
+                    }
+                }
+            }
+        }
+    }
+
+    struct Pareto: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The Pareto front of an experiment's runs over two or more KPIs.",
+            discussion: """
+                Prints the runs no other run beats on every objective at once (at least as good on all, better on one), \
+                best first by the first objective. Runs missing any of the KPIs are left out.
+                Example:
+                  runledger pareto --experiment energy-design-study --minimize total_cost --minimize total_co2 \\
+                      --maximize renewable_fraction --format json
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var selection: SelectionOptions
+        @Option(help: ArgumentHelp("A KPI to make small; repeat for more.", valueName: "metric")) var minimize: [String] = []
+        @Option(help: ArgumentHelp("A KPI to make large; repeat for more.", valueName: "metric")) var maximize: [String] = []
+        @Option(help: "table for people; json (an array of runs, as runs search prints them) or csv for scripts.") var format: OutputFormat = .table
+
+        /// In the order given on the command line, so that the first named objective orders the output.
+        var objectives: [Objective] {
+            let arguments = CommandLine.arguments
+            func position(_ flag: String, _ metric: String) -> Int {
+                arguments.indices.first { arguments[$0] == flag && $0 + 1 < arguments.count && arguments[$0 + 1] == metric } ?? arguments.count
+            }
+            let all = minimize.map { ($0, Goal.minimize, position("--minimize", $0)) } + maximize.map { ($0, Goal.maximize, position("--maximize", $0)) }
+            return all.sorted { $0.2 < $1.2 }.map { Objective(metric: $0.0, goal: $0.1) }
+        }
+
+        func validate() throws {
+            guard minimize.count + maximize.count >= 2 else {
+                throw ValidationError("Please name at least two objectives with --minimize and --maximize.")
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                try await database.reading { store in
+                    let query = try await selection.query(in: store)
+                    let objectives = objectives
+                    let front = try await store.paretoFront(query, objectives: objectives)
+                    switch format {
+                    case .json: print(JSONValue.array(front.map(\.json)))
+                    case .csv: print(runsCSV(front), terminator: "")
+                    case .table:
+                        var table = TextTable(headers: ["RUN ID", "NAME"] + objectives.map { "\($0.goal == .minimize ? "min" : "max") \($0.metric)" })
+                        table.numericColumns = Set(objectives.indices.map { $0 + 2 })
+                        table.rows = front.map { run in
+                            [run.info.runID.rawValue, run.info.name] + objectives.map { formatNumber(run.latestMetrics[$0.metric]!.value) }
+                        }
+                        print(table.rendered, terminator: "")
+                        writeStandardError("\(front.count) run(s) on the front.\n")
+                    }
+                }
+            }
+        }
+    }
+}
