@@ -8,6 +8,9 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
+    /// JSON text already written, inserted as it is: lets a hot path (a 10 000-point history) skip building a tree.
+    /// The parser never produces it.
+    case fragment([UInt8])
 
     /// Equal when they write the same JSON text: NaN equals NaN, an integer never equals a double.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
@@ -19,6 +22,7 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
         case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.fragment(let a), .fragment(let b)): a == b
         default: false
         }
     }
@@ -30,7 +34,15 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     /// JSON, and building it by String appends cost more than reading the points from SQLite.
     public var utf8: [UInt8] {
         var out: [UInt8] = []
-        if case .object(let members) = self, case .array(let values)? = members.first?.1 { out.reserveCapacity(64 + values.count * 72) }
+        switch self {
+        case .object(let members):
+            switch members.first?.1 {
+            case .array(let values)?: out.reserveCapacity(64 + values.count * 72)
+            case .fragment(let text)?: out.reserveCapacity(64 + text.count)
+            default: break
+            }
+        default: break
+        }
         write(into: &out)
         return out
     }
@@ -40,18 +52,9 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .integer(let value): out.append(contentsOf: String(value).utf8)
-        case .number(let value):
-            if value.isNaN {
-                out.append(contentsOf: "\"NaN\"".utf8)
-            } else if value.isInfinite {
-                out.append(contentsOf: (value > 0 ? "\"Infinity\"" : "\"-Infinity\"").utf8)
-            } else if value == value.rounded(), abs(value) < 1e15 {
-                out.append(contentsOf: String(Int64(value)).utf8)
-                out.append(contentsOf: ".0".utf8)
-            } else {
-                out.append(contentsOf: value.description.utf8)
-            }
+        case .number(let value): JSONValue.append(value, into: &out)
         case .string(let value): JSONValue.escape(value, into: &out)
+        case .fragment(let text): out.append(contentsOf: text)
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
@@ -69,6 +72,45 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// A double as MLflow writes it: integral values with ".0", non-finite ones as the strings "NaN", "Infinity",
+    /// "-Infinity".
+    private static func append(_ value: Double, into out: inout [UInt8]) {
+        if value.isNaN {
+            out.append(contentsOf: "\"NaN\"".utf8)
+        } else if value.isInfinite {
+            out.append(contentsOf: (value > 0 ? "\"Infinity\"" : "\"-Infinity\"").utf8)
+        } else if value == value.rounded(), abs(value) < 1e15 {
+            out.append(contentsOf: String(Int64(value)).utf8)
+            out.append(contentsOf: ".0".utf8)
+        } else {
+            out.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    /// MLflow's list of metric points of one key, `[{"key", "value", "timestamp", "step"}, …]`, written straight to
+    /// text: histories are the largest answers the server gives.
+    public static func metricPoints(key: String, _ points: some Collection<MetricPoint>) -> JSONValue {
+        var keyText: [UInt8] = []
+        escape(key, into: &keyText)
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + points.count * (56 + keyText.count))
+        out.append(UInt8(ascii: "["))
+        for (index, point) in points.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"key":"#.utf8)
+            out.append(contentsOf: keyText)
+            out.append(contentsOf: #","value":"#.utf8)
+            append(point.value, into: &out)
+            out.append(contentsOf: #","timestamp":"#.utf8)
+            out.append(contentsOf: String(point.timestamp).utf8)
+            out.append(contentsOf: #","step":"#.utf8)
+            out.append(contentsOf: String(point.step).utf8)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        return .fragment(out)
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {

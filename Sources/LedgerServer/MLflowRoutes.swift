@@ -327,7 +327,7 @@ struct MLflowRoutes: Sendable {
             offset = value
         }
         let page = history.dropFirst(offset).prefix(max(maxResults, 1))
-        var members: [(String, JSONValue)] = [("metrics", .array(page.map { MLflowJSON.metric(key: key, $0) }))]
+        var members: [(String, JSONValue)] = [("metrics", JSONValue.metricPoints(key: key, page))]
         if offset + page.count < history.count { members.append(("next_page_token", .string(String(offset + page.count)))) }
         return .object(members)
     }

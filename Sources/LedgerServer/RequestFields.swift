@@ -176,7 +176,7 @@ extension JSONValue {
         case .integer, .number: "a number"
         case .string: "a string"
         case .array: "an array"
-        case .object: "an object"
+        case .object, .fragment: "an object"
         }
     }
 }
