@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "LedgerConnect", targets: ["LedgerConnect"]),
         .library(name: "RunLedger", targets: ["RunLedger"]),
         .library(name: "LedgerServer", targets: ["LedgerServer"]),
+        .library(name: "LedgerExport", targets: ["LedgerExport"]),
         .executable(name: "runledger", targets: ["runledger"]),
         .executable(name: "energy-study", targets: ["energy-study"]),
     ],
@@ -32,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         // Domain values, query language, store protocol, migration planning. Foundation only, no I/O.
@@ -88,17 +90,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Runs as tables: CSV and XLSX (Office Open XML, zipped by ZIPFoundation) for the CLI and the server.
+        .target(
+            name: "LedgerExport",
+            dependencies: ["LedgerCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP server: MLflow's REST API, operations routes, auth. Sees only the TrackingStore protocol.
         .target(
             name: "LedgerServer",
             dependencies: [
                 "LedgerCore",
+                "LedgerExport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            resources: [.copy("Resources/dashboard")],
             swiftSettings: swiftSettings
         ),
         // The energy-system model behind `runledger demo` and the examples: pure computation.
@@ -110,6 +120,7 @@ let package = Package(
                 "LedgerConnect",
                 "RunLedger",
                 "LedgerServer",
+                "LedgerExport",
                 "EnergySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,7 +169,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunLedgerCLITests",
-            dependencies: ["runledger", "energy-study", "LedgerCore", "EnergySimulation"],
+            dependencies: ["runledger", "energy-study", "LedgerCore", "LedgerExport", "EnergySimulation", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: swiftSettings
         ),
     ]

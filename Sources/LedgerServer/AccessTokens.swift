@@ -50,14 +50,15 @@ public struct AccessTokens: Sendable, Equatable {
 }
 
 /// Refuses requests without a valid bearer token (401) and writes with a read token (403). `/health` stays open so
-/// that orchestrators can probe a server whose tokens they do not hold.
+/// that orchestrators can probe a server whose tokens they do not hold, and so do the dashboard's static files, which
+/// hold no data (the page sends the token the user gives it).
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: AccessTokens
     /// Whether the route at this method and path changes data.
     let writes: @Sendable (HTTPRequest.Method, String) -> Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" { return try await next(request, context) }
+        if request.uri.path == "/health" || DashboardRoutes.isPublic(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw APIError(.unauthorized, "UNAUTHENTICATED", "This server needs a bearer token: send 'Authorization: Bearer TOKEN'.")
         }

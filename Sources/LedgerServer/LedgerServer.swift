@@ -28,6 +28,7 @@ public enum LedgerServer {
         }
         mlflow.register(on: router)
         OperationsRoutes(store: store, registry: registry).register(on: router)
+        DashboardRoutes().register(on: router)
         let openAPI = OpenAPIDocument.document(mlflow: mlflow.routes).description
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: openAPI)))

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LedgerCore
+import LedgerExport
 
 /// RunLedger's extension routes under `/api/2.0/runledger/`, in MLflow's conventions: what RunLedger's own remote
 /// client and the dashboard need beyond MLflow's API (exactly-once batches, listings with run counts, reaping,
@@ -13,6 +14,9 @@ extension MLflowRoutes {
         let selection = [
             Parameter("experiment_ids", .array(.string), required: true), Parameter("filter", .string),
             Parameter("run_view_type", .enumeration(ViewType.allCases.map(\.rawValue))),
+        ]
+        let exportParameters = [
+            Parameter("order_by", .array(.string)), Parameter("columns", .array(.string)), Parameter("format", .enumeration(["csv", "xlsx"])),
         ]
         return [
             Route(
@@ -41,10 +45,11 @@ extension MLflowRoutes {
             ),
             Route(
                 .get, "metrics/get-history-bucketed",
-                "A metric's history in at most max_buckets buckets of equal step width, each with its min, max, mean and last value.", writes: false,
+                "A metric's history (or the part from min_step to max_step) in at most max_buckets buckets of equal step width, each with its min, max, mean and last value.",
+                writes: false,
                 [
                     Parameter("run_id", .pattern("^[0-9a-fA-F]{32}$"), required: true), Parameter("metric_key", .string, required: true),
-                    Parameter("max_buckets", .int64),
+                    Parameter("max_buckets", .int64), Parameter("min_step", .int64), Parameter("max_step", .int64),
                 ],
                 .object(
                     [
@@ -82,6 +87,12 @@ extension MLflowRoutes {
                     )
                 ],
                 .object([("runs", .array(.reference("Run")))], required: ["runs"]), prefixes: prefixes, pareto
+            ),
+            Route(
+                .get, "runs/export", Self.exportSummary, selection + exportParameters, fileTypes: Self.exportTypes, prefixes: prefixes, export
+            ),
+            Route(
+                .post, "runs/export", Self.exportSummary, selection + exportParameters, fileTypes: Self.exportTypes, prefixes: prefixes, export
             ),
             Route(
                 .post, "runs/reap", "Mark RUNNING runs whose heartbeat is older than heartbeat_before as KILLED, ending them at end_time.",
@@ -133,7 +144,17 @@ extension MLflowRoutes {
         guard (1...10_000).contains(maximum) else {
             throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(maximum) for parameter 'max_buckets': it must be between 1 and 10000.")
         }
-        let history = try await store.metricHistory(runID: try fields.runID(), key: try fields.requiredString("metric_key"))
+        let lowest = try fields.int64("min_step") ?? .min, highest = try fields.int64("max_step") ?? .max
+        guard lowest <= highest else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "min_step \(lowest) is above max_step \(highest): give a range from low to high.")
+        }
+        var history = try await store.metricHistory(runID: try fields.runID(), key: try fields.requiredString("metric_key"))
+        // A zoomed chart asks for a step range; the history is ordered by step, so the range is one slice.
+        if lowest > .min || highest < .max {
+            let start = history.partitioningIndex { $0.step >= lowest }
+            let end = history.partitioningIndex { $0.step > highest }
+            history = Array(history[start..<max(start, end)])
+        }
         let buckets = HistoryBucket.downsample(history, maximum: Int(maximum)).map { bucket -> JSONValue in
             .object([
                 ("first_step", .integer(bucket.firstStep)), ("last_step", .integer(bucket.lastStep)), ("count", .integer(Int64(bucket.count))),
@@ -142,6 +163,7 @@ extension MLflowRoutes {
         }
         return .object([("points", .integer(Int64(history.count))), ("buckets", .array(buckets))])
     }
+
 
     /// A query over whole experiments: statistics and fronts need experiments named, not a page of them.
     private func selection(_ fields: RequestFields) throws -> RunQuery {
@@ -170,9 +192,49 @@ extension MLflowRoutes {
         return .object([("runs", .array(runs.map(MLflowJSON.run)))])
     }
 
+    static let exportSummary = """
+        Every run a filter matches, in order_by's order, as CSV (RFC 4180) or an Excel workbook; columns as in \
+        `runledger export` (default: run_id, run_name, status, start_time, end_time, then every param, metric and tag).
+        """
+    static let exportTypes = ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+
+    @Sendable func export(_ fields: RequestFields) async throws -> File {
+        var query = try selection(fields)
+        let format = (try fields.string("format") ?? "csv").lowercased()
+        guard format == "csv" || format == "xlsx" else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid format '\(format.prefix(100))': valid values are csv and xlsx.")
+        }
+        let columns = try fields.strings("columns")
+        query.maxResults = 1000
+        query.pageToken = nil
+        var runs: [Run] = []
+        while true {
+            let page = try await store.searchRuns(query)
+            runs += page.runs
+            guard let token = page.nextPageToken else { break }
+            query.pageToken = token
+        }
+        let table = columns.isEmpty ? RunTable(runs) : try RunTable(runs, columns: columns)
+        let name = "runs-" + query.experimentIDs.map(\.description).joined(separator: "-")
+        if format == "csv" { return File(bytes: Array(table.csv().utf8), contentType: Self.exportTypes[0] + "; charset=utf-8", filename: name + ".csv") }
+        return File(bytes: [UInt8](try table.xlsx()), contentType: Self.exportTypes[1], filename: name + ".xlsx")
+    }
+
     @Sendable func reapRuns(_ fields: RequestFields) async throws -> JSONValue {
         let before = try fields.requiredInt64("heartbeat_before")
         let reaped = try await store.reapRuns(heartbeatBefore: before, endTime: try fields.int64("end_time") ?? clock())
         return .object([("run_ids", .array(reaped.map { .string($0.rawValue) }))])
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `belongs`, for a predicate that is false and then true along the array.
+    fileprivate func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
+        var low = 0, high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 }

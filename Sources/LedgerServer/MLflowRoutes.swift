@@ -119,7 +119,9 @@ struct MLflowRoutes: Sendable {
         let writes: Bool
         let request: [Parameter]
         let response: Schema
-        let handler: @Sendable (RequestFields) async throws -> JSONValue
+        /// The media types of a route that answers with a file rather than JSON; empty for JSON routes.
+        let fileTypes: [String]
+        let handler: @Sendable (RequestFields) async throws -> Reply
 
         init(
             _ method: HTTPRequest.Method, _ path: String, _ summary: String, writes: Bool, _ request: [Parameter], _ response: Schema,
@@ -132,8 +134,38 @@ struct MLflowRoutes: Sendable {
             self.writes = writes
             self.request = request
             self.response = response
-            self.handler = handler
+            self.fileTypes = []
+            self.handler = { .json(try await handler($0)) }
         }
+
+        /// A read-only route that answers with a file of one of `fileTypes`.
+        init(
+            _ method: HTTPRequest.Method, _ path: String, _ summary: String, _ request: [Parameter], fileTypes: [String], prefixes: [String],
+            _ handler: @escaping @Sendable (RequestFields) async throws -> File
+        ) {
+            self.method = method
+            self.path = path
+            self.prefixes = prefixes
+            self.summary = summary
+            self.writes = false
+            self.request = request
+            self.response = .string
+            self.fileTypes = fileTypes
+            self.handler = { .file(try await handler($0)) }
+        }
+    }
+
+    /// What a route answers.
+    enum Reply: Sendable {
+        case json(JSONValue)
+        case file(File)
+    }
+
+    /// A download: its bytes, media type and the name a browser saves it under.
+    struct File: Sendable {
+        let bytes: [UInt8]
+        let contentType: String
+        let filename: String
     }
 
     /// The prefixes MLflow serves its API under: the clients use the first, MLflow's own web UI the second.
@@ -145,7 +177,14 @@ struct MLflowRoutes: Sendable {
                 let limit = maxBodyBytes
                 router.on(RouterPath(prefix + route.path), method: route.method) { request, _ -> Response in
                     let fields = try await RequestFields.read(request, limit: limit)
-                    return Response.json(try await route.handler(fields))
+                    switch try await route.handler(fields) {
+                    case .json(let value): return Response.json(value)
+                    case .file(let file):
+                        var headers = HTTPFields()
+                        headers[.contentType] = file.contentType
+                        headers[.contentDisposition] = "attachment; filename=\"\(file.filename)\""
+                        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: file.bytes)))
+                    }
                 }
             }
         }

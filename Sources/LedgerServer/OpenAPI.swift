@@ -131,7 +131,7 @@ enum OpenAPIDocument {
                     let body = Schema.object(route.request.map { ($0.name, $0.schema) }, required: route.request.filter(\.required).map(\.name))
                     operation.append(("requestBody", .object([("required", .bool(false)), ("content", .object([("application/json", .object([("schema", body.json)]))]))])))
                 }
-                operation.append(("responses", responses(route.response)))
+                operation.append(("responses", route.fileTypes.isEmpty ? responses(route.response) : fileResponses(route.fileTypes)))
                 add(prefix + route.path, method, .object(operation))
             }
         }
@@ -140,7 +140,7 @@ enum OpenAPIDocument {
         add("/ready", "get", operation("ready", "Whether the database answers and its schema is current; 503 with the reason otherwise.", responses(ready, extra: [("503", jsonContent(ready, "Not ready"))])))
         add("/metrics", "get", operation("metrics", "Prometheus text exposition.", .object([("200", .object([("description", .string("Metrics")), ("content", .object([("text/plain", .object([("schema", Schema.string.json)]))]))])), ("default", jsonContent(.reference("Error"), "An error"))])))
         add("/openapi.json", "get", operation("openapi", "This document.", responses(.object([]))))
-        add("/", "get", operation("index", "Where the API, health, readiness and metrics live.", responses(.object([]))))
+        add("/", "get", operation("dashboard", "The Results Explorer web dashboard (HTML; also at /experiments/…).", .object([("200", .object([("description", .string("The page")), ("content", .object([("text/html", .object([("schema", Schema.string.json)]))]))]))])))
         return .object([
             ("openapi", .string("3.1.0")),
             ("info", .object([("title", .string("RunLedger")), ("version", .string("0.1.0")), ("description", .string("MLflow's tracking REST API 2.0 and RunLedger's operations routes. Errors are {error_code, message}."))])),
@@ -167,6 +167,14 @@ enum OpenAPIDocument {
 
     private static func jsonContent(_ schema: Schema, _ description: String) -> JSONValue {
         .object([("description", .string(description)), ("content", .object([("application/json", .object([("schema", schema.json)]))]))])
+    }
+
+    private static func fileResponses(_ types: [String]) -> JSONValue {
+        let content = JSONValue.object(types.map { ($0, .object([("schema", .object([("type", .string("string")), ("contentMediaType", .string($0))]))])) })
+        return .object([
+            ("200", .object([("description", .string("The file")), ("content", content)])),
+            ("default", jsonContent(.reference("Error"), "An error: {error_code, message}")),
+        ])
     }
 
     private static func responses(_ schema: Schema, extra: [(String, JSONValue)] = []) -> JSONValue {

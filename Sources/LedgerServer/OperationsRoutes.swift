@@ -8,15 +8,6 @@ struct OperationsRoutes: Sendable {
     let registry: PrometheusCollectorRegistry
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        // Until the dashboard lands, the root says where things are, so that a browser pointed at the server learns its way.
-        router.get("/") { _, _ in
-            Response.json(
-                .object([
-                    ("service", .string("RunLedger")), ("mlflow_api", .string("/api/2.0/mlflow/")), ("health", .string("/health")),
-                    ("ready", .string("/ready")), ("metrics", .string("/metrics")),
-                ])
-            )
-        }
         router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
         router.get("/ready") { _, _ -> Response in
             if let problem = await store.healthCheck() {

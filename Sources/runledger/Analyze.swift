@@ -1,5 +1,6 @@
 import ArgumentParser
 import LedgerCore
+import LedgerExport
 
 extension RunLedgerCommand {
     struct Stats: AsyncParsableCommand {
@@ -99,7 +100,7 @@ extension RunLedgerCommand {
                     let front = try await store.paretoFront(query, objectives: objectives)
                     switch format {
                     case .json: print(JSONValue.array(front.map(\.json)))
-                    case .csv: print(runsCSV(front), terminator: "")
+                    case .csv: print(RunTable(front).csv(), terminator: "")
                     case .table:
                         var table = TextTable(headers: ["RUN ID", "NAME"] + objectives.map { "\($0.goal == .minimize ? "min" : "max") \($0.metric)" })
                         table.numericColumns = Set(objectives.indices.map { $0 + 2 })

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LedgerCore
+import LedgerExport
 
 extension RunLedgerCommand {
     struct Metrics: AsyncParsableCommand {

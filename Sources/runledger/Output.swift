@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerExport
 
 /// A plain-text table for people: a header, a rule, left-aligned text and right-aligned numbers.
 struct TextTable {
@@ -24,27 +25,6 @@ struct TextTable {
 }
 
 /// RFC 4180 CSV: fields with commas, quotes or line breaks are quoted, quotes doubled, lines end with CRLF.
-enum CSV {
-    static func field(_ text: String) -> String {
-        // Scalars, not Characters: "\r\n" is one Character that equals neither "\r" nor "\n".
-        guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ")
-            || text.hasSuffix(" ")
-        else {
-            return text
-        }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    static func line(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") + "\r\n" }
-}
-
-/// Numbers as text: the shortest form that reads back to the same double; NaN and infinities spelled out.
-func formatNumber(_ value: Double) -> String {
-    if value.isNaN { return "NaN" }
-    if value.isInfinite { return value > 0 ? "Infinity" : "-Infinity" }
-    return "\(value)"
-}
-
 /// A compact form of a number for tables.
 func formatForTable(_ value: Double) -> String {
     if !value.isFinite { return formatNumber(value) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LedgerCore
+import LedgerExport
 
 /// Which runs a command looks at: an experiment, a filter, a lifecycle view (`stats`, `pareto`, and with an ordering
 /// `runs search` and `export`).
@@ -97,7 +98,7 @@ extension RunLedgerCommand {
                         let page = try await store.searchRuns(request)
                         switch format {
                         case .json: print(JSONValue.array(page.runs.map(\.json)))
-                        case .csv: print(runsCSV(page.runs), terminator: "")
+                        case .csv: print(RunTable(page.runs).csv(), terminator: "")
                         case .table:
                             var fields: [Field] = []
                             for field in request.orderBy.map(\.field) + request.filter.fields + extra where !fields.contains(field) { fields.append(field) }
@@ -154,18 +155,3 @@ extension RunLedgerCommand {
     }
 }
 
-/// Runs as CSV: run_id, run_name, status, start_time, end_time, then params.*, metrics.*, tags.* columns.
-func runsCSV(_ runs: [Run]) -> String {
-    let params = Set(runs.flatMap(\.params.keys)).sorted()
-    let metrics = Set(runs.flatMap(\.latestMetrics.keys)).sorted()
-    let tags = Set(runs.flatMap(\.tags.keys)).sorted()
-    var out = CSV.line(["run_id", "run_name", "status", "start_time", "end_time"] + params.map { "params.\($0)" } + metrics.map { "metrics.\($0)" } + tags.map { "tags.\($0)" })
-    for run in runs {
-        var fields = [run.info.runID.rawValue, run.info.name, run.info.status.rawValue, String(run.info.startTime), run.info.endTime.map(String.init) ?? ""]
-        fields += params.map { run.params[$0] ?? "" }
-        fields += metrics.map { run.latestMetrics[$0].map { formatNumber($0.value) } ?? "" }
-        fields += tags.map { run.tags[$0] ?? "" }
-        out += CSV.line(fields)
-    }
-    return out
-}

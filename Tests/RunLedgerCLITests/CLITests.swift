@@ -156,6 +156,34 @@ struct CLITests {
         #expect(rows.count - 1 == finished.count)
     }
 
+    @Test("export xlsx writes a workbook of the chosen columns of the filtered runs, in order; an unknown column is refused")
+    func exportXLSX() throws {
+        _ = try #require(Self.demo)
+        let output = Self.folder.appendingPathComponent("hybrid.xlsx").path
+        let filter = "params.solver_type = 'hybrid'"
+        let export = try CLI.run([
+            "export", "xlsx", "--database", Self.database, "--experiment", "energy-design-study", "--filter", filter,
+            "--order-by", "metrics.total_cost ASC", "--columns", "run_id, params.solver_type,metrics.total_cost", "--output", output,
+        ])
+        #expect(export.status == 0, "\(export.stderr)")
+        let rows = try XLSXReader.rows(try Data(contentsOf: URL(fileURLWithPath: output)))
+        #expect(rows.first?.map(\.text) == ["run_id", "params.solver_type", "metrics.total_cost"])
+        let expected = try jsonArray(try CLI.run([
+            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", filter,
+            "--order-by", "metrics.total_cost ASC", "--limit", "1000", "--format", "json",
+        ]).stdout)
+        #expect(rows.dropFirst().map { $0[0].text } == expected.map { $0["run_id"] as? String ?? "" })
+        #expect(rows.dropFirst().allSatisfy { $0[1].text == "hybrid" })
+        let costs = rows.dropFirst().compactMap { $0.count > 2 && $0[2].type == nil ? Double($0[2].text) : nil }
+        #expect(!costs.isEmpty && costs == costs.sorted())
+
+        let refused = try CLI.run([
+            "export", "xlsx", "--database", Self.database, "--experiment", "energy-design-study", "--columns", "cost", "--output", output + ".2",
+        ])
+        #expect(refused.status == 2 && refused.stderr.contains("Unknown column 'cost'"))
+        #expect(!FileManager.default.fileExists(atPath: output + ".2"))
+    }
+
     @Test("runs show, metrics history and experiments list print what the store holds")
     func showAndHistory() throws {
         _ = try #require(Self.demo)

@@ -53,11 +53,15 @@ class Server:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_runledger(extra=()):
+def start_runledger(extra=(), prepare=None):
+    """Starts `runledger serve` on a fresh SQLite file; `prepare(path)` may fill the file first."""
     folder = tempfile.mkdtemp(prefix="runledger-compat-")
+    database = os.path.join(folder, "ledger.sqlite")
+    if prepare:
+        prepare(database)
     log = open(os.path.join(folder, "server.log"), "w")
     process = subprocess.Popen(
-        [RUNLEDGER, "serve", "--port", "0", "--database", os.path.join(folder, "ledger.sqlite"), *extra],
+        [RUNLEDGER, "serve", "--port", "0", "--database", database, *extra],
         stdout=subprocess.PIPE, stderr=log, text=True,
     )
     line = process.stdout.readline()

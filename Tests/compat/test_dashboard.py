@@ -1,0 +1,292 @@
+"""The Results Explorer in a real browser: Debian's headless Chromium driven by selenium, against `runledger serve`
+over a database filled by `runledger demo` plus one run with hostile text. Every view is checked against the API's
+own answers and a screenshot of each goes to RUNLEDGER_SCREENSHOTS (default .build/dashboard-screenshots)."""
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import RUNLEDGER, ROOT, start_runledger
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = os.environ.get("RUNLEDGER_SCREENSHOTS", os.path.join(ROOT, ".build", "dashboard-screenshots"))
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+HOSTILE_TAG = '"><script>alert(1)</script>'
+EXPERIMENT = "energy-design-study"
+
+
+
+def api(server, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(server.url + "/api/2.0/" + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def fill(database):
+    subprocess.run([RUNLEDGER, "demo", "--runs", "60", "--steps", "48", "--seed", "7", "--database", database], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    started = start_runledger(prepare=fill)
+    experiment = api(started, "GET", f"mlflow/experiments/get-by-name?experiment_name={EXPERIMENT}")["experiment"]
+    started.experiment_id = experiment["experiment_id"]
+    # One run whose name and tag are markup, with KPIs so that it appears in every view.
+    run = api(started, "POST", "mlflow/runs/create", {"experiment_id": started.experiment_id, "run_name": HOSTILE_NAME, "start_time": int(time.time() * 1000)})["run"]
+    started.hostile_id = run["info"]["run_id"]
+    now = int(time.time() * 1000)
+    api(started, "POST", "mlflow/runs/log-batch", {
+        "run_id": started.hostile_id,
+        "params": [{"key": "solver_type", "value": HOSTILE_TAG}, {"key": "battery_kwh", "value": "100"}],
+        "tags": [{"key": "site", "value": HOSTILE_TAG}],
+        "metrics": [{"key": "total_cost", "value": 1.0, "timestamp": now, "step": 0}, {"key": "total_co2", "value": 1.0, "timestamp": now, "step": 0}]
+        + [{"key": "soc", "value": float(i % 7), "timestamp": now + i, "step": i} for i in range(20)],
+    })
+    api(started, "POST", "mlflow/runs/update", {"run_id": started.hostile_id, "status": "FINISHED", "end_time": now + 100})
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    downloads = tempfile.mkdtemp(prefix="runledger-downloads-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000"):
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    driver.downloads = downloads
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    print(f"\nscreenshots: {SCREENSHOTS}")
+    yield driver
+    driver.quit()
+    shutil.rmtree(downloads, ignore_errors=True)
+
+
+def wait(driver, condition, seconds=20):
+    return WebDriverWait(driver, seconds).until(lambda d: condition(d))
+
+
+def no_dialog(driver):
+    try:
+        driver.switch_to.alert
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+def injected(driver):
+    """Elements the hostile text would have made had it been parsed as markup."""
+    return driver.execute_script("return document.querySelectorAll('main img, main script').length")
+
+
+def shot(driver, name):
+    driver.save_screenshot(os.path.join(SCREENSHOTS, name + ".png"))
+
+
+def open_runs(driver, server, query=""):
+    driver.get(f"{server.url}/experiments/{server.experiment_id}{query}")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#run-count") and "run" in d.find_element(By.CSS_SELECTOR, "#run-count").text
+         or d.find_elements(By.CSS_SELECTOR, "#filter-error .error"))
+
+
+def visible_runs(driver):
+    return [row.get_attribute("data-run-id") for row in driver.find_elements(By.CSS_SELECTOR, "#runs-grid .grid-row")]
+
+
+def column_cells(driver, column):
+    """The text of one column in the rendered rows, in row order (rows are absolutely placed, so sort by top)."""
+    rows = driver.execute_script(
+        """
+        const index = [...document.querySelectorAll('#runs-grid .grid-head .cell')].findIndex(c => c.dataset.column === arguments[0]);
+        return [...document.querySelectorAll('#runs-grid .grid-row')].sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top))
+            .map(r => r.children[index].textContent);
+        """, column)
+    return rows
+
+
+def search_count(server, filter_text):
+    runs, token = [], None
+    while True:
+        page = api(server, "POST", "mlflow/runs/search", {"experiment_ids": [server.experiment_id], "filter": filter_text, "max_results": 1000, "page_token": token})
+        runs += page.get("runs", [])
+        token = page.get("next_page_token")
+        if not token:
+            return runs
+
+
+def test_the_root_lists_experiments_with_run_counts(server, browser):
+    browser.get(server.url + "/")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#experiments tbody tr"))
+    row = browser.find_element(By.CSS_SELECTOR, f'#experiments tr[data-experiment-id="{server.experiment_id}"]')
+    assert EXPERIMENT in row.text
+    assert "61" in [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+    search = browser.find_element(By.CSS_SELECTOR, "input[type=search]")
+    search.send_keys("no-such-study")
+    wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#experiments tbody tr"))
+    shot(browser, "01-experiments")
+
+
+def test_the_runs_table_shows_the_demo_runs_and_the_hostile_name_as_text(server, browser):
+    open_runs(browser, server)
+    assert browser.find_element(By.ID, "run-count").text == "61 runs"
+    assert len(visible_runs(browser)) > 10
+    names = column_cells(browser, "params.solver_type")
+    assert set(names) <= {"heuristic", "milp", "hybrid", HOSTILE_TAG}
+    link = browser.find_element(By.CSS_SELECTOR, f'.grid-row[data-run-id="{server.hostile_id}"] .run-link')
+    assert link.text == HOSTILE_NAME
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "02-runs")
+
+
+def test_a_filter_narrows_the_table_and_a_malformed_one_shows_where(server, browser):
+    open_runs(browser, server)
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("params.solver_type = 'hybrid'", Keys.ENTER)
+    expected = search_count(server, "params.solver_type = 'hybrid'")
+    wait(browser, lambda d: d.find_element(By.ID, "run-count").text == f"{len(expected)} runs")
+    assert 0 < len(expected) < 61
+    assert set(column_cells(browser, "params.solver_type")) == {"hybrid"}
+    assert sorted(visible_runs(browser)) == sorted(run["info"]["run_id"] for run in expected)
+    shot(browser, "03-filtered")
+
+    box = browser.find_element(By.ID, "filter")
+    box.clear()
+    box.send_keys("metrics.total_cost < 'cheap'", Keys.ENTER)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .error"))
+    error = browser.find_element(By.CSS_SELECTOR, "#filter-error .error").text
+    assert "column 22" in error and "expected a number" in error
+    caret = browser.find_element(By.CSS_SELECTOR, "#filter-error .caret").text.split("\n")
+    assert caret[1].index("^") == 21
+    shot(browser, "04-filter-error")
+
+
+def test_clicking_a_header_sorts_by_that_kpi(server, browser):
+    open_runs(browser, server)
+    browser.find_element(By.CSS_SELECTOR, '#runs-grid .grid-head .cell[data-column="metrics.total_cost"]').click()
+    wait(browser, lambda d: "sort=metrics.total_cost+ASC" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".sorted-asc"))
+    wait(browser, lambda d: len(visible_runs(d)) > 10)
+    values = [cell for cell in column_cells(browser, "metrics.total_cost")]
+    numbers = [float(v) for v in values if v]
+    assert numbers == sorted(numbers) and len(numbers) > 10
+    # Runs without the KPI (the demo's FAILED ones) come last.
+    assert all(v == "" for v in values[len(numbers):])
+    expected = api(server, "POST", "mlflow/runs/search", {"experiment_ids": [server.experiment_id], "order_by": ["metrics.total_cost ASC"], "max_results": 5})
+    assert [run["info"]["run_id"] for run in expected["runs"]] == browser.execute_script(
+        "return [...document.querySelectorAll('#runs-grid .grid-row')].sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top)).slice(0, 5).map(r => r.dataset.runId)")
+    shot(browser, "05-sorted")
+
+
+def test_comparing_three_runs_shows_their_params_side_by_side(server, browser):
+    open_runs(browser, server)
+    ids = [run_id for run_id in visible_runs(browser) if run_id != server.hostile_id][:2] + [server.hostile_id]
+    for run_id in ids:
+        browser.find_element(By.CSS_SELECTOR, f'.grid-row[data-run-id="{run_id}"] input[type=checkbox]').click()
+    button = browser.find_element(By.ID, "compare-button")
+    assert button.text == "Compare 3" and button.is_enabled()
+    button.click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#compare-params tbody tr"))
+    headers = [cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#compare-params thead th")][1:]
+    runs = [api(server, "GET", f"mlflow/runs/get?run_id={run_id}")["run"] for run_id in ids]
+    assert headers == [run["info"]["run_name"] for run in runs]
+    solver = browser.find_element(By.CSS_SELECTOR, '#compare-params tr[data-key="params.solver_type"]')
+    assert [cell.text for cell in solver.find_elements(By.TAG_NAME, "td")] == [
+        next(p["value"] for p in run["data"]["params"] if p["key"] == "solver_type") for run in runs]
+    assert "diff" in solver.get_attribute("class")
+    best = browser.find_elements(By.CSS_SELECTOR, '#compare-metrics tr[data-key="metrics.total_cost"] td.best')
+    assert [cell.text for cell in best] == ["1"]  # the hostile run's made-up cost is the lowest
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.chart[data-metric="soc"] svg path'))
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "06-compare")
+
+
+def test_the_design_space_draws_the_pareto_front(server, browser):
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=design&x=total_cost&y=renewable_fraction&xgoal=min&ygoal=max")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#scatter circle.dot"))
+    front = api(server, "POST", "runledger/runs/pareto", {
+        "experiment_ids": [server.experiment_id],
+        "objectives": [{"metric": "total_cost", "goal": "minimize"}, {"metric": "renewable_fraction", "goal": "maximize"}]})["runs"]
+    drawn = {dot.get_attribute("data-run-id") for dot in browser.find_elements(By.CSS_SELECTOR, "#scatter circle.dot.front")}
+    assert drawn == {run["info"]["run_id"] for run in front if any(m["key"] == "renewable_fraction" for m in run["data"]["metrics"])}
+    assert len(drawn) >= 2
+    assert browser.find_elements(By.CSS_SELECTOR, "#scatter path.frontline")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#front-table tbody tr")) == len(front)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#parallel path.pc-line")) == 61
+    shot(browser, "07-design")
+    # Brushing an axis narrows the table under the parallel coordinates.
+    browser.execute_script("document.querySelector('#parallel svg').brush(0, 0, 120)")
+    text = browser.find_element(By.ID, "brushed-count").text
+    inside = int(text.split(" ")[0])
+    assert 0 <= inside < 61 and len(browser.find_elements(By.CSS_SELECTOR, "#brushed-table tbody tr")) == min(inside, 200)
+    assert injected(browser) == 0 and no_dialog(browser)
+
+
+def test_statistics_by_solver_match_the_api(server, browser):
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=stats&metric=total_cost&group=params.solver_type")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#stats-table tbody tr"))
+    groups = api(server, "POST", "runledger/runs/statistics", {"experiment_ids": [server.experiment_id], "metric": "total_cost", "group_by": "params.solver_type"})["groups"]
+    rows = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in browser.find_elements(By.CSS_SELECTOR, "#stats-table tbody tr")]
+    assert [(row[0], int(row[1])) for row in rows] == [(g["group"], g["count"]) for g in groups]
+    assert browser.find_elements(By.CSS_SELECTOR, "#stats-chart svg circle")
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "08-statistics")
+
+
+def test_the_run_page_charts_every_metric_and_shows_hostile_text_as_text(server, browser):
+    browser.get(f"{server.url}/experiments/{server.experiment_id}/runs/{server.hostile_id}")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.chart[data-metric="soc"] svg path'))
+    assert browser.find_element(By.ID, "run-name").text == HOSTILE_NAME
+    assert HOSTILE_TAG in browser.find_element(By.TAG_NAME, "main").text
+    assert "20 points" in browser.find_element(By.CSS_SELECTOR, '.chart[data-metric="soc"] h3').text
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "09-run")
+
+
+def downloaded(browser, suffix, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = [name for name in os.listdir(browser.downloads) if name.endswith(suffix)]
+        if done:
+            return os.path.join(browser.downloads, done[0])
+        time.sleep(0.1)  # the browser writes the file on its own; there is no event to await from here
+    raise AssertionError(f"no {suffix} download within {seconds} s")
+
+
+def test_csv_and_xlsx_downloads_hold_the_filtered_rows(server, browser):
+    import openpyxl
+
+    open_runs(browser, server, "?filter=" + urllib.parse.quote("params.solver_type = 'milp'") + "&sort=" + urllib.parse.quote("metrics.total_cost ASC"))
+    expected = api(server, "POST", "mlflow/runs/search", {"experiment_ids": [server.experiment_id], "filter": "params.solver_type = 'milp'", "order_by": ["metrics.total_cost ASC"]})["runs"]
+    ids = [run["info"]["run_id"] for run in expected]
+    browser.find_element(By.ID, "export-csv").click()
+    with open(downloaded(browser, ".csv"), newline="") as file:
+        rows = list(csv.reader(io.StringIO(file.read())))
+    assert rows[0][:2] == ["run_id", "run_name"] and "params.solver_type" in rows[0] and "metrics.total_cost" in rows[0]
+    assert [row[0] for row in rows[1:]] == ids
+    assert {row[rows[0].index("params.solver_type")] for row in rows[1:]} == {"milp"}
+
+    browser.find_element(By.ID, "export-xlsx").click()
+    sheet = openpyxl.load_workbook(downloaded(browser, ".xlsx")).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert list(values[0][:2]) == ["run_id", "run_name"]
+    assert [row[0] for row in values[1:]] == ids
+    cost = values[0].index("metrics.total_cost")
+    costs = [row[cost] for row in values[1:] if row[cost] is not None]
+    assert costs and all(isinstance(value, float) for value in costs) and costs == sorted(costs)
