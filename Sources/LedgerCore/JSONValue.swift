@@ -186,3 +186,33 @@ extension JSONValue {
         return members.last { $0.0 == key }?.1
     }
 }
+
+extension JSONValue {
+    /// The string, or nil for any other kind of value.
+    public var text: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    /// An integer given as a JSON integer, an integral number or a decimal string (MLflow's int64 rule).
+    public var int64: Int64? {
+        switch self {
+        case .integer(let value): value
+        case .number(let value) where value == value.rounded() && abs(value) < 9.2e18: Int64(value)
+        case .string(let text): Int64(text)
+        default: nil
+        }
+    }
+
+    /// A number given as a JSON number or as "NaN", "Infinity" or "-Infinity" (how MLflow writes them).
+    public var double: Double? {
+        switch self {
+        case .integer(let value): Double(value)
+        case .number(let value): value
+        case .string("NaN"): .nan
+        case .string("Infinity"): .infinity
+        case .string("-Infinity"): -.infinity
+        default: nil
+        }
+    }
+}

@@ -17,6 +17,7 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
             case schemaPending = "SCHEMA_PENDING"
             case migrationConflict = "MIGRATION_CONFLICT"
             case storeUnavailable = "STORE_UNAVAILABLE"
+            case conflict = "RESOURCE_CONFLICT"
             case `internal` = "INTERNAL_ERROR"
         }
         private let base: Base
@@ -43,6 +44,8 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let migrationConflict = Code(base: .migrationConflict)
         /// The store could not be reached or failed for a reason that is not the caller's fault; retrying may help.
         public static let storeUnavailable = Code(base: .storeUnavailable)
+        /// The write was based on a version that is no longer current (a stale expected version of a state document).
+        public static let conflict = Code(base: .conflict)
         /// A bug: an invariant did not hold.
         public static let `internal` = Code(base: .internal)
 

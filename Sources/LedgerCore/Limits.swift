@@ -18,6 +18,13 @@ public enum Limits {
     public static let experimentTagValueLength = 20000
     /// Runs one search may return per page.
     public static let maxSearchResults = 50000
+    /// The largest state document a project may hold, in UTF-8 bytes.
+    public static let stateDocumentBytes = 8 << 20
+    /// Points a windowed read may return at once.
+    public static let maxWindowPoints = 100_000
+    /// Events a batch may carry, and the longest event message in characters.
+    public static let eventsPerBatch = 1000
+    public static let eventMessageLength = 8000
     /// Levels of parentheses and `not` in one filter: keeps parsing and evaluation within their stacks, and the SQL
     /// within SQLite's parser stack (measured: 36 nested NOTs or 24 alternating and/or levels pass, 40 and 32 fail).
     public static let filterNesting = 20

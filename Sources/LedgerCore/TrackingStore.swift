@@ -43,6 +43,43 @@ public protocol TrackingStore: Sendable {
     /// clients, which send none) are left alone: silence from them says nothing about their process.
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID]
 
+    /// The newest points of some keys in a run or an experiment, optionally in a time range, newest first; read
+    /// from the (run, key, timestamp) index, a bounded range per run and key, never a whole history.
+    func metricWindow(_ window: MetricWindow) async throws -> [MetricSample]
+
+    /// A run's events, newest first, filtered by kind, level and time.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
+    func runEvents(_ query: EventQuery) async throws -> [StoredEvent]
+
+    /// Every stored retention policy, oldest first.
+    func retentionPolicies() async throws -> [RetentionPolicy]
+
+    /// Stores a policy and returns it with its id and creation time.
+    func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy
+
+    /// Removes a policy. - Throws: ``LedgerError/Code/resourceDoesNotExist``.
+    func removeRetentionPolicy(id: Int64) async throws
+
+    /// One bounded pass of a policy in one short transaction: removes (or with `dryRun` counts) at most `budget`
+    /// points or events, going on from `resume` (the previous pass's ``PruneCount/resume``; nil to start).
+    /// ``pruneAll(now:budget:dryRun:progress:)`` repeats passes until done.
+    func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount
+
+    /// Every project, archived ones included, most recently active first.
+    func projects() async throws -> [Project]
+
+    /// Creates, archives, activates (`switch`) or deletes a project (with its documents).
+    /// - Throws: ``LedgerError/Code/resourceAlreadyExists`` for a taken name, ``LedgerError/Code/resourceDoesNotExist``.
+    func changeProject(_ name: String, _ change: ProjectChange) async throws
+
+    /// A project's document in a namespace, or nil. - Throws: ``LedgerError/Code/resourceDoesNotExist`` for an unknown project.
+    func stateDocument(project: String, namespace: String) async throws -> StateDocument?
+
+    /// Writes a document with optimistic concurrency: with `expectedVersion` (0 for "must not exist yet") the write
+    /// succeeds only if that is the current version, else it fails with ``LedgerError/Code/conflict``; without one it
+    /// writes whatever is there. The new version is the old one plus one (1 for a new document).
+    func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument
+
     /// Nil when the database answers and its schema is the one this binary expects; otherwise the reason
     /// (``LedgerError/Code/storeUnavailable``, ``LedgerError/Code/schemaPending``, …). A server's `/ready` asks this.
     func healthCheck() async -> LedgerError?

@@ -5,7 +5,8 @@
 /// Layout: `version u8`, `hasID u8`, `[id: 32 ASCII hex]`, `count varint`, then per operation a tag byte and
 /// its fields (see `encode(_:into:)`). Version 2 writes a point as `key index varint, value f64, timestamp delta
 /// zigzag-varint, step delta zigzag-varint` (deltas from the previous point of the operation): about 11 bytes instead
-/// of version 1's 25. Both versions decode.
+/// of version 1's 25. Both versions decode. Operation tag 8 (events) was added within version 2: older readers refuse
+/// a batch that carries it as corrupt rather than misread it.
 extension WriteBatch {
     static let binaryVersion: UInt8 = 2
 
@@ -129,6 +130,17 @@ extension WriteBatch {
             w.varint(runIDs.count)
             for runID in runIDs { w.runID(runID) }
             w.i64(time)
+        case .logEvents(let runID, let events):
+            w.u8(8)
+            w.runID(runID)
+            w.varint(events.count)
+            for event in events {
+                w.i64(event.timestamp)
+                w.u8(UInt8(event.level.rank))
+                w.string(event.kind)
+                w.string(event.message)
+                w.optionalString(event.payload)
+            }
         }
     }
 
@@ -183,6 +195,14 @@ extension WriteBatch {
         case 7:
             let runIDs = try (0..<r.count()).map { _ throws(LedgerError) in try r.runID() }
             return .heartbeat(runIDs, at: try r.i64())
+        case 8:
+            let runID = try r.runID()
+            let events = try (0..<r.count()).map { _ throws(LedgerError) -> RunEvent in
+                let timestamp = try r.i64()
+                guard let level = EventLevel(rank: Int(try r.u8())) else { throw ByteReader.corrupt("bad event level") }
+                return RunEvent(timestamp: timestamp, level: level, kind: try r.string(), message: try r.string(), payload: try r.optionalString())
+            }
+            return .logEvents(runID, events)
         default:
             throw ByteReader.corrupt("unknown operation")
         }

@@ -55,6 +55,8 @@ public enum WriteOperation: Sendable, Equatable {
     case updateRun(RunID, RunUpdate)
     /// The runs' processes are alive at this time (milliseconds); runs whose heartbeat stops are reaped as KILLED.
     case heartbeat([RunID], at: Int64)
+    /// Appends to the run's event log.
+    case logEvents(RunID, [RunEvent])
 }
 
 /// The one write primitive of a store: operations applied in order, in one transaction, all or nothing.
@@ -78,6 +80,7 @@ public struct WriteBatch: Sendable, Equatable {
             case .logMetrics(_, let metrics): total + metrics.count
             case .logParams(_, let params): total + params.count
             case .setTags(_, let tags): total + tags.count
+            case .logEvents(_, let events): total + events.count
             case .createRun, .deleteTag, .updateRun: total + 1
             case .heartbeat: total
             }
@@ -137,6 +140,11 @@ public struct WriteBatch: Sendable, Equatable {
                 if let name = update.name { try Validation.checkRunName(name) }
             case .heartbeat:
                 break
+            case .logEvents(_, let events):
+                guard events.count <= Limits.eventsPerBatch else {
+                    throw LedgerError(.invalidParameterValue, "A batch may carry at most \(Limits.eventsPerBatch) events of one run; this one has \(events.count).")
+                }
+                for event in events { try event.validate() }
             }
         }
         return (WriteBatch(id: id, operations), warnings)

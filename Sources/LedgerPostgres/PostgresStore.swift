@@ -11,8 +11,8 @@ public struct PostgresStore: TrackingStore {
     let gate: PostgresGate
     /// RunLedger's migration files, read from the bundle once at open (the health check compares against them).
     private let migrator: PostgresMigrator
-    private var logger: Logger { gate.logger }
-    private var clock: @Sendable () -> Int64 { gate.options.clock }
+    var logger: Logger { gate.logger }
+    var clock: @Sendable () -> Int64 { gate.options.clock }
 
     init(gate: PostgresGate, migrator: PostgresMigrator) {
         self.gate = gate
@@ -348,6 +348,20 @@ public struct PostgresStore: TrackingStore {
         case .heartbeat(let runIDs, let time):
             try await connection.query(
                 "UPDATE runs SET heartbeat_time = greatest(coalesce(heartbeat_time, 0), \(time)) WHERE run_uuid = ANY(\(runIDs.map(\.rawValue)))",
+                logger: logger
+            )
+
+        case .logEvents(let runID, let events):
+            let run = try await runRow(runID, connection: connection, cache: &runs)
+            // Arrays cannot hold a missing payload here: a flag array says which of the texts are real.
+            let payloads = events.map { $0.payload ?? "" }, hasPayload = events.map { $0.payload != nil }
+            try await connection.query(
+                """
+                INSERT INTO run_events (run_id, timestamp, level, kind, message, payload)
+                SELECT \(run.id), t, l, k, m, CASE WHEN h THEN p END
+                FROM unnest(\(events.map(\.timestamp))::bigint[], \(events.map { Int16($0.level.rank) })::smallint[], \(events.map(\.kind))::text[],
+                    \(events.map(\.message))::text[], \(payloads)::text[], \(hasPayload)::boolean[]) WITH ORDINALITY AS e(t, l, k, m, p, h, n) ORDER BY n
+                """,
                 logger: logger
             )
         }

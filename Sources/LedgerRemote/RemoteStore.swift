@@ -157,11 +157,13 @@ public struct RemoteStore: TrackingStore {
 
     // MARK: HTTP
 
-    private func mlflow(_ method: HTTPMethod, _ route: String, _ body: [(String, JSONValue)]) async throws -> JSONValue {
+    func mlflow(_ method: HTTPMethod, _ route: String, _ body: [(String, JSONValue)]) async throws -> JSONValue {
         try await call(method, "/api/2.0/mlflow/" + route, body: .object(body))
     }
 
-    private func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil) async throws -> JSONValue {
+    func call(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil, headers: [(String, String)] = []
+    ) async throws -> JSONValue {
         guard !closed.flag.load(ordering: .relaxed) else { throw LedgerError(.invalidState, "This store was closed; open a new one.") }
         var components = URLComponents()
         components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
@@ -170,6 +172,7 @@ public struct RemoteStore: TrackingStore {
         var request = HTTPClientRequest(url: base + path + queryText)
         request.method = method
         if let token = options.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body.description))
@@ -200,7 +203,7 @@ public struct RemoteStore: TrackingStore {
         return LedgerError(code, message, column: column)
     }
 
-    private static func unexpected(_ route: String, _ answer: JSONValue) -> LedgerError {
+    static func unexpected(_ route: String, _ answer: JSONValue) -> LedgerError {
         LedgerError(.storeUnavailable, "The server's answer to \(route) is not what RunLedger expects: \(answer.description.prefix(200)).")
     }
 
@@ -280,18 +283,3 @@ private final class ClosedFlag: Sendable {
     let flag = Atomic<Bool>(false)
 }
 
-extension JSONValue {
-    fileprivate var text: String? {
-        if case .string(let value) = self { return value }
-        return nil
-    }
-
-    fileprivate var int64: Int64? {
-        switch self {
-        case .integer(let value): value
-        case .number(let value) where value == value.rounded() && abs(value) < 9.2e18: Int64(value)
-        case .string(let text): Int64(text)
-        default: nil
-        }
-    }
-}

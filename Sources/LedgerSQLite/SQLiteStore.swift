@@ -12,8 +12,8 @@ import Logging
 public struct SQLiteStore: TrackingStore {
     private let connection: SQLiteConnection
     private let commits = GroupCommit<WriteBatch, WriteOutcome>()
-    private let logger: Logger
-    private let clock: @Sendable () -> Int64
+    let logger: Logger
+    let clock: @Sendable () -> Int64
 
     /// Wraps a migrated database; ``open(path:options:)`` is the public way in.
     init(connection: SQLiteConnection, logger: Logger, clock: @escaping @Sendable () -> Int64) {
@@ -312,6 +312,13 @@ public struct SQLiteStore: TrackingStore {
         case .heartbeat(let runIDs, let time):
             let update = try db.cachedStatement(sql: "UPDATE runs SET heartbeat_time = max(coalesce(heartbeat_time, 0), ?) WHERE run_uuid = ?")
             for runID in runIDs { try update.execute(arguments: [time, runID.rawValue]) }
+
+        case .logEvents(let runID, let events):
+            let run = try runRow(runID, db: db, cache: &runs)
+            let insert = try db.cachedStatement(sql: "INSERT INTO run_events (run_id, timestamp, level, kind, message, payload) VALUES (?, ?, ?, ?, ?, ?)")
+            for event in events {
+                try insert.execute(arguments: [run.id, event.timestamp, event.level.rank, event.kind, event.message, event.payload])
+            }
         }
     }
 
@@ -519,7 +526,7 @@ public struct SQLiteStore: TrackingStore {
 
     // MARK: Plumbing
 
-    private func perform<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func perform<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await connection.pool().write(body)
         } catch {
@@ -527,7 +534,7 @@ public struct SQLiteStore: TrackingStore {
         }
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await connection.pool().read(body)
         } catch {

@@ -30,6 +30,7 @@ public struct APIError: HTTPResponseError, Equatable {
         let status: HTTPResponse.Status =
             switch error.code {
             case .resourceDoesNotExist: .notFound
+            case .conflict: .conflict
             case .invalidParameterValue, .resourceAlreadyExists, .invalidState, .malformedQuery: .badRequest
             case .storeUnavailable, .schemaPending, .schemaTooNew, .notALedgerDatabase, .migrationConflict: .serviceUnavailable
             default: .internalServerError

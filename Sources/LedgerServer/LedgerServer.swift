@@ -24,9 +24,11 @@ public enum LedgerServer {
             let writing = Set(
                 mlflow.routes.filter(\.writes).flatMap { route in route.prefixes.map { "\(route.method) \($0)\(route.path)" } }
             )
-            router.add(middleware: AuthMiddleware(tokens: tokens, writes: { method, path in writing.contains("\(method) \(path)") }))
+            // PUT is only used by state documents, which it writes.
+            router.add(middleware: AuthMiddleware(tokens: tokens, writes: { method, path in method == .put || writing.contains("\(method) \(path)") }))
         }
         mlflow.register(on: router)
+        StateRoutes(store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: router)
         OperationsRoutes(store: store, registry: registry).register(on: router)
         DashboardRoutes().register(on: router)
         let openAPI = OpenAPIDocument.document(mlflow: mlflow.routes).description

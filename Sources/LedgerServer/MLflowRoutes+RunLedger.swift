@@ -99,7 +99,7 @@ extension MLflowRoutes {
                 writes: true, [Parameter("heartbeat_before", .int64, required: true), Parameter("end_time", .int64)],
                 .object([("run_ids", .array(.string))], required: ["run_ids"]), prefixes: prefixes, reapRuns
             ),
-        ]
+        ] + telemetryRoutes
     }
 
     @Sendable func writeBatch(_ fields: RequestFields) async throws -> JSONValue {

@@ -18,6 +18,8 @@ indirect enum Schema: Sendable {
     case reference(String)
     /// The schema, or JSON null.
     case nullable(Schema)
+    /// Any JSON value (the empty schema).
+    case any
 
     var json: JSONValue {
         switch self {
@@ -39,6 +41,7 @@ indirect enum Schema: Sendable {
                     + (required.isEmpty ? [] : [("required", .array(required.map(JSONValue.string)))])
             )
         case .reference(let name): .object([("$ref", .string("#/components/schemas/\(name)"))])
+        case .any: .object([])
         }
     }
 }
@@ -134,6 +137,13 @@ enum OpenAPIDocument {
                 operation.append(("responses", route.fileTypes.isEmpty ? responses(route.response) : fileResponses(route.fileTypes)))
                 add(prefix + route.path, method, .object(operation))
             }
+        }
+        let state = Schema.object(
+            [("project", .string), ("namespace", .string), ("version", .integer), ("updated_at", .integer), ("document", .any)],
+            required: ["project", "namespace", "version", "updated_at", "document"]
+        )
+        if case .object(let operations) = StateRoutes.openAPI(document: state.json, error: Schema.reference("Error").json) {
+            for (method, operation) in operations { add(StateRoutes.path, method, operation) }
         }
         let ready = Schema.object([("status", .string), ("error_code", .string), ("message", .string)], required: ["status"])
         add("/health", "get", operation("health", "Whether the process lives (no authentication).", responses(.object([("status", .string)], required: ["status"]))))

@@ -52,6 +52,9 @@ struct RequestFields {
 
     func has(_ name: String) -> Bool { member(name).map { $0 != .null } ?? false }
 
+    /// A field of any JSON type, as sent (nil when missing or null).
+    func value(_ name: String) -> JSONValue? { member(name).flatMap { $0 == .null ? nil : $0 } }
+
     func string(_ name: String) throws -> String? {
         switch member(name) {
         case nil, .null?: return nil

@@ -281,12 +281,14 @@ enum PendingItem: Sendable {
     case param(String, String)
     case tag(String, String)
     case update(RunUpdate)
+    case event(RunEvent)
 
     /// A rough size in memory, for the buffer bound.
     var estimatedBytes: Int {
         switch self {
         case .param(let key, let value), .tag(let key, let value): 64 + key.utf8.count + value.utf8.count
         case .create, .update: 256
+        case .event(let event): 96 + event.kind.utf8.count + event.message.utf8.count + (event.payload?.utf8.count ?? 0)
         }
     }
 }
@@ -355,6 +357,17 @@ public struct RunHandle: Sendable, Hashable {
 
     /// Sets a tag.
     public func setTag(_ key: String, _ value: String) { ledger.enqueue([.tag(key, value)], slot: slot) }
+
+    /// Appends an event to the run's event log (a health check, a tool call, a warning): like every log call it only
+    /// buffers, travels through the same batches and spool as the metrics, and reports a bad kind or a payload
+    /// that is not JSON through ``Ledger/problems`` instead of throwing.
+    ///
+    /// ```swift
+    /// run.event("tool_call", "searched the catalogue", level: .info, payload: #"{"tool": "search", "ms": 41}"#)
+    /// ```
+    public func event(_ kind: String, _ message: String = "", level: EventLevel = .info, payload: String? = nil, timestamp: Int64? = nil) {
+        ledger.enqueue([.event(RunEvent(timestamp: timestamp ?? Ledger.now(), level: level, kind: kind, message: message, payload: payload))], slot: slot)
+    }
 
     /// Ends the run with a terminal status (FINISHED by default) and stops its heartbeat.
     public func end(status: RunStatus = .finished) {

@@ -165,7 +165,7 @@ final class WriterLoop {
     /// Runs are keyed by their slot here: hashing an Int32 per point is cheap, hashing a 32-character id is not.
     private func batches(from buffer: PendingBuffer, runs: [RunID], keys: [String]) -> [WriteBatch] {
         var operations: [WriteOperation] = []
-        var metrics: [Int32: [Metric]] = [:], params: [Int32: [KeyValue]] = [:], tags: [Int32: [KeyValue]] = [:]
+        var metrics: [Int32: [Metric]] = [:], params: [Int32: [KeyValue]] = [:], tags: [Int32: [KeyValue]] = [:], events: [Int32: [RunEvent]] = [:]
         var order: [Int32] = []
         var touched: Set<Int32> = []
         func touch(_ run: Int32) { if touched.insert(run).inserted { order.append(run) } }
@@ -174,6 +174,11 @@ final class WriterLoop {
             if let list = params.removeValue(forKey: run) { operations.append(.logParams(id, list)) }
             if let list = tags.removeValue(forKey: run) { operations.append(.setTags(id, list)) }
             if let list = metrics.removeValue(forKey: run) { operations.append(.logMetrics(id, list)) }
+            if let list = events.removeValue(forKey: run) {
+                for start in stride(from: 0, to: list.count, by: Limits.eventsPerBatch) {
+                    operations.append(.logEvents(id, Array(list[start..<min(start + Limits.eventsPerBatch, list.count)])))
+                }
+            }
             touched.remove(run)
         }
         var rejected = 0
@@ -221,6 +226,16 @@ final class WriterLoop {
             case .update(let update):
                 flush(run)
                 operations.append(.updateRun(runs[Int(run)], update))
+            case .event(let event):
+                do {
+                    try event.validate()
+                } catch {
+                    ledger.report("Rejected an event of run \(runs[Int(run)]): \(error.message)")
+                    rejected += 1
+                    continue
+                }
+                touch(run)
+                events[run, default: []].append(event)
             }
         }
         addPoints(upTo: buffer.points.count, from: pointsDone)
@@ -448,7 +463,7 @@ extension WriteOperation {
     var runIDs: [RunID] {
         switch self {
         case .createRun(let run): [run.runID]
-        case .logMetrics(let id, _), .logParams(let id, _), .setTags(let id, _), .deleteTag(let id, _), .updateRun(let id, _): [id]
+        case .logMetrics(let id, _), .logParams(let id, _), .setTags(let id, _), .deleteTag(let id, _), .updateRun(let id, _), .logEvents(let id, _): [id]
         case .heartbeat(let ids, _): ids
         }
     }

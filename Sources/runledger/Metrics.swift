@@ -4,7 +4,7 @@ import LedgerExport
 
 extension RunLedgerCommand {
     struct Metrics: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Read metric histories.", subcommands: [History.self])
+        static let configuration = CommandConfiguration(abstract: "Read metric histories and their newest points.", subcommands: [History.self, Latest.self])
 
         struct History: AsyncParsableCommand {
             static let configuration = CommandConfiguration(

@@ -11,6 +11,9 @@ struct RunLedgerCommand: AsyncParsableCommand {
             design study; then try `runledger runs search --experiment energy-design-study --order-by "metrics.total_cost ASC" --limit 5`.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Stats.self, Pareto.self, Export.self, Migrate.self, SpoolCommand.self]
+        subcommands: [
+            Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Export.self, Retention.self, Prune.self,
+            Projects.self, State.self, Migrate.self, SpoolCommand.self,
+        ]
     )
 }

@@ -28,12 +28,17 @@ extension RunLedgerCommand {
         @Option(help: "The largest request body accepted, e.g. 16MiB, 512KiB, 1000000.") var maxBody = "16MiB"
         @Option(help: "Mark RUNNING runs KILLED when their heartbeat is older than this (90s, 5m, 2h; 0 turns it off).")
         var reapAfter = "5m"
+        @Option(help: "Apply the retention policies this often, in bounded batches (90s, 10m, 1h; 0 turns it off).")
+        var pruneEvery = "10m"
 
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("Please give --port between 0 and 65535.") }
             guard parseByteSize(maxBody) != nil else { throw ValidationError("Please give --max-body as bytes or with KiB, MiB or GiB, e.g. 16MiB.") }
-            guard reapAfter == "0" || parseDuration(reapAfter) != nil else {
+            guard (try? DurationText.milliseconds(reapAfter)) != nil else {
                 throw ValidationError("Please give --reap-after as a number with s, m, h or d (e.g. 5m), or 0 to turn reaping off.")
+            }
+            guard (try? DurationText.milliseconds(pruneEvery)) != nil else {
+                throw ValidationError("Please give --prune-every as a number with s, m, h or d (e.g. 10m), or 0 to turn periodic pruning off.")
             }
         }
 
@@ -61,10 +66,10 @@ extension RunLedgerCommand {
                     FileHandle.standardOutput.write(Data(banner(port).utf8))
                 }
                 var services: [any Service] = [app]
-                if reapAfter != "0" {
-                    let timeout = Duration.milliseconds(parseDuration(reapAfter)!)
-                    services.append(HeartbeatReaper(store: store, timeout: timeout, logger: logger))
-                }
+                // Zero turns either off.
+                let reapTimeout = try DurationText.milliseconds(reapAfter), pruneInterval = try DurationText.milliseconds(pruneEvery)
+                if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
+                if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
                 let group = ServiceGroup(
                     configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
                 )

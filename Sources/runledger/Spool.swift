@@ -121,30 +121,18 @@ extension RunLedgerCommand.Runs {
         @Option(help: "How long a run may be silent: 90s, 5m, 2h, 1d.") var olderThan = "5m"
 
         func validate() throws {
-            guard parseDuration(olderThan) != nil else { throw ValidationError("Please give --older-than as a number with s, m, h or d, e.g. 5m.") }
+            guard (try? DurationText.milliseconds(olderThan)) != nil else { throw ValidationError("Please give --older-than as a number with s, m, h or d, e.g. 5m.") }
         }
 
         func run() async throws {
             try await reportingErrors {
                 let now = WallClock.milliseconds()
                 let reaped = try await database.writing { store in
-                    try await store.reapRuns(heartbeatBefore: now - parseDuration(olderThan)!, endTime: now)
+                    try await store.reapRuns(heartbeatBefore: now - (try DurationText.milliseconds(olderThan)), endTime: now)
                 }
                 for id in reaped { print(id.rawValue) }
                 writeStandardError("Marked \(reaped.count) run(s) KILLED.\n")
             }
         }
-    }
-}
-
-/// `90s`, `5m`, `2h`, `1d` as milliseconds.
-func parseDuration(_ text: String) -> Int64? {
-    guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0 else { return nil }
-    switch unit {
-    case "s": return number * 1000
-    case "m": return number * 60_000
-    case "h": return number * 3_600_000
-    case "d": return number * 86_400_000
-    default: return nil
     }
 }

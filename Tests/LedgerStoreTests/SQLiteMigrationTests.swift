@@ -43,9 +43,10 @@ struct SQLiteMigrationTests {
         // When a migration adds a table or an index, add it here: this list is the schema's contract.
         #expect(
             tables == [
-                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metrics", "params",
-                "params_by_key_value", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "tags",
-                "tags_by_key_value",
+                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metrics",
+                "metrics_by_run_key_time", "params", "params_by_key_value", "projects", "retention_policies", "run_events", "run_events_by_run_time",
+                "run_events_by_time", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents",
+                "tags", "tags_by_key_value",
             ]
         )
     }

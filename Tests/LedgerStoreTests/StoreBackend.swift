@@ -69,6 +69,22 @@ struct ServedStore: TrackingStore {
     func searchRuns(_ query: RunQuery) async throws -> RunPage { try await remote.searchRuns(query) }
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { try await remote.metricHistory(runID: runID, key: key) }
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] { try await remote.reapRuns(heartbeatBefore: heartbeatBefore, endTime: endTime) }
+    func metricWindow(_ window: MetricWindow) async throws -> [MetricSample] { try await remote.metricWindow(window) }
+    func runEvents(_ query: EventQuery) async throws -> [StoredEvent] { try await remote.runEvents(query) }
+    func retentionPolicies() async throws -> [RetentionPolicy] { try await remote.retentionPolicies() }
+    func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy { try await remote.addRetentionPolicy(policy) }
+    func removeRetentionPolicy(id: Int64) async throws { try await remote.removeRetentionPolicy(id: id) }
+    func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount {
+        try await remote.prune(policy, now: now, budget: budget, dryRun: dryRun, resume: resume)
+    }
+    func projects() async throws -> [Project] { try await remote.projects() }
+    func changeProject(_ name: String, _ change: ProjectChange) async throws { try await remote.changeProject(name, change) }
+    func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
+        try await remote.stateDocument(project: project, namespace: namespace)
+    }
+    func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
+        try await remote.putStateDocument(project: project, namespace: namespace, document: document, expectedVersion: expectedVersion)
+    }
     func healthCheck() async -> LedgerError? { await remote.healthCheck() }
 
     func close() async throws {

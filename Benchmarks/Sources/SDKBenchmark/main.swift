@@ -181,6 +181,18 @@ struct DiscardingStore: TrackingStore {
     func searchRuns(_ query: RunQuery) async throws -> RunPage { RunPage(runs: [], nextPageToken: nil) }
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { [] }
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] { [] }
+    func metricWindow(_ window: MetricWindow) async throws -> [MetricSample] { [] }
+    func runEvents(_ query: EventQuery) async throws -> [StoredEvent] { [] }
+    func retentionPolicies() async throws -> [RetentionPolicy] { [] }
+    func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy { policy }
+    func removeRetentionPolicy(id: Int64) async throws {}
+    func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount { PruneCount() }
+    func projects() async throws -> [Project] { [] }
+    func changeProject(_ name: String, _ change: ProjectChange) async throws {}
+    func stateDocument(project: String, namespace: String) async throws -> StateDocument? { nil }
+    func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
+        throw LedgerError(.internal, "unused")
+    }
     func healthCheck() async -> LedgerError? { nil }
     func close() async throws {}
 }

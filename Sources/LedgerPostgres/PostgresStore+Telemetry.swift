@@ -1,0 +1,352 @@
+public import LedgerCore
+import PostgresNIO
+
+/// Windowed reads, run events, retention and project state on PostgreSQL: the same tables and meanings as on SQLite.
+extension PostgresStore {
+    // MARK: Windowed reads and events
+
+    public func metricWindow(_ window: MetricWindow) async throws -> [MetricSample] {
+        try window.validate()
+        let logger = logger
+        return try await gate.run { connection in
+            let runFilter: String?, experimentFilter: Int64?
+            switch window.scope {
+            case .run(let runID):
+                guard try await !connection.query("SELECT 1 FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().isEmpty else {
+                    throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+                }
+                (runFilter, experimentFilter) = (runID.rawValue, nil)
+            case .experiment(let id):
+                guard try await !connection.query("SELECT 1 FROM experiments WHERE experiment_id = \(id.rawValue)", logger: logger).collect().isEmpty else {
+                    throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+                }
+                (runFilter, experimentFilter) = (nil, id.rawValue)
+            }
+            // Per run and key, a bounded range of the (run, key, timestamp) index (LATERAL … LIMIT), then the newest of all.
+            let rows = try await connection.query(
+                """
+                SELECT r.run_uuid, k.key, x.step, x.timestamp, x.value, x.is_nan
+                FROM runs r CROSS JOIN unnest(\(window.keys)::text[]) AS k(key)
+                CROSS JOIN LATERAL (
+                    SELECT m.step, m.timestamp, m.value, m.is_nan FROM metrics m
+                    WHERE m.run_id = r.id AND m.key = k.key AND m.timestamp >= \(window.from ?? .min) AND m.timestamp < \(window.to ?? .max)
+                    ORDER BY m.timestamp DESC, m.step DESC LIMIT \(Int64(window.limit))
+                ) x
+                WHERE (\(runFilter)::text IS NULL OR r.run_uuid = \(runFilter)::text)
+                  AND (\(experimentFilter)::bigint IS NULL OR (r.experiment_id = \(experimentFilter)::bigint AND r.lifecycle_stage = 'active'))
+                ORDER BY x.timestamp DESC, x.step DESC, r.run_uuid COLLATE "C", k.key COLLATE "C" LIMIT \(Int64(window.limit))
+                """,
+                logger: logger
+            )
+            var samples: [MetricSample] = []
+            for try await (run, key, step, timestamp, value, isNaN) in rows.decode((String, String, Int64, Int64, Double, Int16).self) {
+                guard let runID = RunID(run) else { continue }
+                samples.append(MetricSample(runID: runID, key: key, point: MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step)))
+            }
+            return samples
+        }
+    }
+
+    public func runEvents(_ query: EventQuery) async throws -> [StoredEvent] {
+        try query.validate()
+        let logger = logger
+        return try await gate.run { connection in
+            guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(query.runID.rawValue)", logger: logger).collect().first else {
+                throw LedgerError(.resourceDoesNotExist, "Run with id=\(query.runID) not found.")
+            }
+            let id = try row.decode(Int64.self)
+            let rows = try await connection.query(
+                """
+                SELECT event_id, timestamp, level, kind, message, payload FROM run_events
+                WHERE run_id = \(id) AND timestamp >= \(query.from ?? .min) AND timestamp < \(query.to ?? .max) AND level >= \(Int16(query.minimumLevel.rank))
+                  AND (cardinality(\(query.kinds)::text[]) = 0 OR kind = ANY(\(query.kinds)::text[]))
+                ORDER BY timestamp DESC, event_id DESC LIMIT \(Int64(query.limit))
+                """,
+                logger: logger
+            )
+            var events: [StoredEvent] = []
+            for try await (sequence, timestamp, level, kind, message, payload) in rows.decode((Int64, Int64, Int16, String, String, String?).self) {
+                let event = RunEvent(timestamp: timestamp, level: EventLevel(rank: Int(level)) ?? .info, kind: kind, message: message, payload: payload)
+                events.append(StoredEvent(runID: query.runID, sequence: sequence, event: event))
+            }
+            return events
+        }
+    }
+
+    // MARK: Retention
+
+    public func retentionPolicies() async throws -> [RetentionPolicy] {
+        let logger = logger
+        return try await gate.run { connection in
+            let rows = try await connection.query(
+                "SELECT policy_id, experiment_id, key_glob, max_age_ms, max_points_per_key, created_at FROM retention_policies ORDER BY policy_id",
+                logger: logger
+            )
+            var policies: [RetentionPolicy] = []
+            for try await (id, experiment, glob, age, points, created) in rows.decode((Int64, Int64?, String, Int64?, Int64?, Int64).self) {
+                policies.append(
+                    RetentionPolicy(
+                        id: id, experimentID: experiment.map(ExperimentID.init), keyGlob: glob, maxAge: age, maxPointsPerKey: points.map { Int($0) },
+                        createdAt: created
+                    )
+                )
+            }
+            return policies
+        }
+    }
+
+    public func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy {
+        try policy.validate()
+        let now = clock()
+        let logger = logger
+        return try await gate.transaction(idempotent: false) { connection in
+            if let experiment = policy.experimentID,
+                try await connection.query("SELECT 1 FROM experiments WHERE experiment_id = \(experiment.rawValue)", logger: logger).collect().isEmpty
+            {
+                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(experiment).")
+            }
+            let rows = try await connection.query(
+                """
+                INSERT INTO retention_policies (experiment_id, key_glob, max_age_ms, max_points_per_key, created_at)
+                VALUES (\(policy.experimentID?.rawValue), \(policy.keyGlob), \(policy.maxAge), \(policy.maxPointsPerKey.map(Int64.init)), \(now)) RETURNING policy_id
+                """,
+                logger: logger
+            ).collect()
+            var stored = policy
+            stored.id = try rows[0].decode(Int64.self)
+            stored.createdAt = now
+            return stored
+        }
+    }
+
+    public func removeRetentionPolicy(id: Int64) async throws {
+        let logger = logger
+        try await gate.transaction { connection in
+            let rows = try await connection.query("DELETE FROM retention_policies WHERE policy_id = \(id) RETURNING 1", logger: logger).collect()
+            if rows.isEmpty { throw LedgerError(.resourceDoesNotExist, "No retention policy with id \(id) (see `runledger retention list`).") }
+        }
+    }
+
+    public func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount {
+        try policy.validate()
+        let cursor = try PruneCursor(resume)
+        let budget = Int64(dryRun ? Int(Int32.max) : max(1, budget))
+        let experiment = policy.experimentID?.rawValue
+        let logger = logger
+        let body: @Sendable (PostgresConnection) async throws -> PruneCount = { connection in
+            var count = PruneCount()
+            if case .events = cursor, let maxAge = policy.maxAge {
+                let kinds = try await connection.query("SELECT DISTINCT kind FROM run_events", logger: logger).collect()
+                    .map { try $0.decode(String.self) }.filter(policy.covers)
+                if !kinds.isEmpty {
+                    let verb = dryRun ? "SELECT count(*) FROM run_events WHERE ctid IN" : "WITH gone AS (DELETE FROM run_events WHERE ctid IN"
+                    let tail = dryRun ? "" : " RETURNING 1) SELECT count(*) FROM gone"
+                    var query = PostgresQuery(
+                        unsafeSQL: """
+                            \(verb) (SELECT e.ctid FROM run_events e JOIN runs r ON r.id = e.run_id
+                            WHERE e.timestamp < $1 AND e.kind = ANY($2) AND ($3::bigint IS NULL OR r.experiment_id = $3::bigint) LIMIT $4)\(tail)
+                            """
+                    )
+                    query.binds.append(now - maxAge)
+                    query.binds.append(kinds)
+                    query.binds.append(experiment)
+                    query.binds.append(budget)
+                    let removed = Int(try await connection.query(query, logger: logger).collect()[0].decode(Int64.self))
+                    count.events = removed
+                    if !dryRun && removed >= budget { return PruneCount(events: removed, resume: PruneCursor.events.text) }
+                }
+            }
+            var after: (Int64, String) = (.min, "")
+            if case .pair(let run, let key) = cursor { after = (run, key) }
+            // The resumed pair itself is processed again (it may have points left); later pages start after their last pair.
+            var inclusive = true
+            var remaining = Int(budget) - count.events
+            // Pairs in pages, so that a pass over every experiment never holds all of them at once.
+            while true {
+                let page = try await connection.query(
+                    """
+                    SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id
+                    WHERE ((lm.run_id, lm.key) > (\(after.0), \(after.1)) OR (\(inclusive) AND lm.run_id = \(after.0) AND lm.key = \(after.1)))
+                      AND (\(experiment)::bigint IS NULL OR r.experiment_id = \(experiment)::bigint)
+                    ORDER BY lm.run_id, lm.key LIMIT 500
+                    """,
+                    logger: logger
+                ).collect().map { try $0.decode((Int64, String).self) }
+                for (run, key) in page where policy.covers(key) {
+                    let removed = try await Self.prunePair(run: run, key: key, policy: policy, now: now, budget: remaining, dryRun: dryRun, connection, logger)
+                    count.points += removed
+                    remaining -= removed
+                    // The budget ran out in this pair: the next pass starts with it again, as it may have points left.
+                    if remaining <= 0 { return PruneCount(points: count.points, events: count.events, resume: PruneCursor.pair(run: run, key: key).text) }
+                }
+                guard page.count == 500, let last = page.last else { return count }
+                after = last
+                inclusive = false
+            }
+        }
+        return dryRun ? try await gate.run(body) : try await gate.transaction(body)
+    }
+
+    private static func prunePair(
+        run: Int64, key: String, policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> Int {
+        var removed = 0
+        if let maxAge = policy.maxAge {
+            let rows =
+                dryRun
+                ? try await connection.query(
+                    "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp < \(now - maxAge)", logger: logger
+                ).collect()
+                : try await connection.query(
+                    """
+                    WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
+                        AND timestamp < \(now - maxAge) LIMIT \(Int64(budget))) RETURNING 1) SELECT count(*) FROM gone
+                    """,
+                    logger: logger
+                ).collect()
+            removed += Int(try rows[0].decode(Int64.self))
+        }
+        if let keep = policy.maxPointsPerKey, removed < budget {
+            if dryRun {
+                let age = policy.maxAge.map { now - $0 } ?? .min
+                let rows = try await connection.query(
+                    "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp >= \(age)", logger: logger
+                ).collect()
+                removed += max(0, Int(try rows[0].decode(Int64.self)) - keep)
+            } else if let cutoff = try await connection.query(
+                """
+                SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)
+                ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1 OFFSET \(Int64(keep - 1))
+                """,
+                logger: logger
+            ).collect().first {
+                let (step, timestamp, value, isNaN) = try cutoff.decode((Int64, Int64, Double, Int16).self)
+                // Everything before the keep-th newest point in the history's own order goes, oldest first.
+                let rows = try await connection.query(
+                    """
+                    WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
+                        AND (step, timestamp, value, is_nan) < (\(step), \(timestamp), \(value), \(isNaN))
+                        ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(budget - removed))) RETURNING 1) SELECT count(*) FROM gone
+                    """,
+                    logger: logger
+                ).collect()
+                removed += Int(try rows[0].decode(Int64.self))
+            }
+        }
+        return removed
+    }
+
+    // MARK: Projects and state documents
+
+    public func projects() async throws -> [Project] {
+        let logger = logger
+        return try await gate.run { connection in
+            let rows = try await connection.query(
+                """
+                SELECT p.name, p.created_at, p.last_active_at, p.archived, (SELECT count(*) FROM state_documents d WHERE d.project_id = p.project_id)
+                FROM projects p ORDER BY p.last_active_at IS NULL, p.last_active_at DESC, p.name COLLATE "C"
+                """,
+                logger: logger
+            )
+            var projects: [Project] = []
+            for try await (name, created, active, archived, documents) in rows.decode((String, Int64, Int64?, Bool, Int64).self) {
+                projects.append(Project(name: name, createdAt: created, lastActiveAt: active, archived: archived, documentCount: Int(documents)))
+            }
+            return projects
+        }
+    }
+
+    public func changeProject(_ name: String, _ change: ProjectChange) async throws {
+        try Validation.checkStateName(name, kind: "project name")
+        let now = clock()
+        let logger = logger
+        try await gate.transaction(idempotent: false) { connection in
+            let rows: [PostgresRow]
+            switch change {
+            case .create:
+                rows = try await connection.query(
+                    "INSERT INTO projects (name, created_at) VALUES (\(name), \(now)) ON CONFLICT (name) DO NOTHING RETURNING 1", logger: logger
+                ).collect()
+                if rows.isEmpty { throw LedgerError(.resourceAlreadyExists, "A project named '\(name)' exists already.") }
+                return
+            case .archive:
+                rows = try await connection.query("UPDATE projects SET archived = TRUE WHERE name = \(name) RETURNING 1", logger: logger).collect()
+            case .activate:
+                rows = try await connection.query(
+                    "UPDATE projects SET archived = FALSE, last_active_at = \(now) WHERE name = \(name) RETURNING 1", logger: logger
+                ).collect()
+            case .delete:
+                rows = try await connection.query("DELETE FROM projects WHERE name = \(name) RETURNING 1", logger: logger).collect()
+            }
+            if rows.isEmpty { throw LedgerError.unknownProject(name) }
+        }
+    }
+
+    public func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
+        let logger = logger
+        return try await gate.run { connection in
+            guard let row = try await connection.query("SELECT project_id FROM projects WHERE name = \(project)", logger: logger).collect().first else {
+                throw LedgerError.unknownProject(project)
+            }
+            let id = try row.decode(Int64.self)
+            guard let document = try await connection.query(
+                "SELECT version, updated_at, document FROM state_documents WHERE project_id = \(id) AND namespace = \(namespace)", logger: logger
+            ).collect().first else { return nil }
+            let (version, updated, text) = try document.decode((Int64, Int64, String).self)
+            return StateDocument(project: project, namespace: namespace, version: version, updatedAt: updated, document: text)
+        }
+    }
+
+    public func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
+        try Validation.checkStateName(project, kind: "project name")
+        try Validation.checkStateName(namespace, kind: "namespace")
+        try Validation.checkStateDocument(document)
+        try Validation.checkExpectedVersion(expectedVersion)
+        let now = clock()
+        let logger = logger
+        // Not retried after an ambiguous COMMIT: a write without an expected version is not idempotent.
+        return try await gate.transaction(idempotent: false) { connection in
+            guard let row = try await connection.query("SELECT project_id, archived FROM projects WHERE name = \(project) FOR SHARE", logger: logger).collect().first
+            else { throw LedgerError.unknownProject(project) }
+            let (id, archived) = try row.decode((Int64, Bool).self)
+            if archived { throw LedgerError.archivedProject(project) }
+            // Each statement decides atomically: a concurrent writer with the same expected version finds no row to update.
+            let rows: [PostgresRow] =
+                switch expectedVersion {
+                case nil:
+                    try await connection.query(
+                        """
+                        INSERT INTO state_documents (project_id, namespace, version, updated_at, document) VALUES (\(id), \(namespace), 1, \(now), \(document))
+                        ON CONFLICT (project_id, namespace) DO UPDATE SET version = state_documents.version + 1, updated_at = excluded.updated_at,
+                            document = excluded.document
+                        RETURNING version
+                        """,
+                        logger: logger
+                    ).collect()
+                case 0?:
+                    try await connection.query(
+                        """
+                        INSERT INTO state_documents (project_id, namespace, version, updated_at, document) VALUES (\(id), \(namespace), 1, \(now), \(document))
+                        ON CONFLICT (project_id, namespace) DO NOTHING RETURNING version
+                        """,
+                        logger: logger
+                    ).collect()
+                case let expected?:
+                    try await connection.query(
+                        """
+                        UPDATE state_documents SET version = version + 1, updated_at = \(now), document = \(document)
+                        WHERE project_id = \(id) AND namespace = \(namespace) AND version = \(expected) RETURNING version
+                        """,
+                        logger: logger
+                    ).collect()
+                }
+            guard let written = rows.first else {
+                let current = try await connection.query(
+                    "SELECT version FROM state_documents WHERE project_id = \(id) AND namespace = \(namespace)", logger: logger
+                ).collect().first.map { try $0.decode(Int64.self) }
+                throw LedgerError.staleState(project: project, namespace: namespace, expected: expectedVersion ?? 0, current: current)
+            }
+            return StateDocument(project: project, namespace: namespace, version: try written.decode(Int64.self), updatedAt: now, document: document)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+public import LedgerCore
+
+/// Windowed reads, events, retention and projects over RunLedger's own routes.
+extension RemoteStore {
+    private static let prefix = "/api/2.0/runledger/"
+
+    public func metricWindow(_ window: MetricWindow) async throws -> [MetricSample] {
+        try window.validate()
+        var query: [(String, String)] = window.keys.map { ("metric_keys", $0) } + [("max_results", String(window.limit))]
+        switch window.scope {
+        case .run(let runID): query.append(("run_id", runID.rawValue))
+        case .experiment(let id): query.append(("experiment_id", id.description))
+        }
+        if let from = window.from { query.append(("start_time", String(from))) }
+        if let to = window.to { query.append(("end_time", String(to))) }
+        let answer = try await call(.GET, Self.prefix + "metrics/window", query: query)
+        return try list(answer, "samples", MetricSample.init(json:))
+    }
+
+    public func runEvents(_ query: EventQuery) async throws -> [StoredEvent] {
+        try query.validate()
+        var fields: [(String, String)] = [("run_id", query.runID.rawValue), ("min_level", query.minimumLevel.rawValue), ("max_results", String(query.limit))]
+        fields += query.kinds.map { ("kinds", $0) }
+        if let from = query.from { fields.append(("start_time", String(from))) }
+        if let to = query.to { fields.append(("end_time", String(to))) }
+        return try list(try await call(.GET, Self.prefix + "runs/events", query: fields), "events", StoredEvent.init(json:))
+    }
+
+    public func retentionPolicies() async throws -> [RetentionPolicy] {
+        try list(try await call(.GET, Self.prefix + "retention/list"), "policies", RetentionPolicy.init(json:))
+    }
+
+    public func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy {
+        try policy.validate()
+        var body: [(String, JSONValue)] = [("key_glob", .string(policy.keyGlob))]
+        if let experiment = policy.experimentID { body.append(("experiment_id", .string(experiment.description))) }
+        if let age = policy.maxAge { body.append(("max_age_ms", .integer(age))) }
+        if let points = policy.maxPointsPerKey { body.append(("max_points_per_key", .integer(Int64(points)))) }
+        let answer = try await call(.POST, Self.prefix + "retention/create", body: .object(body))
+        guard let stored = answer["policy"] else { throw Self.unexpected("retention/create", answer) }
+        return try RetentionPolicy(json: stored)
+    }
+
+    public func removeRetentionPolicy(id: Int64) async throws {
+        _ = try await call(.POST, Self.prefix + "retention/delete", body: .object([("id", .integer(id))]))
+    }
+
+    public func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount {
+        var body: [(String, JSONValue)] = [("id", .integer(policy.id)), ("now", .integer(now)), ("budget", .integer(Int64(budget))), ("dry_run", .bool(dryRun))]
+        if let resume { body.append(("resume", .string(resume))) }
+        let answer = try await call(.POST, Self.prefix + "retention/prune", body: .object(body))
+        return PruneCount(points: Int(answer["points"]?.int64 ?? 0), events: Int(answer["events"]?.int64 ?? 0), resume: answer["resume"]?.text)
+    }
+
+    public func projects() async throws -> [Project] {
+        try list(try await call(.GET, Self.prefix + "projects/list"), "projects", Project.init(json:))
+    }
+
+    public func changeProject(_ name: String, _ change: ProjectChange) async throws {
+        let route =
+            switch change {
+            case .create: "create"
+            case .archive: "archive"
+            case .activate: "switch"
+            case .delete: "delete"
+            }
+        _ = try await call(.POST, Self.prefix + "projects/" + route, body: .object([("name", .string(name))]))
+    }
+
+    public func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
+        do {
+            return try StateDocument(json: try await call(.GET, try Self.statePath(project, namespace)))
+        } catch let error as LedgerError where error.code == .resourceDoesNotExist && !error.message.hasPrefix("No project") {
+            return nil
+        }
+    }
+
+    public func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
+        try Validation.checkStateDocument(document)
+        try Validation.checkExpectedVersion(expectedVersion)
+        let headers: [(String, String)] =
+            switch expectedVersion {
+            case nil: []
+            case 0?: [("If-None-Match", "*")]
+            case let version?: [("If-Match", "\"\(version)\"")]
+            }
+        let body = JSONValue.object([("document", try JSONValue(parsing: document.utf8))])
+        return try StateDocument(json: try await call(.PUT, try Self.statePath(project, namespace), body: body, headers: headers))
+    }
+
+    private static func statePath(_ project: String, _ namespace: String) throws(LedgerError) -> String {
+        try Validation.checkStateName(project, kind: "project name")
+        try Validation.checkStateName(namespace, kind: "namespace")
+        return prefix + "projects/\(project)/state/\(namespace)"
+    }
+
+    private func list<T>(_ answer: JSONValue, _ member: String, _ read: (JSONValue) throws(LedgerError) -> T) throws -> [T] {
+        guard case .array(let items)? = answer[member] else { throw Self.unexpected(member, answer) }
+        return try items.map { item throws(LedgerError) in try read(item) }
+    }
+}
