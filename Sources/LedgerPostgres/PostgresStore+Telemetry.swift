@@ -283,6 +283,8 @@ extension PostgresStore {
     }
 
     public func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
+        try Validation.checkStateName(project, kind: "project name")
+        try Validation.checkStateName(namespace, kind: "namespace")
         let logger = logger
         return try await gate.run { connection in
             guard let row = try await connection.query("SELECT project_id FROM projects WHERE name = \(project)", logger: logger).collect().first else {

@@ -249,7 +249,9 @@ extension SQLiteStore {
     }
 
     public func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
-        try await read { db in
+        try Validation.checkStateName(project, kind: "project name")
+        try Validation.checkStateName(namespace, kind: "namespace")
+        return try await read { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT project_id FROM projects WHERE name = ?", arguments: [project]) else {
                 throw LedgerError.unknownProject(project)
             }

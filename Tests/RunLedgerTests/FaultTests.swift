@@ -43,6 +43,43 @@ struct FaultTests {
         print("log call during outage: p50 \(durations[total / 2]), p99 \(durations[total * 99 / 100]), max \(durations.last!)")
     }
 
+    @Test("events logged while the store is down are spooled and arrive exactly once, in order, with metrics beside them")
+    func eventsThroughOutage() async throws {
+        let folder = temporaryFolder("event-outage")
+        let path = folder.appendingPathComponent("db.sqlite").path
+        let store = try await SQLiteStore.open(path: path, options: SQLiteOptions(busyTimeout: 0.5))
+        let lock = try WriteLockHolder(path: path)
+        let total = 5000
+        let (ledger, runID) = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"), batchSize: 500)) { ledger in
+            let run = ledger.startRun(experiment: "agents", name: "agent-1")
+            await ledger.flush()
+            try lock.lock()
+            let clock = ContinuousClock()
+            var slowest = Duration.zero
+            for index in 0..<total {
+                let start = clock.now
+                run.event(index % 10 == 0 ? "health_check" : "tool_call", "call \(index)", level: index % 100 == 0 ? .warning : .info, payload: #"{"index": \#(index)}"#)
+                run.log("latency_ms", Double(index % 97), step: Int64(index))
+                slowest = max(slowest, clock.now - start)
+                if index == total / 2 { try await eventually { ledger.statistics.spooled > 0 } }
+            }
+            // One refused event (a payload that is not JSON) is reported, never thrown, and the rest still arrive.
+            run.event("tool_call", "broken", payload: "{not json")
+            lock.unlock()
+            run.end()
+            #expect(slowest < .milliseconds(250), "slowest call while the store was down: \(slowest)")
+            return (ledger, run.id)
+        }
+        #expect(ledger.statistics.spooled > 0 && ledger.statistics.replayed > 0)
+        #expect(ledger.statistics.rejected == 1 && ledger.problems.contains { $0.message.contains("JSON") })
+        let events = try await store.runEvents(EventQuery(runID: runID, limit: 100_000))
+        #expect(events.count == total)
+        #expect(events.map(\.event.message) == (0..<total).reversed().map { "call \($0)" }, "each once, newest first")
+        #expect(try await store.runEvents(EventQuery(runID: runID, kinds: ["health_check"], minimumLevel: .warning, limit: 1000)).count == total / 100)
+        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'latency_ms'") == total)
+        try store.close()
+    }
+
     @Test("a logging process killed with SIGKILL: what was fully spooled arrives exactly once, its runs are reaped as KILLED")
     func killedProcess() async throws {
         let folder = temporaryFolder("killed")

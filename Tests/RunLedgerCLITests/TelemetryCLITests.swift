@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+/// The telemetry and state commands end to end: projects, state documents, retention, prune, windows and events.
+@Suite("runledger telemetry and state commands")
+struct TelemetryCLITests {
+    @Test("state put and get with expected versions: the stale writer exits 3 and changes nothing; get --format json has the documented shape")
+    func stateDocuments() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("state.sqlite").path
+        let document = folder.appendingPathComponent("state.json").path
+        try #"{"layout": "grid", "zoom": 2}"#.write(toFile: document, atomically: true, encoding: .utf8)
+        let noProject = try CLI.run(["state", "put", "solar", "ui", "--file", document, "--database", database])
+        #expect(noProject.status == 2 && noProject.stderr.contains("runledger projects create solar"))
+        #expect(try CLI.run(["projects", "create", "solar", "--database", database]).status == 0)
+        #expect(try CLI.run(["projects", "create", "solar", "--database", database]).status == 2)
+        let first = try CLI.run(["state", "put", "solar", "ui", "--file", document, "--expected-version", "0", "--database", database])
+        #expect(first.status == 0 && first.stdout.contains("version 1"), "\(first.stderr)")
+        let stale = try CLI.run(["state", "put", "solar", "ui", "--file", document, "--expected-version", "0", "--database", database])
+        #expect(stale.status == 3 && stale.stderr.contains("is at version 1"), "\(stale.stderr)")
+        #expect(try CLI.run(["state", "put", "solar", "ui", "--file", document, "--expected-version", "1", "--database", database]).status == 0)
+        #expect(try CLI.run(["state", "put", "solar", "ui", "--file", document, "--expected-version", "1", "--database", database]).status == 3)
+
+        let get = try CLI.run(["state", "get", "solar", "ui", "--format", "json", "--database", database])
+        let object = try #require(JSONSerialization.jsonObject(with: Data(get.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["project", "namespace", "version", "updated_at", "document"])
+        #expect(object["version"] as? Int == 2 && (object["document"] as? [String: Any])?["layout"] as? String == "grid")
+        #expect(try CLI.run(["state", "get", "solar", "planner", "--database", database]).status == 2)
+
+        try "{broken".write(toFile: document, atomically: true, encoding: .utf8)
+        let broken = try CLI.run(["state", "put", "solar", "ui", "--file", document, "--database", database])
+        #expect(broken.status == 2 && broken.stderr.contains("not valid JSON"))
+
+        #expect(try CLI.run(["projects", "create", "wind", "--database", database]).status == 0)
+        #expect(try CLI.run(["projects", "switch", "wind", "--database", database]).status == 0)
+        #expect(try CLI.run(["projects", "archive", "solar", "--database", database]).status == 0)
+        let archived = try CLI.run(["state", "put", "solar", "ui", "--file", folder.appendingPathComponent("none.json").path, "--database", database])
+        #expect(archived.status == 2)
+        let list = try jsonArray(try CLI.run(["projects", "list", "--format", "json", "--database", database]).stdout)
+        #expect(list.map { $0["name"] as? String } == ["wind", "solar"])
+        #expect(list[1]["archived"] as? Bool == true && list[1]["has_state"] as? Bool == true && list[0]["last_active_at"] as? Int != nil)
+        #expect(try CLI.run(["projects", "delete", "solar", "--database", database]).status == 0)
+        #expect(try CLI.run(["state", "get", "solar", "ui", "--database", database]).status == 2)
+    }
+
+    @Test("retention set, list, prune --dry-run and prune: the dry run changes nothing, the real one keeps exactly the newest points")
+    func retentionAndPrune() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("prune.sqlite").path
+        #expect(try CLI.run(["demo", "--database", database, "--runs", "6", "--steps", "48", "--seed", "3"]).status == 0)
+        let runs = try jsonArray(try CLI.run(["runs", "search", "--experiment", "energy-design-study", "--limit", "100", "--format", "json", "--database", database]).stdout)
+        let finished = try #require(runs.first { $0["status"] as? String == "FINISHED" }?["run_id"] as? String)
+        func history(_ key: String) throws -> [[String: Any]] {
+            try jsonArray(try CLI.run(["metrics", "history", finished, key, "--format", "json", "--database", database]).stdout)
+        }
+        #expect(try history("soc").count == 48)
+
+        let refused = try CLI.run(["retention", "set", "--all", "--database", database])
+        #expect(refused.status != 0 && refused.stderr.contains("--max-age, --max-points"))
+        let set = try CLI.run(["retention", "set", "--experiment", "energy-design-study", "--keys", "so*", "--max-points", "12", "--database", database])
+        #expect(set.status == 0 && set.stdout.contains("keys so*"), "\(set.stderr)")
+        let policies = try jsonArray(try CLI.run(["retention", "list", "--format", "json", "--database", database]).stdout)
+        #expect(policies.count == 1 && policies[0]["max_points_per_key"] as? Int == 12 && policies[0]["key_glob"] as? String == "so*")
+
+        let dry = try CLI.run(["prune", "--dry-run", "--format", "json", "--database", database])
+        let counted = try jsonArray(dry.stdout)
+        let expected = runs.filter { $0["status"] as? String == "FINISHED" }.count * (48 - 12)
+        #expect(counted.first?["points"] as? Int == expected, "\(dry.stdout) \(dry.stderr)")
+        #expect(try history("soc").count == 48, "a dry run changes nothing")
+
+        let real = try CLI.run(["prune", "--batch", "25", "--database", database])
+        #expect(real.status == 0 && real.stdout.contains("Removed \(expected) point(s)"), "\(real.stdout) \(real.stderr)")
+        let kept = try history("soc")
+        #expect(kept.map { $0["step"] as? Int } == Array(36..<48).map { $0 as Int? })
+        #expect(try history("pv_kw").count == 48, "keys outside the glob are untouched")
+        #expect(try CLI.run(["retention", "remove", "\(policies[0]["id"] as? Int ?? -1)", "--database", database]).status == 0)
+        #expect(try CLI.run(["retention", "remove", "999", "--database", database]).status == 2)
+        #expect(try CLI.run(["prune", "--database", database]).stdout.contains("No retention policies"))
+    }
+
+    @Test("metrics latest reads the newest points of a run or an experiment; events prints a run's event log")
+    func windowsAndEvents() throws {
+        let folder = temporaryFolder()
+        let database = folder.appendingPathComponent("window.sqlite").path
+        #expect(try CLI.run(["demo", "--database", database, "--runs", "4", "--steps", "30", "--seed", "5"]).status == 0)
+        let runs = try jsonArray(try CLI.run(["runs", "search", "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'", "--format", "json", "--database", database]).stdout)
+        let run = try #require(runs.first?["run_id"] as? String)
+        let latest = try jsonArray(try CLI.run(["metrics", "latest", run, "--key", "soc", "--limit", "5", "--format", "json", "--database", database]).stdout)
+        #expect(latest.count == 5 && latest.allSatisfy { $0["run_id"] as? String == run && $0["key"] as? String == "soc" })
+        let stamps = latest.compactMap { $0["timestamp"] as? Int }
+        #expect(stamps == stamps.sorted(by: >))
+        let across = try jsonArray(try CLI.run(["metrics", "latest", "--experiment", "energy-design-study", "--key", "soc", "--key", "pv_kw", "--limit", "1000", "--format", "json", "--database", database]).stdout)
+        #expect(across.count == runs.count * 30 * 2)
+        let both = try CLI.run(["metrics", "latest", run, "--experiment", "energy-design-study", "--key", "soc", "--database", database])
+        #expect(both.status != 0 && both.stderr.contains("either a run id or --experiment"))
+        let noKey = try CLI.run(["metrics", "latest", run, "--database", database])
+        #expect(noKey.status != 0 && noKey.stderr.contains("--key"))
+
+        let events = try CLI.run(["events", run, "--format", "json", "--database", database])
+        let eventList = try jsonArray(events.stdout)
+        #expect(events.status == 0 && eventList.isEmpty)
+        let badLevel = try CLI.run(["events", run, "--level", "loud", "--database", database])
+        #expect(badLevel.status == 2 && badLevel.stderr.contains("valid levels are debug, info, warning and error"))
+    }
+}
