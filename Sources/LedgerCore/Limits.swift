@@ -32,6 +32,13 @@ public enum Limits {
     public static let filterComparisons = 200
 
     /// Refuses a log-batch request that holds more items than MLflow allows, naming the limit.
+    /// Refuses a windowed or event read limit outside 1…``maxWindowPoints``.
+    public static func checkReadLimit(_ limit: Int) throws(LedgerError) {
+        guard (1...maxWindowPoints).contains(limit) else {
+            throw LedgerError(.invalidParameterValue, "Invalid limit \(limit): it must be between 1 and \(maxWindowPoints).")
+        }
+    }
+
     public static func checkBatchCounts(metrics: Int, params: Int, tags: Int) throws(LedgerError) {
         try checkCount(metrics, limit: metricsPerBatch, of: "metrics")
         try checkCount(params, limit: paramsOrTagsPerBatch, of: "params")

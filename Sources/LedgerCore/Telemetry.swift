@@ -32,9 +32,7 @@ public struct MetricWindow: Sendable, Equatable {
     public func validate() throws(LedgerError) {
         guard !keys.isEmpty else { throw LedgerError(.invalidParameterValue, "Name at least one metric key to read.") }
         for key in keys { try Validation.checkKey(key, kind: "Metric") }
-        guard (1...Limits.maxWindowPoints).contains(limit) else {
-            throw LedgerError(.invalidParameterValue, "Invalid limit \(limit): it must be between 1 and \(Limits.maxWindowPoints).")
-        }
+        try Limits.checkReadLimit(limit)
         if let from, let to, from >= to {
             throw LedgerError(.invalidParameterValue, "The time range [\(from), \(to)) is empty: 'from' must be below 'to'.")
         }
@@ -190,8 +188,6 @@ public struct EventQuery: Sendable, Equatable {
 
     public func validate() throws(LedgerError) {
         for kind in kinds { try Validation.checkKey(kind, kind: "Event kind") }
-        guard (1...Limits.maxWindowPoints).contains(limit) else {
-            throw LedgerError(.invalidParameterValue, "Invalid limit \(limit): it must be between 1 and \(Limits.maxWindowPoints).")
-        }
+        try Limits.checkReadLimit(limit)
     }
 }

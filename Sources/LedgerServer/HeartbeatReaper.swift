@@ -39,11 +39,16 @@ public struct HeartbeatReaper: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await reapOnce()
-                try? await Task.sleep(for: interval)
-            }
+        await repeatUntilShutdown(every: interval) { await reapOnce() }
+    }
+}
+
+/// Runs `body` every `interval` until graceful shutdown: the loop of the server's periodic services.
+func repeatUntilShutdown(every interval: Duration, _ body: @escaping @Sendable () async -> Void) async {
+    await cancelWhenGracefulShutdown {
+        while !Task.isCancelled {
+            await body()
+            try? await Task.sleep(for: interval)
         }
     }
 }

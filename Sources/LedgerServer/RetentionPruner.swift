@@ -37,11 +37,6 @@ public struct RetentionPruner: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await pruneOnce()
-                try? await Task.sleep(for: interval)
-            }
-        }
+        await repeatUntilShutdown(every: interval) { await pruneOnce() }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import LedgerCore
+import Logging
 import Testing
 
 @testable import LedgerServer
@@ -104,6 +105,21 @@ struct StateRouteTests {
             #expect(try await client.call(.post, "/api/2.0/runledger/retention/prune", #"{"id":999}"#).0 == .notFound)
             #expect(try await client.call(.post, "/api/2.0/runledger/retention/delete", #"{"id":\#(id)}"#).0 == .ok)
         }
+    }
+
+    @Test("the server's pruner applies every policy in bounded passes until nothing is left, and reports what went")
+    func pruner() async throws {
+        let server = try await TestServer()
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        let points = (0..<12_000).map { Metric(key: "soc", value: Double($0), timestamp: Int64($0), step: Int64($0)) }
+        _ = try await server.store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points), .logEvents(run.runID, [RunEvent(timestamp: 5, kind: "soc_alarm")])]))
+        _ = try await server.store.addRetentionPolicy(RetentionPolicy(experimentID: nil, keyGlob: "soc*", maxAge: 5_000))
+        let pruner = RetentionPruner(store: server.store, interval: .seconds(60), budget: 1000, logger: Logger(label: "test"), clock: { 10_000 })
+        let first = await pruner.pruneOnce()
+        #expect(first.points == 5_000 && first.events == 1)
+        #expect(try await server.store.metricHistory(runID: run.runID, key: "soc").first?.step == 5_000)
+        #expect(await pruner.pruneOnce() == (0, 0))
+        try server.store.close()
     }
 
     @Test("the OpenAPI document lists the state document's GET and PUT and the new routes")

@@ -57,6 +57,10 @@ def server():
         "metrics": [{"key": "total_cost", "value": 1.0, "timestamp": now, "step": 0}, {"key": "total_co2", "value": 1.0, "timestamp": now, "step": 0}]
         + [{"key": "soc", "value": float(i % 7), "timestamp": now + i, "step": i} for i in range(20)],
     })
+    api(started, "POST", "runledger/runs/log-events", {"run_id": started.hostile_id, "events": [
+        {"kind": "tool_call", "level": "warning", "message": HOSTILE_NAME, "timestamp": now + 1, "payload": {"html": HOSTILE_TAG}},
+        {"kind": "health_check", "level": "info", "message": "ok", "timestamp": now + 2},
+    ]})
     api(started, "POST", "mlflow/runs/update", {"run_id": started.hostile_id, "status": "FINISHED", "end_time": now + 100})
     yield started
     started.stop()
@@ -249,12 +253,15 @@ def test_statistics_by_solver_match_the_api(server, browser):
     shot(browser, "08-statistics")
 
 
-def test_the_run_page_charts_every_metric_and_shows_hostile_text_as_text(server, browser):
+def test_the_run_page_charts_every_metric_lists_events_and_shows_hostile_text_as_text(server, browser):
     browser.get(f"{server.url}/experiments/{server.experiment_id}/runs/{server.hostile_id}")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.chart[data-metric="soc"] svg path'))
     assert browser.find_element(By.ID, "run-name").text == HOSTILE_NAME
     assert HOSTILE_TAG in browser.find_element(By.TAG_NAME, "main").text
     assert "20 points" in browser.find_element(By.CSS_SELECTOR, '.chart[data-metric="soc"] h3').text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#events-table tbody tr")
+    assert [row.get_attribute("data-level") for row in rows] == ["info", "warning"]
+    assert rows[1].find_elements(By.TAG_NAME, "td")[3].text == HOSTILE_NAME
     assert injected(browser) == 0 and no_dialog(browser)
     shot(browser, "09-run")
 

@@ -514,6 +514,21 @@ async function statsView(context) {
 
 // MARK: one run
 
+/** The run's event log (newest 200 at or above a level); nothing at all for a run that logged no events. */
+async function showEvents(runID, holder, stale, level) {
+  const answer = await call("GET", "runledger/runs/events", { run_id: runID, min_level: level, max_results: 200 }).catch(() => ({ events: [] }));
+  if (stale()) return;
+  const list = answer.events || [];
+  if (!list.length && level === "debug") return;
+  const chooser = select(["debug", "info", "warning", "error"], level, (value) => showEvents(runID, holder, stale, value), { id: "event-level" });
+  replace(holder, h("h2", {}, "Events"), h("div", { class: "toolbar" }, "at or above", chooser, h("span", { class: "muted" }, `${list.length} shown, newest first`)),
+    h("table", { class: "plain", id: "events-table" },
+      h("thead", {}, h("tr", {}, ["Time", "Level", "Kind", "Message", "Payload"].map((text) => h("th", {}, text)))),
+      h("tbody", {}, list.map((event) => h("tr", { "data-level": event.level },
+        h("td", {}, time(event.timestamp)), h("td", {}, h("span", { class: `badge level-${event.level}` }, event.level)), h("td", {}, event.kind),
+        h("td", {}, event.message), h("td", {}, event.payload === null || event.payload === undefined ? "" : h("code", {}, JSON.stringify(event.payload))))))));
+}
+
 async function runView(experimentID, runID, stale) {
   const [{ run: raw }, { experiment }] = await Promise.all([call("GET", "mlflow/runs/get", { run_id: runID }), call("GET", "mlflow/experiments/get", { experiment_id: experimentID })]);
   if (stale()) return;
@@ -525,15 +540,18 @@ async function runView(experimentID, runID, stale) {
       .flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]));
   const metricKeys = Object.keys(run.metrics).sort();
   const charts = h("div", { class: "charts", id: "run-charts" });
+  const events = h("div", { id: "run-events" });
   show([
     h("h1", { id: "run-name" }, run.name || run.id), info,
     h("div", { class: "columns2" },
       h("div", {}, h("h2", {}, "Params"), keyValueTable(Object.entries(run.params).sort(), ["param", "value"])),
       h("div", {}, h("h2", {}, "Latest metrics"), keyValueTable(metricKeys.map((key) => [key, format(run.metrics[key])]), ["metric", "value"])),
       h("div", {}, h("h2", {}, "Tags"), keyValueTable(Object.entries(run.tags).sort(), ["tag", "value"]))),
+    events,
     h("h2", {}, "Metric charts"), h("p", { class: "muted" }, "Drag across a chart to zoom, double-click to zoom out. Long histories are downsampled on the server (band: min–max per bucket)."),
     charts,
   ], trail);
+  showEvents(runID, events, stale, "debug");
   await Promise.all(metricKeys.map(async (key) => {
     const holder = h("div", { class: "chart", "data-metric": key }, h("h3", {}, key), h("p", { class: "muted" }, "Loading…"));
     charts.append(holder);
