@@ -4,14 +4,17 @@
 #   2. psql COPY of exactly the rows step 1 stored, into a table with the same definition and indexes;
 #   3. deleting the oldest 10 % of points by time, with the BRIN index on metrics(timestamp) and without it;
 #   4. the two KPI searches over 100k runs, on SQLite and on PostgreSQL (ArchiveBenchmark, release, one process).
+# Step 1 also ingests the same study into a database without the (run, key, timestamp) index of windowed reads, to show
+# what that index costs. RUNLEDGER_BIN_DIR=DIR uses binaries built elsewhere; SKIP_SEARCH=1 leaves out step 4.
 # Usage: Benchmarks/postgres.sh [RUNS] [STEPS]   (defaults 40 x 5000: about 2M points)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
 runs="${1:-40}"
 steps="${2:-5000}"
-swift build -c release --product energy-study >/dev/null
-swift build -c release --package-path Benchmarks --product ArchiveBenchmark >/dev/null
+bin=${RUNLEDGER_BIN_DIR:-.build/release}
+if [ -z "${RUNLEDGER_BIN_DIR:-}" ]; then swift build -c release --product energy-study >/dev/null; swift build -c release --product runledger >/dev/null; fi
+[ -n "${SKIP_SEARCH:-}" ] || swift build -c release --package-path Benchmarks --product ArchiveBenchmark >/dev/null
 cluster=$(mktemp -d /tmp/runledger-bench-pg.XXXXXX)
 trap 'scripts/pg-cluster stop "$cluster"' EXIT
 url=$(scripts/pg-cluster start "$cluster")
@@ -19,7 +22,13 @@ work=$(mktemp -d)
 chmod 777 "$work"
 
 echo "== SDK + PostgresStore ingestion: $runs runs x $steps steps =="
-.build/release/energy-study --database "$url" --runs "$runs" --steps "$steps" --spool "$work/spool" --workers 2 | tee "$work/result.json"
+psql "$url" -qAtc "CREATE DATABASE noindex"
+noindex="${url%/postgres}/noindex"
+"$bin/runledger" migrate up --database "$noindex" >/dev/null
+psql "$noindex" -qAtc "DROP INDEX metrics_by_run_key_time"
+"$bin/energy-study" --database "$noindex" --runs "$runs" --steps "$steps" --spool "$work/spool-noindex" --workers 2 > "$work/noindex.json"
+"$bin/energy-study" --database "$url" --runs "$runs" --steps "$steps" --spool "$work/spool" --workers 2 | tee "$work/result.json"
+python3 -c "import json; a=json.load(open('$work/noindex.json'))['points_per_second']; b=json.load(open('$work/result.json'))['points_per_second']; print(f'without the (run, key, timestamp) index: {a:,.0f} points/s; with it: {b:,.0f} points/s ({b / a:.0%})')"
 points=$(psql "$url" -qAtc "SELECT count(*) FROM metrics")
 store_rate=$(python3 -c "import json;print(json.load(open('$work/result.json'))['points_per_second'])")
 
@@ -51,5 +60,6 @@ done
 rm -rf "$work"
 
 echo
+[ -n "${SKIP_SEARCH:-}" ] && exit 0
 psql "$url" -qAtc "CREATE DATABASE search"
 Benchmarks/.build/release/ArchiveBenchmark --points 0 --postgres "${url%/postgres}/search"

@@ -27,20 +27,31 @@ study "$work/no-index.sqlite" 1 study > "$work/no-index.json"
 study "$work/index.sqlite" 1 study > "$work/index.json"
 echo "without the index: $(rate "$work/no-index.json") points/s; with it: $(rate "$work/index.json") points/s"
 
-echo "== 2. ingestion while pruning =="
+echo "== 2. ingestion through runledger serve, alone and while its pruner runs (--prune-every 1s) =="
+# In one server the pruner's passes and the ingestion batches share SQLite's one writer, as in production; each pass
+# removes at most 5000 points in its own transaction and the pruner rests 4x as long as a pass took (its default).
+serve() {  # DATABASE PRUNE-EVERY LOG -> prints the port
+    "$bin/runledger" serve --port 0 --database "$1" --prune-every "$2" > "$3.out" 2> "$3" &
+    echo $! > "$3.pid"
+    for _ in $(seq 100); do grep -qo 'http://[0-9.]*:[0-9]*' "$3.out" 2>/dev/null && break; sleep 0.1; done
+    grep -o 'http://[0-9.]*:[0-9]*' "$3.out" | head -1
+}
 for name in alone pruned; do study "$work/$name.sqlite" 2 history >/dev/null; done
-study "$work/alone.sqlite" 3 study > "$work/alone.json"
 "$bin/runledger" retention set --all --max-points 100 --database "$work/pruned.sqlite" >/dev/null
-( while [ ! -f "$work/done" ]; do "$bin/runledger" prune --batch 5000 --format json --database "$work/pruned.sqlite" >> "$work/prune.jsonl" 2>> "$work/prune.err" || true; done ) &
-pruner=$!
-study "$work/pruned.sqlite" 3 study > "$work/pruned.json"
-touch "$work/done"
-wait "$pruner"
+for name in alone pruned; do
+    every=$([ $name = pruned ] && echo 1s || echo 0)
+    url=$(serve "$work/$name.sqlite" "$every" "$work/$name.log")
+    study "$url" 3 study > "$work/$name.json"
+    kill "$(cat "$work/$name.log.pid")"; wait "$(cat "$work/$name.log.pid")" 2>/dev/null || true
+done
 python3 - "$work" <<'PY'
-import json, sys
+import json, re, sys
 work = sys.argv[1]
-alone = json.load(open(f"{work}/alone.json"))["points_per_second"]
-pruned = json.load(open(f"{work}/pruned.json"))["points_per_second"]
-removed = sum(item["points"] for line in open(f"{work}/prune.jsonl") if line.strip() for item in json.loads(line))
-print(f"alone: {alone:,.0f} points/s; beside the pruner: {pruned:,.0f} points/s = {pruned / alone:.0%} kept; pruner removed {removed:,} points meanwhile")
+result = {name: json.load(open(f"{work}/{name}.json")) for name in ("alone", "pruned")}
+# The server logs each pruning round (stdout or stderr, depending on the log handler).
+removed = sum(int(m) for path in (f"{work}/pruned.log", f"{work}/pruned.log.out") for m in re.findall(r"points=(\d+)", open(path).read()))
+for name, value in result.items():
+    print(f"{name}: {value['points_per_second']:,.0f} points/s (spooled {value['spooled']}, replayed {value['replayed']})")
+print(f"ingestion beside the pruner: {result['pruned']['points_per_second'] / result['alone']['points_per_second']:.0%} of alone; "
+      f"the pruner removed {removed:,} points meanwhile")
 PY

@@ -43,6 +43,12 @@ public struct RetentionPolicy: Sendable, Equatable {
         }
     }
 
+    /// The oldest timestamp an age limit keeps at `now`; saturating, so that no clock value a client sends can overflow.
+    public static func cutoff(_ now: Int64, _ maxAge: Int64) -> Int64 {
+        let (value, overflow) = now.subtractingReportingOverflow(maxAge)
+        return overflow ? .min : value
+    }
+
     /// Whether the policy covers this metric key or event kind.
     public func covers(_ key: String) -> Bool { Glob.matches(keyGlob, key) }
 
@@ -146,21 +152,25 @@ public enum DurationText {
 
 extension TrackingStore {
     /// Applies every stored policy until nothing is left to remove, in passes of at most `budget` points, calling
-    /// `progress` after each pass. Bounded passes keep each transaction short, so pruning never stalls ingestion.
-    public func pruneAll(now: Int64, budget: Int = 10_000, dryRun: Bool = false, progress: (RetentionPolicy, PruneCount) -> Void = { _, _ in })
-        async throws -> [(RetentionPolicy, PruneCount)]
-    {
+    /// `progress` after each pass. Bounded passes keep each transaction short, so pruning never stalls ingestion;
+    /// `pacing` (given how long the pass took) lets a background pruner rest between passes so that writers get
+    /// most of the database's time.
+    public func pruneAll(
+        now: Int64, budget: Int = 10_000, dryRun: Bool = false, pacing: (Duration) async -> Void = { _ in await Task.yield() },
+        progress: (RetentionPolicy, PruneCount) -> Void = { _, _ in }
+    ) async throws -> [(RetentionPolicy, PruneCount)] {
         var report: [(RetentionPolicy, PruneCount)] = []
         for policy in try await retentionPolicies() {
             var total = PruneCount()
             var resume: String? = nil
             repeat {
+                let started = ContinuousClock.now
                 let pass = try await prune(policy, now: now, budget: budget, dryRun: dryRun, resume: resume)
                 total.points += pass.points
                 total.events += pass.events
                 resume = pass.resume
                 progress(policy, total)
-                await Task.yield()
+                await pacing(ContinuousClock.now - started)
             } while resume != nil
             report.append((policy, total))
         }

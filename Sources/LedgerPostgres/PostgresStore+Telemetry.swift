@@ -147,7 +147,7 @@ extension PostgresStore {
                             WHERE e.timestamp < $1 AND e.kind = ANY($2) AND ($3::bigint IS NULL OR r.experiment_id = $3::bigint) LIMIT $4)\(tail)
                             """
                     )
-                    query.binds.append(now - maxAge)
+                    query.binds.append(RetentionPolicy.cutoff(now, maxAge))
                     query.binds.append(kinds)
                     query.binds.append(experiment)
                     query.binds.append(budget)
@@ -195,12 +195,12 @@ extension PostgresStore {
             let rows =
                 dryRun
                 ? try await connection.query(
-                    "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp < \(now - maxAge)", logger: logger
+                    "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp < \(RetentionPolicy.cutoff(now, maxAge))", logger: logger
                 ).collect()
                 : try await connection.query(
                     """
                     WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
-                        AND timestamp < \(now - maxAge) LIMIT \(Int64(budget))) RETURNING 1) SELECT count(*) FROM gone
+                        AND timestamp < \(RetentionPolicy.cutoff(now, maxAge)) LIMIT \(Int64(budget))) RETURNING 1) SELECT count(*) FROM gone
                     """,
                     logger: logger
                 ).collect()
@@ -208,7 +208,7 @@ extension PostgresStore {
         }
         if let keep = policy.maxPointsPerKey, removed < budget {
             if dryRun {
-                let age = policy.maxAge.map { now - $0 } ?? .min
+                let age = policy.maxAge.map { RetentionPolicy.cutoff(now, $0) } ?? .min
                 let rows = try await connection.query(
                     "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp >= \(age)", logger: logger
                 ).collect()

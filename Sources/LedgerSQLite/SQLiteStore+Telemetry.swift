@@ -139,7 +139,7 @@ extension SQLiteStore {
                         WHERE e.timestamp < ?1 AND e.kind IN (\(list))\(experimentClause)
                         """
                     let arguments = StatementArguments(
-                        [now - maxAge, Int64(budget), nil, nil, experiment].map { $0 as (any DatabaseValueConvertible)? } + kinds.map { $0 as (any DatabaseValueConvertible)? }
+                        [RetentionPolicy.cutoff(now, maxAge), Int64(budget), nil, nil, experiment].map { $0 as (any DatabaseValueConvertible)? } + kinds.map { $0 as (any DatabaseValueConvertible)? }
                     )
                     if dryRun {
                         count.events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection) LIMIT ?2)", arguments: arguments) ?? 0
@@ -183,15 +183,15 @@ extension SQLiteStore {
         if let maxAge = policy.maxAge {
             let selection = "SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ? AND timestamp < ?"
             if dryRun {
-                removed += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: [run, key, now - maxAge]) ?? 0
+                removed += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: [run, key, RetentionPolicy.cutoff(now, maxAge)]) ?? 0
             } else {
-                try db.execute(sql: "DELETE FROM metrics WHERE (\(pairColumns)) IN (\(selection) LIMIT ?)", arguments: [run, key, now - maxAge, budget])
+                try db.execute(sql: "DELETE FROM metrics WHERE (\(pairColumns)) IN (\(selection) LIMIT ?)", arguments: [run, key, RetentionPolicy.cutoff(now, maxAge), budget])
                 removed += db.changesCount
             }
         }
         if let keep = policy.maxPointsPerKey, removed < budget {
             if dryRun {
-                let age = policy.maxAge.map { now - $0 } ?? .min
+                let age = policy.maxAge.map { RetentionPolicy.cutoff(now, $0) } ?? .min
                 let left = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND key = ? AND timestamp >= ?", arguments: [run, key, age]) ?? 0
                 removed += max(0, left - keep)
             } else if let cutoff = try Row.fetchOne(

@@ -3,21 +3,25 @@ public import Logging
 public import ServiceLifecycle
 
 /// Applies the stored retention policies every `interval`, in passes of at most `budget` points, each its own short
-/// transaction with a yield in between, so that pruning never stalls ingestion. Several servers on one database may
-/// all prune: a pass removes only what is still there.
+/// transaction, resting `restFactor` times as long as a pass took before the next one: pruning takes at most about
+/// 1 / (1 + restFactor) of the database's writing time (20 % by default), so that ingestion keeps the rest. Several
+/// servers on one database may all prune: a pass removes only what is still there.
 public struct RetentionPruner: Service {
     let store: any TrackingStore
     let interval: Duration
     let budget: Int
+    let restFactor: Double
     let logger: Logger
     let clock: @Sendable () -> Int64
 
     public init(
-        store: any TrackingStore, interval: Duration, budget: Int = 5000, logger: Logger, clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
+        store: any TrackingStore, interval: Duration, budget: Int = 5000, restFactor: Double = 4, logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
     ) {
         self.store = store
         self.interval = interval
         self.budget = budget
+        self.restFactor = restFactor
         self.logger = logger
         self.clock = clock
     }
@@ -26,7 +30,8 @@ public struct RetentionPruner: Service {
     @discardableResult
     public func pruneOnce() async -> (points: Int, events: Int) {
         do {
-            let report = try await store.pruneAll(now: clock(), budget: budget)
+            let rest = restFactor
+            let report = try await store.pruneAll(now: clock(), budget: budget) { took in try? await Task.sleep(for: took * rest) }
             let points = report.reduce(0) { $0 + $1.1.points }, events = report.reduce(0) { $0 + $1.1.events }
             if points + events > 0 { logger.info("pruned by retention policies", metadata: ["points": "\(points)", "events": "\(events)"]) }
             return (points, events)

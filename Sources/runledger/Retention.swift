@@ -85,19 +85,24 @@ extension RunLedgerCommand {
         @OptionGroup var database: DatabaseOptions
         @Flag(help: "Count what would go and change nothing.") var dryRun = false
         @Option(help: "Points removed per transaction.") var batch = 10_000
+        @Option(help: "Rest this many times as long as each pass took, to leave the database to writers (e.g. 4: pruning gets about 20 % of the time).")
+        var rest = 0.0
         @Option(help: "table or json (an array of {policy, points, events}).") var format: OutputFormat = .table
 
         func validate() throws {
             guard batch > 0 else { throw ValidationError("Please give a --batch of at least 1.") }
+            guard rest >= 0 && rest <= 100 else { throw ValidationError("Please give --rest between 0 and 100.") }
         }
 
         func run() async throws {
             try await reportingErrors {
                 let body: (any TrackingStore) async throws -> Void = { store in
                     var progress = ProgressBar(total: 0, label: dryRun ? "Counting" : "Pruning")
-                    let report = try await store.pruneAll(now: WallClock.milliseconds(), budget: batch, dryRun: dryRun) { _, count in
-                        progress.update(count.points + count.events)
-                    }
+                    let rest = rest
+                    let report = try await store.pruneAll(
+                        now: WallClock.milliseconds(), budget: batch, dryRun: dryRun, pacing: { took in try? await Task.sleep(for: took * rest) },
+                        progress: { _, count in progress.update(count.points + count.events) }
+                    )
                     progress.finish()
                     if format == .json {
                         print(JSONValue.array(report.map { .object([("policy", $0.0.json), ("points", .integer(Int64($0.1.points))), ("events", .integer(Int64($0.1.events)))]) }))

@@ -563,6 +563,7 @@ async function runView(experimentID, runID, stale) {
       if (history.points <= 1 && !range) { holder.remove(); return; }
       const readout = h("div", { class: "readout" });
       const chart = lineChart({ series: [{ label: "", color: PALETTE[0], points: bucketPoints(history.buckets) }], yLabel: key, readout, onZoom: (from, to) => draw(from === null ? null : [from, to]) });
+      if (window.runledgerTimings.firstChartDrawn === undefined) window.runledgerTimings.firstChartDrawn = performance.now();
       replace(holder, h("h3", {}, `${key} · ${history.points} points${range ? ` in steps ${range[0]}–${range[1]}` : ""}`), chart, readout);
     };
     await draw(null).catch((error) => replace(holder, h("h3", {}, key), errorBox(error)));
