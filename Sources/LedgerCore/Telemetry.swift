@@ -191,3 +191,126 @@ public struct EventQuery: Sendable, Equatable {
         try Limits.checkReadLimit(limit)
     }
 }
+
+/// What one write of a (run, key) covered: its lowest and highest step and timestamp. Stores keep one per write,
+/// so that a time range can be turned into the step ranges that may hold it (like PostgreSQL's BRIN summaries, but per
+/// run and key), and read through the history's own (step-ordered) index. Far cheaper to keep up than an index on
+/// every point's timestamp: one small row per batch and key instead of one index entry per point.
+public struct MetricSpan: Sendable, Equatable {
+    public var firstStep: Int64
+    public var lastStep: Int64
+    public var minTimestamp: Int64
+    public var maxTimestamp: Int64
+
+    public init(firstStep: Int64, lastStep: Int64, minTimestamp: Int64, maxTimestamp: Int64) {
+        self.firstStep = firstStep
+        self.lastStep = lastStep
+        self.minTimestamp = minTimestamp
+        self.maxTimestamp = maxTimestamp
+    }
+
+    /// One span per key of a write, in the order the keys first appear. Consecutive points of one key are folded
+    /// before touching the dictionary, so a batch of a million points hashes a key only when it changes.
+    public static func spans(of metrics: some Collection<Metric>) -> [(key: String, span: MetricSpan)] {
+        var order: [String] = []
+        var spans: [String: MetricSpan] = [:]
+        var currentKey: String? = nil
+        var current = MetricSpan(firstStep: 0, lastStep: 0, minTimestamp: 0, maxTimestamp: 0)
+        func fold() {
+            guard let key = currentKey else { return }
+            if let existing = spans[key] {
+                spans[key] = existing.union(current)
+            } else {
+                spans[key] = current
+                order.append(key)
+            }
+        }
+        for metric in metrics {
+            if metric.key != currentKey {
+                fold()
+                currentKey = metric.key
+                current = MetricSpan(point: metric.point)
+            } else {
+                current = current.union(MetricSpan(point: metric.point))
+            }
+        }
+        fold()
+        return order.map { ($0, spans[$0]!) }
+    }
+
+    init(point: MetricPoint) {
+        self.init(firstStep: point.step, lastStep: point.step, minTimestamp: point.timestamp, maxTimestamp: point.timestamp)
+    }
+
+    func union(_ other: MetricSpan) -> MetricSpan {
+        MetricSpan(
+            firstStep: min(firstStep, other.firstStep), lastStep: max(lastStep, other.lastStep), minTimestamp: min(minTimestamp, other.minTimestamp),
+            maxTimestamp: max(maxTimestamp, other.maxTimestamp)
+        )
+    }
+
+    /// The step ranges of `spans` with overlapping ranges merged, ascending: each point is read (or counted) once.
+    public static func stepRanges(_ spans: [MetricSpan]) -> [ClosedRange<Int64>] {
+        var ranges: [ClosedRange<Int64>] = []
+        for span in spans.sorted(by: { $0.firstStep < $1.firstStep }) {
+            if let last = ranges.last, span.firstStep <= last.upperBound {
+                ranges[ranges.count - 1] = last.lowerBound...max(last.upperBound, span.lastStep)
+            } else {
+                ranges.append(span.firstStep...span.lastStep)
+            }
+        }
+        return ranges
+    }
+}
+
+/// The newest `limit` points of one (run, key) in a time range, gathered span by span: a store offers the spans that
+/// overlap the range newest first (by their latest timestamp) and reads those it is asked for, until no older span
+/// can hold one of the newest points. A pure value, so the stopping rule is the same on every backend.
+public struct NewestPoints: Sendable {
+    public let limit: Int
+    public let from: Int64
+    public let to: Int64
+    private var seen: Set<PointIdentity> = []
+    /// Newest first (timestamp, then step, then value), at most `limit`.
+    public private(set) var points: [MetricPoint] = []
+
+    /// Newest first by timestamp, then step; a NaN value ranks below numbers, so that the order is total.
+    static func newerFirst(_ a: MetricPoint, _ b: MetricPoint) -> Bool {
+        if a.timestamp != b.timestamp { return a.timestamp > b.timestamp }
+        if a.step != b.step { return a.step > b.step }
+        if a.value.isNaN || b.value.isNaN { return !a.value.isNaN && b.value.isNaN }
+        return a.value > b.value
+    }
+
+    private struct PointIdentity: Hashable {
+        let step: Int64
+        let timestamp: Int64
+        let value: UInt64
+    }
+
+    public init(limit: Int, from: Int64?, to: Int64?) {
+        self.limit = limit
+        self.from = from ?? .min
+        self.to = to ?? .max
+    }
+
+    /// Whether a span whose newest point is at `maxTimestamp` could still hold one of the newest points. Spans must
+    /// be offered newest first: once this is false, it is false for every later span.
+    public func wants(maxTimestamp: Int64) -> Bool {
+        points.count < limit || maxTimestamp >= points[limit - 1].timestamp
+    }
+
+    /// Adds the points read for one span (spans may overlap: a point read twice counts once).
+    public mutating func add(_ read: [MetricPoint]) {
+        var added = false
+        for point in read where point.timestamp >= from && point.timestamp < to {
+            if seen.insert(PointIdentity(step: point.step, timestamp: point.timestamp, value: point.value.bitPattern)).inserted {
+                points.append(point)
+                added = true
+            }
+        }
+        guard added else { return }
+        points.sort(by: Self.newerFirst)
+        if points.count > limit { points.removeLast(points.count - limit) }
+    }
+}

@@ -44,7 +44,7 @@ public protocol TrackingStore: Sendable {
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID]
 
     /// The newest points of some keys in a run or an experiment, optionally in a time range, newest first; read
-    /// from the (run, key, timestamp) index, a bounded range per run and key, never a whole history.
+    /// through ``MetricSpan``s, bounded step ranges of the history's index per run and key, never a whole history.
     func metricWindow(_ window: MetricWindow) async throws -> [MetricSample]
 
     /// A run's events, newest first, filtered by kind, level and time.

@@ -9,42 +9,67 @@ extension PostgresStore {
         try window.validate()
         let logger = logger
         return try await gate.run { connection in
-            let runFilter: String?, experimentFilter: Int64?
+            let runs: [(Int64, RunID)]
             switch window.scope {
             case .run(let runID):
-                guard try await !connection.query("SELECT 1 FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().isEmpty else {
+                guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().first else {
                     throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
                 }
-                (runFilter, experimentFilter) = (runID.rawValue, nil)
+                runs = [(try row.decode(Int64.self), runID)]
             case .experiment(let id):
                 guard try await !connection.query("SELECT 1 FROM experiments WHERE experiment_id = \(id.rawValue)", logger: logger).collect().isEmpty else {
                     throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
                 }
-                (runFilter, experimentFilter) = (nil, id.rawValue)
+                // Only runs that have one of the keys: latest_metrics says which.
+                runs = try await connection.query(
+                    """
+                    SELECT DISTINCT r.id, r.run_uuid FROM runs r JOIN latest_metrics lm ON lm.run_id = r.id
+                    WHERE r.experiment_id = \(id.rawValue) AND r.lifecycle_stage = 'active' AND lm.key = ANY(\(window.keys)::text[])
+                    """,
+                    logger: logger
+                ).collect().compactMap { row in
+                    let (id, uuid) = try row.decode((Int64, String).self)
+                    return RunID(uuid).map { (id, $0) }
+                }
             }
-            // Per run and key, a bounded range of the (run, key, timestamp) index (LATERAL … LIMIT), then the newest of all.
+            var lists: [[MetricSample]] = []
+            for (id, runID) in runs {
+                for key in window.keys {
+                    let points = try await Self.newestPoints(run: id, key: key, window: window, connection, logger)
+                    lists.append(points.map { MetricSample(runID: runID, key: key, point: $0) })
+                }
+            }
+            return MetricWindow.merge(lists, limit: window.limit)
+        }
+    }
+
+    /// The newest points of one (run, key) in the window's time range: the spans that overlap it, newest first, each a
+    /// step range of the primary key, until no older span can hold a newer point.
+    private static func newestPoints(run: Int64, key: String, window: MetricWindow, _ connection: PostgresConnection, _ logger: Logger) async throws -> [MetricPoint] {
+        var newest = NewestPoints(limit: window.limit, from: window.from, to: window.to)
+        let spans = try await connection.query(
+            """
+            SELECT first_step, last_step, max_timestamp FROM metric_spans
+            WHERE run_id = \(run) AND key = \(key) AND max_timestamp >= \(newest.from) AND min_timestamp < \(newest.to) ORDER BY max_timestamp DESC
+            """,
+            logger: logger
+        ).collect().map { try $0.decode((Int64, Int64, Int64).self) }
+        for (first, last, latest) in spans {
+            guard newest.wants(maxTimestamp: latest) else { break }
             let rows = try await connection.query(
                 """
-                SELECT r.run_uuid, k.key, x.step, x.timestamp, x.value, x.is_nan
-                FROM runs r CROSS JOIN unnest(\(window.keys)::text[]) AS k(key)
-                CROSS JOIN LATERAL (
-                    SELECT m.step, m.timestamp, m.value, m.is_nan FROM metrics m
-                    WHERE m.run_id = r.id AND m.key = k.key AND m.timestamp >= \(window.from ?? .min) AND m.timestamp < \(window.to ?? .max)
-                    ORDER BY m.timestamp DESC, m.step DESC LIMIT \(Int64(window.limit))
-                ) x
-                WHERE (\(runFilter)::text IS NULL OR r.run_uuid = \(runFilter)::text)
-                  AND (\(experimentFilter)::bigint IS NULL OR (r.experiment_id = \(experimentFilter)::bigint AND r.lifecycle_stage = 'active'))
-                ORDER BY x.timestamp DESC, x.step DESC, r.run_uuid COLLATE "C", k.key COLLATE "C" LIMIT \(Int64(window.limit))
+                SELECT step, timestamp, value, is_nan FROM metrics
+                WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(first) AND \(last) AND timestamp >= \(newest.from) AND timestamp < \(newest.to)
                 """,
                 logger: logger
             )
-            var samples: [MetricSample] = []
-            for try await (run, key, step, timestamp, value, isNaN) in rows.decode((String, String, Int64, Int64, Double, Int16).self) {
-                guard let runID = RunID(run) else { continue }
-                samples.append(MetricSample(runID: runID, key: key, point: MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step)))
+            var points: [MetricPoint] = []
+            for try await (step, timestamp, value, isNaN) in rows.decode((Int64, Int64, Double, Int16).self) {
+                points.append(MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step))
             }
-            return samples
+            newest.add(points)
         }
+        return newest.points
     }
 
     public func runEvents(_ query: EventQuery) async throws -> [StoredEvent] {
@@ -192,19 +217,37 @@ extension PostgresStore {
     ) async throws -> Int {
         var removed = 0
         if let maxAge = policy.maxAge {
-            let rows =
-                dryRun
-                ? try await connection.query(
-                    "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp < \(RetentionPolicy.cutoff(now, maxAge))", logger: logger
-                ).collect()
-                : try await connection.query(
-                    """
-                    WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
-                        AND timestamp < \(RetentionPolicy.cutoff(now, maxAge)) LIMIT \(Int64(budget))) RETURNING 1) SELECT count(*) FROM gone
-                    """,
-                    logger: logger
-                ).collect()
-            removed += Int(try rows[0].decode(Int64.self))
+            // Old points live in the step ranges of spans that began before the cutoff.
+            let cutoff = RetentionPolicy.cutoff(now, maxAge)
+            let spans = try await connection.query(
+                "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(cutoff)",
+                logger: logger
+            ).collect().map { row in
+                let (first, last, low, high) = try row.decode((Int64, Int64, Int64, Int64).self)
+                return MetricSpan(firstStep: first, lastStep: last, minTimestamp: low, maxTimestamp: high)
+            }
+            for range in MetricSpan.stepRanges(spans) where removed < budget {
+                let (low, high) = (range.lowerBound, range.upperBound)
+                let rows =
+                    dryRun
+                    ? try await connection.query(
+                        "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(low) AND \(high) AND timestamp < \(cutoff)",
+                        logger: logger
+                    ).collect()
+                    : try await connection.query(
+                        """
+                        WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
+                            AND step BETWEEN \(low) AND \(high) AND timestamp < \(cutoff) LIMIT \(Int64(budget - removed))) RETURNING 1)
+                        SELECT count(*) FROM gone
+                        """,
+                        logger: logger
+                    ).collect()
+                removed += Int(try rows[0].decode(Int64.self))
+            }
+            // A span wholly older than the cutoff holds nothing any more once the pass got through.
+            if !dryRun && removed < budget {
+                try await connection.query("DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND max_timestamp < \(cutoff)", logger: logger)
+            }
         }
         if let keep = policy.maxPointsPerKey, removed < budget {
             if dryRun {
@@ -231,6 +274,9 @@ extension PostgresStore {
                     logger: logger
                 ).collect()
                 removed += Int(try rows[0].decode(Int64.self))
+                if removed < budget {
+                    try await connection.query("DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND last_step < \(step)", logger: logger)
+                }
             }
         }
         return removed

@@ -473,6 +473,15 @@ public struct PostgresStore: TrackingStore {
             )
             start = end
         }
+        let spans = MetricSpan.spans(of: metrics)
+        try await connection.query(
+            """
+            INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp)
+            SELECT \(runID), * FROM unnest(\(spans.map(\.key))::text[], \(spans.map(\.span.firstStep))::int8[], \(spans.map(\.span.lastStep))::int8[],
+                                            \(spans.map(\.span.minTimestamp))::int8[], \(spans.map(\.span.maxTimestamp))::int8[])
+            """,
+            logger: logger
+        )
         let keys = Array(latest.keys)
         let points = keys.map { latest[$0]! }
         try await connection.query(

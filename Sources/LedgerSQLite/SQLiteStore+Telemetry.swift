@@ -9,25 +9,38 @@ extension SQLiteStore {
         try window.validate()
         return try await read { db in
             let runs = try Self.windowRuns(window, db: db)
-            // One bounded range of the (run, key, timestamp) index per run and key, merged.
-            let statement = try db.cachedStatement(
-                sql: """
-                    SELECT step, timestamp, value, is_nan FROM metrics
-                    WHERE run_id = ? AND key = ? AND timestamp >= ? AND timestamp < ? ORDER BY timestamp DESC, step DESC LIMIT ?
-                    """
-            )
             var lists: [[MetricSample]] = []
             for (id, runID) in runs {
                 for key in window.keys {
-                    let rows = try Row.fetchAll(statement, arguments: [id, key, window.from ?? .min, window.to ?? .max, window.limit])
-                    lists.append(rows.map { row in
-                        let isNaN: Bool = row[3]
-                        return MetricSample(runID: runID, key: key, point: MetricPoint(value: isNaN ? .nan : row[2], timestamp: row[1], step: row[0]))
-                    })
+                    let points = try Self.newestPoints(run: id, key: key, window: window, db: db)
+                    lists.append(points.map { MetricSample(runID: runID, key: key, point: $0) })
                 }
             }
             return MetricWindow.merge(lists, limit: window.limit)
         }
+    }
+
+    /// The newest points of one (run, key) in the window's time range: the spans that overlap it, newest first, each a
+    /// step range of the primary key, until no older span can hold a newer point.
+    private static func newestPoints(run: Int64, key: String, window: MetricWindow, db: Database) throws -> [MetricPoint] {
+        var newest = NewestPoints(limit: window.limit, from: window.from, to: window.to)
+        let spans = try Row.fetchCursor(
+            db.cachedStatement(
+                sql: "SELECT first_step, last_step, max_timestamp FROM metric_spans WHERE run_id = ? AND key = ? AND max_timestamp >= ? AND min_timestamp < ? ORDER BY max_timestamp DESC"
+            ),
+            arguments: [run, key, newest.from, newest.to]
+        )
+        let points = try db.cachedStatement(
+            sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? AND timestamp >= ? AND timestamp < ?"
+        )
+        while let span = try spans.next(), newest.wants(maxTimestamp: span[2]) {
+            let rows = try Row.fetchAll(points, arguments: [run, key, span[0] as Int64, span[1] as Int64, newest.from, newest.to])
+            newest.add(rows.map { row in
+                let isNaN: Bool = row[3]
+                return MetricPoint(value: isNaN ? .nan : row[2], timestamp: row[1], step: row[0])
+            })
+        }
+        return newest.points
     }
 
     /// The runs a window reads: the one run, or the experiment's active runs that have one of the keys.
@@ -181,12 +194,25 @@ extension SQLiteStore {
         var removed = 0
         let pairColumns = "run_id, key, step, timestamp, value, is_nan"
         if let maxAge = policy.maxAge {
-            let selection = "SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ? AND timestamp < ?"
-            if dryRun {
-                removed += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: [run, key, RetentionPolicy.cutoff(now, maxAge)]) ?? 0
-            } else {
-                try db.execute(sql: "DELETE FROM metrics WHERE (\(pairColumns)) IN (\(selection) LIMIT ?)", arguments: [run, key, RetentionPolicy.cutoff(now, maxAge), budget])
-                removed += db.changesCount
+            // Old points live in the step ranges of spans that began before the cutoff.
+            let cutoff = RetentionPolicy.cutoff(now, maxAge)
+            let spans = try Row.fetchAll(
+                db, sql: "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = ? AND key = ? AND min_timestamp < ?",
+                arguments: [run, key, cutoff]
+            ).map { MetricSpan(firstStep: $0[0], lastStep: $0[1], minTimestamp: $0[2], maxTimestamp: $0[3]) }
+            let selection = "SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? AND timestamp < ?"
+            for range in MetricSpan.stepRanges(spans) where removed < budget {
+                let arguments: StatementArguments = [run, key, range.lowerBound, range.upperBound, cutoff]
+                if dryRun {
+                    removed += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: arguments) ?? 0
+                } else {
+                    try db.execute(sql: "DELETE FROM metrics WHERE (\(pairColumns)) IN (\(selection) LIMIT ?)", arguments: arguments + [budget - removed])
+                    removed += db.changesCount
+                }
+            }
+            // A span wholly older than the cutoff holds nothing any more once the pass got through.
+            if !dryRun && removed < budget {
+                try db.execute(sql: "DELETE FROM metric_spans WHERE run_id = ? AND key = ? AND max_timestamp < ?", arguments: [run, key, cutoff])
             }
         }
         if let keep = policy.maxPointsPerKey, removed < budget {
@@ -208,6 +234,9 @@ extension SQLiteStore {
                     arguments: [run, key, cutoff[0], cutoff[1], cutoff[2], cutoff[3], budget - removed]
                 )
                 removed += db.changesCount
+                if removed < budget {
+                    try db.execute(sql: "DELETE FROM metric_spans WHERE run_id = ? AND key = ? AND last_step < ?", arguments: [run, key, cutoff[0] as Int64])
+                }
             }
         }
         return removed

@@ -421,6 +421,12 @@ public struct SQLiteStore: TrackingStore {
         for (key, point) in latest {
             try upsert.execute(arguments: [runID, key, point.step, point.timestamp, point.value.isNaN ? 0 : point.value, point.value.isNaN ? 1 : 0])
         }
+        let span = try db.cachedStatement(
+            sql: "INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp) VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        for (key, covered) in MetricSpan.spans(of: metrics) {
+            try span.execute(arguments: [runID, key, covered.firstStep, covered.lastStep, covered.minTimestamp, covered.maxTimestamp])
+        }
     }
 
     public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {

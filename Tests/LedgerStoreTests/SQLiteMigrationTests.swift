@@ -43,12 +43,34 @@ struct SQLiteMigrationTests {
         // When a migration adds a table or an index, add it here: this list is the schema's contract.
         #expect(
             tables == [
-                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metrics",
-                "metrics_by_run_key_time", "params", "params_by_key_value", "projects", "retention_policies", "run_events", "run_events_by_run_time",
+                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metric_spans",
+                "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events", "run_events_by_run_time",
                 "run_events_by_time", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents",
                 "tags", "tags_by_key_value",
             ]
         )
+    }
+
+    @Test("history written before metric_spans existed is covered by the migration's backfill: windows find every old point")
+    func spanBackfill() async throws {
+        let path = temporaryPath("backfill.sqlite")
+        let store = try await SQLiteStore.open(path: path)
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        let points = (0..<500).map { Metric(key: "soc", value: Double($0), timestamp: Int64(($0 * 7919) % 500), step: Int64($0)) }
+        _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points)]))
+        // As a database from before migration 0003 would be: history, and no spans at all.
+        try modify(path, "DELETE FROM metric_spans")
+        #expect(try await store.metricWindow(MetricWindow(scope: .run(run.runID), keys: ["soc"], limit: 10)).isEmpty)
+        let migration = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Sources/LedgerSQLite/Resources/migrations/sqlite/0003_telemetry_and_state.sql"),
+            encoding: .utf8
+        )
+        let backfill = try #require(migration.components(separatedBy: ";").first { $0.contains("INSERT INTO metric_spans") })
+        try modify(path, backfill)
+        let newest = try await store.metricWindow(MetricWindow(scope: .run(run.runID), keys: ["soc"], limit: 10, from: 100, to: 200))
+        #expect(newest.map(\.point.timestamp) == Array((190..<200).reversed()))
+        try store.close()
     }
 
     @Test("a migration file edited after it was applied is refused at start-up and by validate")

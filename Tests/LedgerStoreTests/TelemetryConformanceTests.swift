@@ -34,7 +34,15 @@ struct TelemetryConformanceTests {
                         study.points[run.runID, default: [:]][key, default: []].append(point)
                     }
                 }
-                _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, metrics)]))
+                // Written in a few batches of random size, points of all keys shuffled: many spans whose step and time
+                // ranges overlap, as a client that logs out of order makes them.
+                _ = try await store.write(WriteBatch([.createRun(run)]))
+                var pending = metrics.shuffled(using: &random)[...]
+                while !pending.isEmpty {
+                    let size = min(pending.count, 1 + Int(random.next() % 80))
+                    _ = try await store.write(WriteBatch([.logMetrics(run.runID, Array(pending.prefix(size)))]))
+                    pending = pending.dropFirst(size)
+                }
                 study.experimentOf[run.runID] = home
                 study.runs.append(run.runID)
             }

@@ -1,7 +1,21 @@
 -- Windowed reads, run events, retention policies, project state documents (the same tables as on SQLite).
 
--- The newest points of a (run, key), and points in a time range, come from this index: a bounded range each.
-CREATE INDEX metrics_by_run_key_time ON metrics (run_id, key, timestamp);
+-- One row per write of a (run, key): the steps and timestamps it covered. A time range becomes the step ranges that
+-- may hold it, read through the metrics primary key: windowed reads and age-based pruning never scan a whole
+-- history, and ingestion pays one small row per batch and key instead of an index entry per point (an index on
+-- metrics (run_id, key, timestamp) cost 15 % of PostgreSQL's and 27-35 % of SQLite's ingestion rate when measured).
+CREATE TABLE metric_spans (
+    run_id        BIGINT  NOT NULL,
+    key           TEXT    NOT NULL,
+    first_step    BIGINT NOT NULL,
+    last_step     BIGINT NOT NULL,
+    min_timestamp BIGINT NOT NULL,
+    max_timestamp BIGINT NOT NULL
+);
+CREATE INDEX metric_spans_by_time ON metric_spans (run_id, key, max_timestamp);
+-- History written before this migration: one span per (run, key), coarse but covering every point.
+INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp)
+SELECT run_id, key, MIN(step), MAX(step), MIN(timestamp), MAX(timestamp) FROM metrics GROUP BY run_id, key;
 
 -- An append-only log per run of things that are not numbers. level: 0 debug, 1 info, 2 warning, 3 error.
 CREATE TABLE run_events (
