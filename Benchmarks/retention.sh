@@ -36,7 +36,7 @@ serve() {  # DATABASE PRUNE-EVERY LOG -> prints the port
     for _ in $(seq 100); do grep -qo 'http://[0-9.]*:[0-9]*' "$3.out" 2>/dev/null && break; sleep 0.1; done
     grep -o 'http://[0-9.]*:[0-9]*' "$3.out" | head -1
 }
-for name in alone pruned; do study "$work/$name.sqlite" 2 history >/dev/null; done
+for name in alone pruned; do study "$work/$name.sqlite" 2 history > "$work/$name-history.json"; done
 "$bin/runledger" retention set --all --max-points 100 --database "$work/pruned.sqlite" >/dev/null
 for name in alone pruned; do
     every=$([ $name = pruned ] && echo 1s || echo 0)
@@ -45,13 +45,14 @@ for name in alone pruned; do
     kill "$(cat "$work/$name.log.pid")"; wait "$(cat "$work/$name.log.pid")" 2>/dev/null || true
 done
 python3 - "$work" <<'PY'
-import json, re, sys
+import json, sqlite3, sys
 work = sys.argv[1]
 result = {name: json.load(open(f"{work}/{name}.json")) for name in ("alone", "pruned")}
-# The server logs each pruning round (stdout or stderr, depending on the log handler).
-removed = sum(int(m) for path in (f"{work}/pruned.log", f"{work}/pruned.log.out") for m in re.findall(r"points=(\d+)", open(path).read()))
+# What the pruner removed while the study ran: every point logged (both studies, all distinct) minus what is left.
+logged = json.load(open(f"{work}/pruned-history.json"))["points_logged"] + result["pruned"]["points_logged"]
+removed = logged - sqlite3.connect(f"{work}/pruned.sqlite").execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
 for name, value in result.items():
     print(f"{name}: {value['points_per_second']:,.0f} points/s (spooled {value['spooled']}, replayed {value['replayed']})")
 print(f"ingestion beside the pruner: {result['pruned']['points_per_second'] / result['alone']['points_per_second']:.0%} of alone; "
-      f"the pruner removed {removed:,} points meanwhile")
+      f"the pruner removed {removed:,} points meanwhile ({removed / result['pruned']['seconds']:,.0f}/s)")
 PY
