@@ -34,13 +34,14 @@ def get(url):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
-    parser.add_argument("--runs", type=int, default=100000)
+    parser.add_argument("--runs", type=int, default=100000, help="runs in the demo study (0: only the long-history run page)")
     parser.add_argument("--repeat", type=int, default=5)
     arguments = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="runledger-dashboard-bench-")
     database = os.path.join(folder, "ledger.sqlite")
     try:
-        timed(f"runledger demo --runs {arguments.runs} --steps 24", [f"{arguments.bin}/runledger", "demo", "--runs", str(arguments.runs), "--steps", "24", "--database", database])
+        if arguments.runs > 0:
+            timed(f"runledger demo --runs {arguments.runs} --steps 24", [f"{arguments.bin}/runledger", "demo", "--runs", str(arguments.runs), "--steps", "24", "--database", database])
         timed("energy-study --runs 1 --steps 1000000 (5 metrics of 1M points)", [f"{arguments.bin}/energy-study", "--runs", "1", "--steps", "1000000", "--database", database,
                                                                                "--experiment", "long-history", "--spool", os.path.join(folder, "spool")])
         server = subprocess.Popen([f"{arguments.bin}/runledger", "serve", "--port", "0", "--database", database], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -52,12 +53,11 @@ def main():
         driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")), options=options)
         try:
             experiments = get(url + "/api/2.0/runledger/experiments/list")["experiments"]
-            study = next(e for e in experiments if e["experiment"]["name"] == "energy-design-study")
+            study = next((e for e in experiments if e["experiment"]["name"] == "energy-design-study"), None)
             long = next(e for e in experiments if e["experiment"]["name"] == "long-history")
-            print(f"experiment with {study['run_count']} runs")
             timings = lambda: driver.execute_script("return window.runledgerTimings")
             first_rows, applied = [], {f: [] for f in FILTERS}
-            for _ in range(arguments.repeat):
+            for _ in range(arguments.repeat if study else 0):
                 driver.get(f"{url}/experiments/{study['experiment']['experiment_id']}")
                 WebDriverWait(driver, 60).until(lambda d: timings()["firstRows"] is not None)
                 first_rows.append(timings()["firstRows"])
@@ -78,9 +78,10 @@ def main():
             drawn = driver.find_elements(By.CSS_SELECTOR, "#run-charts .chart svg")
             print(f"\n| what ({arguments.repeat} times, Chromium headless) | median ms | min | max |\n|---|---:|---:|---:|")
             row = lambda label, values: print(f"| {label} | {statistics.median(values):.0f} | {min(values):.0f} | {max(values):.0f} |")
-            row(f"runs table, navigation to first rows ({study['run_count']} runs)", first_rows)
-            for text, values in applied.items():
-                row(f"apply filter `{text}`", values)
+            if study:
+                row(f"runs table, navigation to first rows ({study['run_count']} runs)", first_rows)
+                for text, values in applied.items():
+                    row(f"apply filter `{text}`", values)
             row("run page, navigation to its first chart drawn (a 1M-point history, downsampled to 600 buckets)", first_chart)
             row(f"run page, navigation to all {len(drawn)} charts drawn (each 1M points, fetched at once)", charts)
         finally:

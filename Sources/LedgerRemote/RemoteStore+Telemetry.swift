@@ -71,7 +71,8 @@ extension RemoteStore {
     public func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
         do {
             return try StateDocument(json: try await call(.GET, try Self.statePath(project, namespace)))
-        } catch let error as LedgerError where error.code == .resourceDoesNotExist && !error.message.hasPrefix("No project") {
+        } catch let error as LedgerError where error.code == .resourceDoesNotExist && error != LedgerError.unknownProject(project) {
+            // A 404 for a known project is a namespace without a document yet; for an unknown one, the error stands.
             return nil
         }
     }

@@ -514,6 +514,14 @@ async function statsView(context) {
 
 // MARK: one run
 
+/** Runs `work` on every item, at most `width` at a time, in order. */
+async function inTurns(items, width, work) {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  }));
+}
+
 /** The run's event log (newest 200 at or above a level); nothing at all for a run that logged no events. */
 async function showEvents(runID, holder, stale, level) {
   const answer = await call("GET", "runledger/runs/events", { run_id: runID, min_level: level, max_results: 200 }).catch(() => ({ events: [] }));
@@ -552,7 +560,9 @@ async function runView(experimentID, runID, stale) {
     charts,
   ], trail);
   showEvents(runID, events, stale, "debug");
-  await Promise.all(metricKeys.map(async (key) => {
+  // Two histories at a time: the server reads each whole history before bucketing it, so fetching every chart at
+  // once would make the first one wait for all the others.
+  await inTurns(metricKeys, 2, async (key) => {
     const holder = h("div", { class: "chart", "data-metric": key }, h("h3", {}, key), h("p", { class: "muted" }, "Loading…"));
     charts.append(holder);
     const draw = async (range) => {
@@ -567,7 +577,7 @@ async function runView(experimentID, runID, stale) {
       replace(holder, h("h3", {}, `${key} · ${history.points} points${range ? ` in steps ${range[0]}–${range[1]}` : ""}`), chart, readout);
     };
     await draw(null).catch((error) => replace(holder, h("h3", {}, key), errorBox(error)));
-  }));
+  });
   if (!charts.childElementCount) charts.append(h("p", { class: "muted" }, "No metric of this run has more than one point."));
   window.runledgerTimings.runChartsDrawn = performance.now();
 }
