@@ -468,16 +468,25 @@ public struct SQLiteStore: TrackingStore {
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue]) else {
                 throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
             }
-            // A cursor read by column index: histories run to millions of points, and looking columns up by name
-            // (case-insensitively) cost more than SQLite's own work.
-            var points: [MetricPoint] = []
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value, is_nan",
-                arguments: [id, key]
+            // Stepped through SQLite's C API: histories run to millions of points, and building a GRDB row per point
+            // cost more than SQLite's own work (a chart of a 1M-point history waits for this loop).
+            let statement = try db.cachedStatement(
+                sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value, is_nan"
             )
-            while let row = try rows.next() {
-                let isNaN: Bool = row[3]
-                points.append(MetricPoint(value: isNaN ? .nan : row[2], timestamp: row[1], step: row[0]))
+            try statement.setArguments([id, key])
+            let handle = statement.sqliteStatement
+            defer { sqlite3_reset(handle) }
+            var points: [MetricPoint] = []
+            while true {
+                let code = sqlite3_step(handle)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+                let isNaN = sqlite3_column_int64(handle, 3) != 0
+                points.append(
+                    MetricPoint(value: isNaN ? .nan : sqlite3_column_double(handle, 2), timestamp: sqlite3_column_int64(handle, 1), step: sqlite3_column_int64(handle, 0))
+                )
             }
             return points
         }

@@ -256,8 +256,8 @@ struct StoreConformanceTests {
             }
             return try await group.reduce(into: [LedgerError.Code?]()) { $0.append($1) }
         }
-        #expect(outcomes.filter { $0 == nil }.count == 20)
-        #expect(outcomes.filter { $0 == .invalidParameterValue }.count == 20)
+        #expect(outcomes.filter { $0 == nil }.count == 20, "\(outcomes)")
+        #expect(outcomes.filter { $0 == .invalidParameterValue }.count == 20, "\(outcomes)")
         #expect(try await store.metricHistory(runID: run.runID, key: "m").count == 1000)
         #expect(try await store.run(run.runID).params == ["solver": "milp"])
     }
