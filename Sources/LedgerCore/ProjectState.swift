@@ -112,6 +112,14 @@ extension Validation {
         }
     }
 
+    /// Everything a state write must satisfy before a store looks at the database: both names, the document, the version.
+    public static func checkStatePut(project: String, namespace: String, document: String, expectedVersion: Int64?) throws(LedgerError) {
+        try checkStateName(project, kind: "project name")
+        try checkStateName(namespace, kind: "namespace")
+        try checkStateDocument(document)
+        try checkExpectedVersion(expectedVersion)
+    }
+
     /// Refuses an expected version below zero.
     public static func checkExpectedVersion(_ version: Int64?) throws(LedgerError) {
         if let version, version < 0 {

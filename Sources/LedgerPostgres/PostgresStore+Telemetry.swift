@@ -346,10 +346,7 @@ extension PostgresStore {
     }
 
     public func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
-        try Validation.checkStateName(project, kind: "project name")
-        try Validation.checkStateName(namespace, kind: "namespace")
-        try Validation.checkStateDocument(document)
-        try Validation.checkExpectedVersion(expectedVersion)
+        try Validation.checkStatePut(project: project, namespace: namespace, document: document, expectedVersion: expectedVersion)
         let now = clock()
         let logger = logger
         // Not retried after an ambiguous COMMIT: a write without an expected version is not idempotent.

@@ -291,10 +291,7 @@ extension SQLiteStore {
     }
 
     public func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
-        try Validation.checkStateName(project, kind: "project name")
-        try Validation.checkStateName(namespace, kind: "namespace")
-        try Validation.checkStateDocument(document)
-        try Validation.checkExpectedVersion(expectedVersion)
+        try Validation.checkStatePut(project: project, namespace: namespace, document: document, expectedVersion: expectedVersion)
         let now = clock()
         return try await perform { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT project_id, archived FROM projects WHERE name = ?", arguments: [project]) else {

@@ -251,6 +251,11 @@ def test_statistics_by_solver_match_the_api(server, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "#stats-chart svg circle")
     assert injected(browser) == 0 and no_dialog(browser)
     shot(browser, "08-statistics")
+    # The design-space and statistics views show a malformed filter's error as the runs table does.
+    for view in ("stats", "design"):
+        browser.get(f"{server.url}/experiments/{server.experiment_id}?view={view}&filter=" + urllib.parse.quote("metrics.total_cost <"))
+        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
+        assert "expected" in browser.find_element(By.CSS_SELECTOR, "#filter-error .error").text
 
 
 def test_the_run_page_charts_every_metric_lists_events_and_shows_hostile_text_as_text(server, browser):

@@ -386,6 +386,27 @@ function toNumber(value) {
   return typeof value === "number" ? value : value === "Infinity" ? Infinity : value === "-Infinity" ? -Infinity : NaN;
 }
 
+/**
+ * The newest `limit` runs the view's filter matches, or null when the view is stale or the filter is malformed (then
+ * the error, with its caret, is what the view shows).
+ */
+async function filteredRuns(context, bar, problem, limit) {
+  const filter = context.query.get("filter") || "";
+  replace(context.content, bar, problem, h("p", { class: "muted" }, "Loading runs…"));
+  try {
+    const result = await searchAll(context.id, filter, ["attributes.start_time DESC"], limit);
+    return context.stale() ? null : result;
+  } catch (error) {
+    if (context.stale()) return null;
+    if (error instanceof APIError && error.status === 400) {
+      showFilterError(problem, filter, error);
+      replace(context.content, bar, problem);
+      return null;
+    }
+    throw error;
+  }
+}
+
 /** How many runs the design-space view draws; the front itself is computed by the server over every matching run. */
 const DESIGN_LIMIT = 5000;
 
@@ -393,16 +414,8 @@ async function designView(context) {
   const { id, query, content, stale } = context;
   const filter = query.get("filter") || "";
   const { bar, problem } = filterBar(context);
-  replace(content, bar, problem, h("p", { class: "muted" }, "Loading runs…"));
-  let result;
-  try {
-    result = await searchAll(id, filter, ["attributes.start_time DESC"], DESIGN_LIMIT);
-  } catch (error) {
-    if (stale()) return;
-    if (error instanceof APIError && error.status === 400) { showFilterError(problem, filter, error); replace(content, bar, problem); return; }
-    throw error;
-  }
-  if (stale()) return;
+  const result = await filteredRuns(context, bar, problem, DESIGN_LIMIT);
+  if (!result) return;
   const runs = result.runs;
   const { params, metrics } = columnsOf(runs);
   const kpis = metrics.map((column) => column.slice(8));
@@ -482,17 +495,10 @@ async function statsView(context) {
   const { id, query, content, stale } = context;
   const filter = query.get("filter") || "";
   const { bar, problem } = filterBar(context);
-  replace(content, bar, problem, h("p", { class: "muted" }, "Loading…"));
   // The choices come from a sample of runs; the statistics themselves cover every matching run.
-  let sample;
-  try {
-    sample = (await searchAll(id, filter, ["attributes.start_time DESC"], 200)).runs;
-  } catch (error) {
-    if (stale()) return;
-    if (error instanceof APIError && error.status === 400) { showFilterError(problem, filter, error); replace(content, bar, problem); return; }
-    throw error;
-  }
-  if (stale()) return;
+  const found = await filteredRuns(context, bar, problem, 200);
+  if (!found) return;
+  const sample = found.runs;
   const { params, metrics, tags } = columnsOf(sample);
   const kpis = metrics.map((column) => column.slice(8));
   if (!kpis.length) { replace(content, bar, problem, h("p", {}, "No run here has a metric yet.")); return; }
