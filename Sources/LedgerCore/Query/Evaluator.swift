@@ -98,26 +98,30 @@ struct LikePattern {
     }
 
     func matches(_ text: String) -> Bool {
-        let text = text.unicodeScalars.map { caseInsensitive ? LikePattern.fold($0) : $0 }
-        // Iterative wildcard matching with backtracking to the last `%`.
-        var t = 0, p = 0, starP = -1, starT = 0
-        while t < text.count {
-            if p < pattern.count, pattern[p] == "_" || (pattern[p] != "%" && pattern[p] == text[t]) {
-                t += 1
-                p += 1
-            } else if p < pattern.count, pattern[p] == "%" {
-                starP = p
-                starT = t
-                p += 1
-            } else if starP >= 0 {
-                p = starP + 1
-                starT += 1
-                t = starT
-            } else {
-                return false
-            }
-        }
-        while p < pattern.count, pattern[p] == "%" { p += 1 }
-        return p == pattern.count
+        wildcardMatch(pattern, text.unicodeScalars.map { caseInsensitive ? LikePattern.fold($0) : $0 }, anyRun: "%", anyOne: "_")
     }
+}
+
+/// Wildcard matching over scalars, iterative with backtracking to the last `anyRun`: SQL LIKE (`%`, `_`) and the
+/// retention policies' globs (`*`, `?`) both use it.
+func wildcardMatch(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar], anyRun: Unicode.Scalar, anyOne: Unicode.Scalar) -> Bool {
+    var t = 0, p = 0, starP = -1, starT = 0
+    while t < text.count {
+        if p < pattern.count, pattern[p] == anyOne || (pattern[p] != anyRun && pattern[p] == text[t]) {
+            t += 1
+            p += 1
+        } else if p < pattern.count, pattern[p] == anyRun {
+            starP = p
+            starT = t
+            p += 1
+        } else if starP >= 0 {
+            p = starP + 1
+            starT += 1
+            t = starT
+        } else {
+            return false
+        }
+    }
+    while p < pattern.count, pattern[p] == anyRun { p += 1 }
+    return p == pattern.count
 }

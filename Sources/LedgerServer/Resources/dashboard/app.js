@@ -1,6 +1,6 @@
 // The Results Explorer: a small router over the server's API. The page state (experiment, view, filter, sort,
 // columns, selection, chart choices) lives in the URL, so a link reproduces a view.
-import { APIError, call, download, flatten, searchAll, setToken, token } from "./api.js";
+import { APIError, call, download, flatten, number, searchAll, setToken, token } from "./api.js";
 import { PALETTE, format, lineChart, parallel, rangeChart, scatter } from "./charts.js";
 import { duration, h, keyValueTable, replace, select, time } from "./dom.js";
 
@@ -377,13 +377,9 @@ async function compareView(context) {
 
 function bucketPoints(buckets, band = true) {
   return buckets.map((bucket) => ({
-    x: (Number(bucket.first_step) + Number(bucket.last_step)) / 2, y: toNumber(bucket.mean),
-    lo: band ? toNumber(bucket.min) : undefined, hi: band ? toNumber(bucket.max) : undefined,
+    x: (Number(bucket.first_step) + Number(bucket.last_step)) / 2, y: number(bucket.mean),
+    lo: band ? number(bucket.min) : undefined, hi: band ? number(bucket.max) : undefined,
   }));
-}
-
-function toNumber(value) {
-  return typeof value === "number" ? value : value === "Infinity" ? Infinity : value === "-Infinity" ? -Infinity : NaN;
 }
 
 /**
@@ -508,7 +504,7 @@ async function statsView(context) {
   const change = (key) => (value) => navigate(withQuery({ [key]: value }), { replace: true });
   const answer = await call("POST", "runledger/runs/statistics", { experiment_ids: [id], filter, metric, group_by: groupBy || undefined });
   if (stale()) return;
-  const groups = (answer.groups || []).map((group) => ({ ...group, ...Object.fromEntries(["mean", "stddev", "min", "max", "p50", "p90", "p99"].map((key) => [key, toNumber(group[key])])) }));
+  const groups = (answer.groups || []).map((group) => ({ ...group, ...Object.fromEntries(["mean", "stddev", "min", "max", "p50", "p90", "p99"].map((key) => [key, number(group[key])])) }));
   const headers = [groupBy || "group", "count", "mean", "stddev", "min", "max", "p50", "p90", "p99"];
   replace(content, bar, problem,
     h("div", { class: "toolbar" }, "metric", select(kpis, metric, change("metric"), { id: "stats-metric" }), "grouped by", select(groupChoices, groupBy, change("group"), { id: "stats-group" })),
