@@ -85,11 +85,13 @@ let package = Package(
         .target(
             name: "RunLedger",
             dependencies: [
-                "LedgerCore", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
+                "LedgerCore", "LedgerNative", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The SDK's few C functions: the spool's checksum on the CPU's crc32 instruction, giving freed memory back.
+        .target(name: "LedgerNative"),
         // Runs as tables: CSV and XLSX (Office Open XML, zipped by ZIPFoundation) for the CLI and the server.
         .target(
             name: "LedgerExport",

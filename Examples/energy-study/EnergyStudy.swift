@@ -17,7 +17,7 @@ struct EnergyStudy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "energy-study",
         abstract: "Simulate energy-system designs and record each as a run through the RunLedger SDK.",
-        discussion: "At exit it prints one JSON object: {runs, points_logged, seconds, points_per_second, spooled, replayed, rejected}."
+        discussion: "At exit it prints one JSON object: {runs, points_logged, seconds, points_per_second, spooled, replayed, rejected, dropped}."
     )
 
     @Option(help: "Where to record: a SQLite file path, a postgres:// URL, or a RunLedger server's http://HOST:PORT (token in $RUNLEDGER_TOKEN).") var database = "runledger.sqlite"
@@ -61,7 +61,7 @@ struct EnergyStudy: AsyncParsableCommand {
             JSONValue.object([
                 ("runs", .integer(Int64(runs))), ("points_logged", .integer(Int64(points))), ("seconds", .number(seconds)),
                 ("points_per_second", .number(Double(points) / seconds)), ("spooled", .integer(Int64(statistics.spooled))),
-                ("replayed", .integer(Int64(statistics.replayed))), ("rejected", .integer(Int64(statistics.rejected))),
+                ("replayed", .integer(Int64(statistics.replayed))), ("rejected", .integer(Int64(statistics.rejected))), ("dropped", .integer(Int64(statistics.dropped))),
             ])
         )
     }

@@ -46,13 +46,20 @@ public final class Ledger: Sendable {
         var backlogBytes: Int { buffer.bytes + full.reduce(0) { $0 + $1.bytes } }
 
         /// Moves the current chunk to `full` when it is full; true when the writer should be woken.
-        mutating func rotateIfFull(batchSize: Int) -> Bool {
+        /// This is also where the bound is checked (once per chunk, not per point), so memory can pass it by one chunk.
+        mutating func rotateIfFull(batchSize: Int, bound: Int) -> Bool {
             guard buffer.count >= batchSize else { return false }
             buffer.endSequence = accepted
             full.append(buffer)
-            buffer = spares.popLast() ?? PendingBuffer()
+            // Without a spare (the writer is behind) the caller allocates, once per chunk and at full size: growing
+            // by doubling would copy and leave up to 60 % of every chunk unused.
+            buffer = spares.popLast() ?? PendingBuffer(reserving: batchSize)
+            atBound = backlogBytes >= bound
             return true
         }
+        /// The backlog reached the buffer bound: the writer cannot even spill as fast as callers log. New points are
+        /// dropped and counted (the writer reports them) until the writer takes a chunk; the caller is never blocked.
+        var atBound = false
         /// Interned run ids and metric keys: points refer to them by slot (kept for the ledger's lifetime).
         var runs: [RunID] = []
         var keyTable = KeyTable()
@@ -211,11 +218,38 @@ public final class Ledger: Sendable {
                 state.statistics.rejected += 1
                 return false
             }
+            guard !state.atBound else {
+                state.statistics.dropped += 1
+                return false
+            }
             let keySlot = known ?? state.slot(forKey: key)
             state.buffer.points.append(PendingPoint(run: run, key: keySlot, value: value, timestamp: timestamp, step: step))
             state.accepted += 1
             state.statistics.logged += 1
-            return state.rotateIfFull(batchSize: configuration.batchSize)
+            return state.rotateIfFull(batchSize: configuration.batchSize, bound: configuration.bufferLimit)
+        }
+        if ring { doorbell.ring() }
+    }
+
+    /// Several points at one step under one lock: a loop logging 8 metrics per step takes the lock once, not 8 times.
+    /// `point(state, index)` gives the key slot and value of point `index`.
+    func enqueuePoints(run: Int32, count: Int, timestamp: Int64, step: Int64, _ point: (inout SharedState, Int) -> (key: Int32, value: Double)) {
+        let ring = shared.withLock { state -> Bool in
+            guard !state.closing else {
+                state.statistics.rejected += count
+                return false
+            }
+            guard !state.atBound else {
+                state.statistics.dropped += count
+                return false
+            }
+            for index in 0..<count {
+                let (key, value) = point(&state, index)
+                state.buffer.points.append(PendingPoint(run: run, key: key, value: value, timestamp: timestamp, step: step))
+            }
+            state.accepted += count
+            state.statistics.logged += count
+            return state.rotateIfFull(batchSize: configuration.batchSize, bound: configuration.bufferLimit)
         }
         if ring { doorbell.ring() }
     }
@@ -235,7 +269,7 @@ public final class Ledger: Sendable {
             }
             state.accepted += items.count
             state.statistics.logged += items.count
-            return state.rotateIfFull(batchSize: configuration.batchSize)
+            return state.rotateIfFull(batchSize: configuration.batchSize, bound: configuration.bufferLimit)
         }
         if ring { doorbell.ring() }
     }
@@ -302,12 +336,22 @@ struct PendingBuffer: Sendable {
     /// The ledger's accepted count when this chunk was closed: once it is written, everything up to here is durable.
     var endSequence = 0
 
+    init() {}
+
+    init(reserving capacity: Int) { points.reserveCapacity(capacity) }
+
     var count: Int { points.count + events.count }
+    /// Memory taken by what it holds, for the buffer bound (chunks are reserved at their full size, so a full chunk's
+    /// points are its capacity).
     var bytes: Int { points.count * MemoryLayout<PendingPoint>.stride + eventBytes }
 
     /// The piece of at most `size` points that starts at point `start`, with the events that belong to it (those
     /// logged before its last point, and for the last piece all the rest). `eventIndex` moves past the events taken.
     func piece(from start: Int, size: Int, eventIndex: inout Int) -> PendingBuffer {
+        if start == 0 && eventIndex == 0 && points.count <= size {
+            eventIndex = events.count
+            return self  // the usual case: the whole chunk, without copying its points
+        }
         let end = min(points.count, start + size)
         var piece = PendingBuffer()
         piece.points = Array(points[start..<end])
@@ -343,10 +387,26 @@ public struct RunHandle: Sendable, Hashable {
         ledger.enqueuePoint(run: slot, keySlot: key.slot, key: key.name, value: value, timestamp: timestamp ?? Ledger.now(), step: step)
     }
 
-    /// Logs several metrics at one step.
+    /// Logs several metrics at one step, with one timestamp (now by default).
     public func log(_ metrics: [String: Double], step: Int64 = 0, timestamp: Int64? = nil) {
-        let time = timestamp ?? Ledger.now()
-        for (key, value) in metrics { ledger.enqueuePoint(run: slot, key: key, value: value, timestamp: time, step: step) }
+        let pairs = Array(metrics)
+        ledger.enqueuePoints(run: slot, count: pairs.count, timestamp: timestamp ?? Ledger.now(), step: step) { state, index in
+            (state.slot(forKey: pairs[index].key), pairs[index].value)
+        }
+    }
+
+    /// Logs one value per key at one step, with one timestamp (now by default): the cheapest way to log several
+    /// metrics per step, one lock and one clock reading for all of them. `values[i]` belongs to `keys[i]`; extra
+    /// values or keys are ignored.
+    ///
+    /// ```swift
+    /// let keys = ["soc", "pv_kw", "demand_kw"].map(ledger.metricKey)
+    /// for step in 0..<steps { run.log(keys, [soc, pv, demand], step: Int64(step)) }
+    /// ```
+    public func log(_ keys: [MetricKey], _ values: [Double], step: Int64 = 0, timestamp: Int64? = nil) {
+        ledger.enqueuePoints(run: slot, count: min(keys.count, values.count), timestamp: timestamp ?? Ledger.now(), step: step) { _, index in
+            (keys[index].slot, values[index])
+        }
     }
 
     /// Logs the run's final KPIs (metrics at step 0).

@@ -8,7 +8,9 @@ public struct LedgerConfiguration: Sendable {
     public var batchSize: Int
     /// Items logged are written at least this often, however few. Default 200 ms.
     public var flushInterval: Duration
-    /// The most memory that items waiting to be written may take; beyond it they spill to the spool. Default 64 MiB.
+    /// The most memory that items waiting to be written may take. Past half of it the writer spills to the spool
+    /// instead of waiting for the store; at the bound itself new points are dropped and counted
+    /// (``LedgerStatistics/dropped``), which happens only if callers outrun the disk. Default 64 MiB.
     public var bufferBound: Int
     /// The spool root: each ledger writes its own folder below it and adopts folders left by processes that died.
     /// Default `./.runledger-spool`.
@@ -43,6 +45,16 @@ public struct LedgerConfiguration: Sendable {
     }
 }
 
+extension LedgerConfiguration {
+    /// The share of ``bufferBound`` that waiting items may use: the rest is the writer's working set (a spool segment
+    /// being replayed, a chunk being written and two spare chunks), so that everything the ledger holds stays within
+    /// the bound.
+    var bufferLimit: Int {
+        let workingSet = Spool.segmentLimit + 3 * batchSize * MemoryLayout<PendingPoint>.stride
+        return max(bufferBound / 2, bufferBound - workingSet)
+    }
+}
+
 /// Counters of what a ledger did with what it was given.
 public struct LedgerStatistics: Sendable, Equatable {
     /// Items (points, params, tags, run changes) accepted by log calls.
@@ -55,6 +67,10 @@ public struct LedgerStatistics: Sendable, Equatable {
     public var replayed = 0
     /// Items refused as the caller's fault (bad key, changed param, unknown run); see ``Ledger/problems``.
     public var rejected = 0
+    /// Points dropped because callers logged faster than the writer could even spill to the spool, with the buffer
+    /// at its bound (memory stays bounded and the caller is never blocked, so this is the one way to lose a point;
+    /// each occurrence is also in ``Ledger/problems``).
+    public var dropped = 0
     /// Items in memory waiting to be written.
     public var buffered = 0
     /// Spool records found torn or corrupt and skipped.

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import LedgerNative
 import Logging
 import Metrics
 
@@ -48,9 +49,9 @@ final class WriterLoop {
             if needsReplay { timeout = min(timeout, max(.milliseconds(1), nextAttempt - .now)) }
             if !closing { await ledger.doorbell.wait(timeout: timeout) }
             await drain()
+            releaseMemoryAfterBurst()
             // Memory first: while callers are ahead of the writer, every turn goes to spilling, none to replay.
-            let behind = ledger.shared.withLock { $0.backlogBytes } > configuration.bufferBound / 4
-            if needsReplay && ContinuousClock.now >= nextAttempt && (!behind || closing) { await replay(budget: closing ? .max : 8) }
+            if needsReplay && ContinuousClock.now >= nextAttempt && (!callersAhead || closing) { await replay(budget: closing ? .max : 8, yielding: !closing) }
             if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
             if closing && ledger.shared.withLock({ $0.backlogCount == 0 }) { break }
         }
@@ -60,27 +61,34 @@ final class WriterLoop {
 
     private var needsReplay: Bool { spooling || !adopted.isEmpty }
 
+    /// Callers have logged a quarter of the buffer's share since the writer last caught up: replay must give way,
+    /// between any two batches, or a fast caller fills the buffer while a replay turn runs.
+    private var callersAhead: Bool { ledger.shared.withLock { $0.backlogBytes } > configuration.bufferLimit / 4 }
+
     // MARK: Draining
 
     /// Writes what callers logged, one chunk at a time, oldest first; the current chunk is taken last, so that a
     /// flush completes. Returns after the chunks that were waiting when it started, so replay and heartbeats get turns.
     private func drain() async {
         var turns = ledger.shared.withLock { $0.full.count } + 1
+        var settled = 0
         while turns > 0 {
             turns -= 1
             let taken = ledger.shared.withLock { state -> (chunk: PendingBuffer?, runs: [RunID], keys: [String], backlog: Int, accepted: Int) in
                 // Keep two empty chunks ready, allocated here rather than on a caller's thread.
-                while state.spares.count < 2 {
-                    var spare = PendingBuffer()
-                    spare.points.reserveCapacity(configuration.batchSize)
-                    state.spares.append(spare)
-                }
+                while state.spares.count < 2 { state.spares.append(PendingBuffer(reserving: configuration.batchSize)) }
                 let backlog = state.backlogBytes
-                if !state.full.isEmpty { return (state.full.removeFirst(), state.runs, state.keys, backlog, state.accepted) }
-                guard state.buffer.count > 0 else { return (nil, [], [], 0, state.accepted) }
-                var chunk = state.buffer
-                chunk.endSequence = state.accepted
-                state.buffer = state.spares.popLast() ?? PendingBuffer()
+                var chunk: PendingBuffer
+                if !state.full.isEmpty {
+                    chunk = state.full.removeFirst()
+                } else {
+                    guard state.buffer.count > 0 else { return (nil, [], [], 0, state.accepted) }
+                    chunk = state.buffer
+                    chunk.endSequence = state.accepted
+                    state.buffer = state.spares.popLast() ?? PendingBuffer(reserving: configuration.batchSize)
+                }
+                // A chunk taken makes room: callers may buffer again.
+                state.atBound = backlog - chunk.bytes >= configuration.bufferLimit
                 return (chunk, state.runs, state.keys, backlog, state.accepted)
             }
             guard let chunk = taken.chunk else {
@@ -88,22 +96,61 @@ final class WriterLoop {
                 return
             }
             // A backlog past half the bound means the store is slower than the simulation: spill to the spool.
-            let spill = taken.backlog > configuration.bufferBound / 2
+            let spill = taken.backlog > configuration.bufferLimit / 2
             if spill && !spooling { configuration.logger.info("buffer over half its bound: spilling to the spool") }
             var start = 0, eventIndex = 0
             repeat {
                 let piece = chunk.piece(from: start, size: configuration.batchSize, eventIndex: &eventIndex)
                 if (spill || spooling) && spillRaw(piece, runs: taken.runs, keys: taken.keys) {
-                    // Spilled as raw points: a copy and a checksum, the fast path that keeps up with the caller.
+                    // Spilled as packed points: one pass and a checksum, the fast path that keeps up with the caller.
                 } else {
                     await deliver(batches(from: piece, runs: taken.runs, keys: taken.keys), spill: spill)
                 }
                 start += piece.points.count
             } while start < chunk.points.count
-            settle(upTo: chunk.endSequence)
+            recycle(chunk)
+            // One fsync per chunk would cap spilling at the disk's sync rate, far below a fast caller's: while the
+            // writer is behind, chunks share a sync (group commit), at least every `syncEvery` bytes.
+            settled = chunk.endSequence
+            if !spill || turns == 0 || spool.unsyncedBytes >= WriterLoop.syncEvery { settle(upTo: settled) }
             if spill { turns = max(turns, 1) }  // keep going while behind
         }
+        settle(upTo: settled)
     }
+
+    /// The largest backlog seen since memory was last given back.
+    private var backlogPeak = 0
+
+    /// After a burst has been written, gives the freed chunks back to the system. glibc keeps freed heap memory for
+    /// reuse, and replay's allocations are of other sizes: without this, a burst's 50 MiB stayed resident while the
+    /// replay that followed it took its own memory, and the process passed the bound by ~25 MiB.
+    private func releaseMemoryAfterBurst() {
+        let backlog = ledger.shared.withLock { $0.backlogBytes }
+        backlogPeak = max(backlogPeak, backlog)
+        guard backlogPeak > configuration.bufferLimit / 4, backlog < configuration.bufferLimit / 16 else { return }
+        backlogPeak = 0
+        runledger_release_free_memory()
+    }
+
+    /// Keeps a written chunk's storage for callers to fill again. Freeing it instead and letting callers allocate new
+    /// ones while the writer is behind left the allocator holding ~25 MiB more than the buffer at its peak.
+    private func recycle(_ chunk: consuming PendingBuffer) {
+        guard chunk.points.capacity >= configuration.batchSize else { return }
+        var chunk = chunk
+        chunk.points.removeAll(keepingCapacity: true)
+        chunk.events = []
+        chunk.eventBytes = 0
+        chunk.endSequence = 0
+        ledger.shared.withLock { state in
+            if state.spares.count < WriterLoop.sparesKept { state.spares.append(chunk) }
+        }
+    }
+
+    /// Chunks kept ready for callers: enough to absorb a burst without allocating, little when idle (~2.5 MiB).
+    static let sparesKept = 8
+
+    /// While spilling, spooled bytes are synced at least this often.
+    static let syncEvery = 16 << 20
 
     /// Appends a piece of plain points to the spool as one raw record, when it has no run events and only valid keys
     /// (anything else takes the ordinary path). Returns whether it did.
@@ -157,6 +204,13 @@ final class WriterLoop {
         // Callers count into the shared statistics (no metrics call on the hot path); export the difference here.
         counters.logged.increment(by: statistics.logged - exported.logged)
         counters.rejected.increment(by: statistics.rejected - exported.rejected)
+        if statistics.dropped > exported.dropped {
+            counters.dropped.increment(by: statistics.dropped - exported.dropped)
+            ledger.report(
+                "DROPPED \(statistics.dropped - exported.dropped) point(s): they were logged faster than the spool could absorb them "
+                    + "with the buffer at its bound (\(configuration.bufferBound >> 20) MiB). Log less often, or raise bufferBound."
+            )
+        }
         exported = statistics
         counters.buffered.record(backlog)
     }
@@ -385,8 +439,9 @@ final class WriterLoop {
     // MARK: Replaying
 
     /// Sends spooled batches (adopted folders first, then our own) to the store in order, at most `budget` batches
-    /// this time; deletes each segment once all its batches are acknowledged.
-    private func replay(budget: Int) async {
+    /// this time, and when `yielding` none once callers are ahead; deletes each segment once all its batches are
+    /// acknowledged.
+    private func replay(budget: Int, yielding: Bool) async {
         var remaining = budget
         if spooling { spool.closeSegment() }
         let segments = adopted.flatMap { Spool.segments(in: $0.folder) } + (spooling ? spool.closedSegments() : [])
@@ -394,13 +449,13 @@ final class WriterLoop {
             let segment = replaying?.url == url ? replaying! : Spool.read(url)
             replaying = segment
             var index = replayProgress[url] ?? 0
-            while index < segment.batches.count {
-                guard remaining > 0 else {
+            while index < segment.count {
+                guard remaining > 0, !yielding || !callersAhead else {
                     replayProgress[url] = index
                     return
                 }
                 remaining -= 1
-                let batch = segment.batches[index]
+                let batch = segment.batch(at: index)
                 switch await attempt(batch) {
                 case .delivered:
                     count(replayed: batch.itemCount)
@@ -471,12 +526,13 @@ extension WriteOperation {
 
 /// The SDK's counters, exported through swift-metrics (the server's /metrics shows them when it bootstraps a backend).
 struct SDKCounters {
-    let logged, rejected, written, spooled, replayed: Counter
+    let logged, rejected, dropped, written, spooled, replayed: Counter
     let buffered: Gauge
 
     init(factory: any MetricsFactory) {
         logged = Counter(label: "runledger_sdk_items_logged_total", factory: factory)
         rejected = Counter(label: "runledger_sdk_items_rejected_total", factory: factory)
+        dropped = Counter(label: "runledger_sdk_points_dropped_total", factory: factory)
         written = Counter(label: "runledger_sdk_items_written_total", factory: factory)
         spooled = Counter(label: "runledger_sdk_items_spooled_total", factory: factory)
         replayed = Counter(label: "runledger_sdk_items_replayed_total", factory: factory)

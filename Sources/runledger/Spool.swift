@@ -35,7 +35,7 @@ extension RunLedgerCommand {
                     print(JSONValue.array(rows.map { folder, segment in
                         .object([
                             ("folder", .string(folder)), ("segment", .string(segment.url.lastPathComponent)),
-                            ("records", .integer(Int64(segment.batches.count))), ("items", .integer(Int64(segment.batches.reduce(0) { $0 + $1.itemCount }))),
+                            ("records", .integer(Int64(segment.count))), ("items", .integer(Int64(segment.items))),
                             ("bytes", .integer(Int64(segment.bytes))), ("problem", segment.problem.map { .string($0) } ?? .null),
                         ])
                     }))
@@ -43,7 +43,7 @@ extension RunLedgerCommand {
                     var table = TextTable(headers: ["FOLDER", "SEGMENT", "RECORDS", "ITEMS", "BYTES", "PROBLEM"], numericColumns: [2, 3, 4])
                     table.rows = rows.map { folder, segment in
                         [
-                            folder, segment.url.lastPathComponent, String(segment.batches.count), String(segment.batches.reduce(0) { $0 + $1.itemCount }),
+                            folder, segment.url.lastPathComponent, String(segment.count), String(segment.items),
                             String(segment.bytes), segment.problem ?? "",
                         ]
                     }
@@ -63,8 +63,7 @@ extension RunLedgerCommand {
 
             func run() async throws {
                 try await reportingErrors {
-                    let total = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).map(Spool.read)
-                        .reduce(0) { $0 + $1.batches.reduce(0) { $0 + $1.itemCount } }
+                    let total = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).map(Spool.read).reduce(0) { $0 + $1.items }
                     guard total > 0 else {
                         writeStandardError("Nothing to replay in \(spool.spool).\n")
                         return

@@ -92,6 +92,27 @@ struct LedgerTests {
         #expect(try await store.metricHistory(runID: runID, key: "../bad").isEmpty)
     }
 
+    @Test("several metrics in one call: one timestamp for all, values paired with their keys, extras ignored")
+    func severalPerCall() async throws {
+        let folder = temporaryFolder("several")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let runID = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+            let keys = ["soc", "pv_kw", "demand_kw"].map(ledger.metricKey)
+            let run = ledger.startRun(experiment: "several")
+            for step in 0..<5 { run.log(keys, [Double(step), Double(step) * 10, Double(step) * 100], step: Int64(step), timestamp: 1_000 + Int64(step)) }
+            run.log(Array(keys.prefix(2)), [7, 70, 700], step: 5, timestamp: 2_000)  // the third value has no key
+            run.log(["soc": 8, "demand_kw": 800], step: 6)
+            run.end()
+            return run.id
+        }
+        let soc = try await store.metricHistory(runID: runID, key: "soc")
+        #expect(soc.map(\.value) == [0, 1, 2, 3, 4, 7, 8] && soc.prefix(6).map(\.timestamp) == [1_000, 1_001, 1_002, 1_003, 1_004, 2_000])
+        #expect(try await store.metricHistory(runID: runID, key: "pv_kw").map(\.value) == [0, 10, 20, 30, 40, 70])
+        let demand = try await store.metricHistory(runID: runID, key: "demand_kw")
+        #expect(demand.map(\.value) == [0, 100, 200, 300, 400, 800])
+        #expect(demand.last?.timestamp == soc.last?.timestamp, "a dictionary logs under one timestamp")
+    }
+
     @Test("the counters reach swift-metrics: logged, written, rejected and the buffer gauge")
     func metricsExport() async throws {
         let folder = temporaryFolder("metrics")
@@ -191,9 +212,41 @@ struct LedgerTests {
         }.statistics
         #expect(statistics.spooled > 0, "the tiny bound forced a spill")
         #expect(statistics.rejected == 0)
-        #expect(try scalar(path, "SELECT COUNT(DISTINCT step) FROM metrics WHERE key = 'x'") == 300_000)
-        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'x'") == 300_000)
+        // A loop that only logs can outrun even the spool at so small a bound; whatever was not dropped (and counted)
+        // must arrive, once.
+        let kept = 300_000 - statistics.dropped
+        #expect(kept > 0)
+        #expect(try scalar(path, "SELECT COUNT(DISTINCT step) FROM metrics WHERE key = 'x'") == kept)
+        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'x'") == kept)
         #expect(Spool.folders(in: spool).isEmpty, "a replayed spool leaves nothing behind")
+    }
+
+    @Test("with the writer stalled, memory stays within the bound: points past it are dropped, counted and reported, the rest arrives")
+    func dropAtBound() async throws {
+        let folder = temporaryFolder("bound")
+        let path = folder.appendingPathComponent("db.sqlite").path
+        // A long busy timeout: the writer's first write waits on the lock instead of failing over to the spool.
+        let store = try await SQLiteStore.open(path: path, options: SQLiteOptions(busyTimeout: 60))
+        let holder = try WriteLockHolder(path: path)
+        let configuration = fastRetries(folder.appendingPathComponent("spool"), batchSize: 2_000, bufferBound: 1 << 20)
+        let ledger = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+            try holder.lock()
+            let run = ledger.startRun(experiment: "bound")
+            for step in 0..<300_000 { run.log("x", Double(step), step: Int64(step)) }
+            run.end()
+            holder.unlock()
+            return ledger
+        }
+        let statistics = ledger.statistics
+        let kept = 300_000 - statistics.dropped
+        // What callers may hold is the bound's share for waiting items, plus the chunk being filled and the one in work.
+        let limitPoints = configuration.bufferLimit / MemoryLayout<PendingPoint>.stride
+        #expect(statistics.dropped > 0)
+        #expect(kept <= limitPoints + 2 * configuration.batchSize, "\(kept) points held while the writer was stalled")
+        #expect(ledger.problems.contains { $0.message.contains("DROPPED") })
+        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'x'") == kept)
+        #expect(try scalar(path, "SELECT COUNT(DISTINCT step) FROM metrics WHERE key = 'x'") == kept)
+        #expect(try scalar(path, "SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'") == 1, "run changes are never dropped")
     }
 }
 

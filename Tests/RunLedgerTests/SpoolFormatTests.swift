@@ -72,6 +72,40 @@ struct SpoolFormatTests {
         #expect(throws: (any Error).self) { try Spool.decode(payload + [0]) }
     }
 
+    @Test("packed points survive extreme deltas and come out at about a third of their size in memory")
+    func packedPoints() throws {
+        let run = RunID.random()
+        var points: [PendingPoint] = []
+        for index in 0..<10_000 { points.append(PendingPoint(run: 0, key: Int32(index % 8), value: Double(index) * 0.25, timestamp: 1_700_000_000_000 + Int64(index / 8), step: Int64(index / 8))) }
+        let keys = (0..<8).map { (Int32($0), "k\($0)") }
+        let regular = RawPoints.encode(id: BatchID.random(), points: points, runs: [(0, run)], keys: keys).count
+        #expect(regular <= points.count * 12 + 200, "\(regular) bytes for \(points.count) points")
+        points += [
+            PendingPoint(run: 0, key: 1, value: -0.0, timestamp: .min, step: .max), PendingPoint(run: 0, key: 1, value: .greatestFiniteMagnitude, timestamp: .max, step: .min),
+        ]
+        let payload = RawPoints.encode(id: BatchID.random(), points: points, runs: [(0, run)], keys: keys)
+        let batch = try Spool.decode(payload)
+        guard case .logMetrics(let id, let metrics) = batch.operations.first else {
+            Issue.record("unexpected operations \(batch.operations)")
+            return
+        }
+        #expect(id == run && metrics.count == points.count)
+        for (metric, point) in zip(metrics, points) {
+            #expect(metric.key == "k\(point.key)" && metric.point.step == point.step && metric.point.timestamp == point.timestamp)
+            #expect(metric.point.value.bitPattern == point.value.bitPattern)
+        }
+    }
+
+    @Test("a record of unpacked points (kind 0x10, written by earlier builds) is still read")
+    func unpackedPoints() throws {
+        let run = RunID.random(), id = BatchID.random()
+        let point = PendingPoint(run: 3, key: 5, value: 2.5, timestamp: 77, step: 9)
+        var payload: [UInt8] = [0x10] + Array(id.rawValue.utf8) + [1, 3, 0, 0, 0] + Array(run.rawValue.utf8) + [1, 5, 0, 0, 0, 3] + Array("soc".utf8) + [1]
+        withUnsafeBytes(of: point) { payload += $0 }
+        let batch = try Spool.decode(payload)
+        #expect(batch.id == id && batch.operations == [.logMetrics(run, [Metric(key: "soc", value: 2.5, timestamp: 77, step: 9)])])
+    }
+
     @Test("truncated or altered encodings are refused, never crash")
     func codecRejectsGarbage() {
         let bytes = Self.sample.encoded()
