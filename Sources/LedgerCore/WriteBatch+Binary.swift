@@ -80,16 +80,7 @@ extension WriteBatch {
                 var offset = start
                 var lastKey = "", lastIndex = -1
                 var previousTimestamp: Int64 = 0, previousStep: Int64 = 0
-                @inline(__always) func varint(_ value: UInt64) {
-                    var value = value
-                    while value >= 0x80 {
-                        buffer[offset] = UInt8(truncatingIfNeeded: value) | 0x80
-                        offset += 1
-                        value >>= 7
-                    }
-                    buffer[offset] = UInt8(value)
-                    offset += 1
-                }
+                @inline(__always) func varint(_ value: UInt64) { putVarint(value, into: buffer, at: &offset) }
                 for metric in metrics {
                     if lastIndex < 0 || metric.key != lastKey {
                         lastKey = metric.key
@@ -210,15 +201,35 @@ extension WriteBatch {
 }
 
 /// Maps signed deltas to unsigned so that small negative numbers stay small varints.
-@inline(__always) func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
-@inline(__always) func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
+@inline(__always) package func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
+@inline(__always) package func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
 
-struct ByteWriter {
-    var bytes: [UInt8] = []
+/// Writes a LEB128 varint at `offset` of a buffer sized for it: the hot loops of the point encodings write this way,
+/// because appending byte by byte costs more than the rest.
+@inline(__always) package func putVarint(_ value: UInt64, into buffer: UnsafeMutableRawBufferPointer, at offset: inout Int) {
+    var value = value
+    while value >= 0x80 {
+        buffer[offset] = UInt8(truncatingIfNeeded: value) | 0x80
+        offset += 1
+        value >>= 7
+    }
+    buffer[offset] = UInt8(value)
+    offset += 1
+}
 
-    mutating func u8(_ value: UInt8) { bytes.append(value) }
+/// Builds the binary encodings (shared by the SDK's spool records).
+package struct ByteWriter {
+    package var bytes: [UInt8] = []
 
-    mutating func varint(_ value: Int) {
+    package init() {}
+
+    package mutating func u8(_ value: UInt8) { bytes.append(value) }
+
+    package mutating func i32(_ value: Int32) {
+        withUnsafeBytes(of: UInt32(bitPattern: value).littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    package mutating func varint(_ value: Int) {
         var remaining = UInt64(value)
         while remaining >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
@@ -227,43 +238,55 @@ struct ByteWriter {
         bytes.append(UInt8(remaining))
     }
 
-    mutating func u64(_ value: UInt64) {
+    package mutating func u64(_ value: UInt64) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value)) }
-    mutating func f64(_ value: Double) { u64(value.bitPattern) }
+    package mutating func i64(_ value: Int64) { u64(UInt64(bitPattern: value)) }
+    package mutating func f64(_ value: Double) { u64(value.bitPattern) }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         varint(value.utf8.count)
         bytes.append(contentsOf: value.utf8)
     }
 
-    mutating func optionalString(_ value: String?) {
+    package mutating func optionalString(_ value: String?) {
         u8(value == nil ? 0 : 1)
         if let value { string(value) }
     }
 
-    mutating func runID(_ id: RunID) { bytes.append(contentsOf: id.rawValue.utf8) }
+    package mutating func runID(_ id: RunID) { bytes.append(contentsOf: id.rawValue.utf8) }
 }
 
-struct ByteReader {
-    let bytes: [UInt8]
-    var offset = 0
+/// Reads the binary encodings; every read checks what is left, so corrupt input fails with an error, never a crash.
+package struct ByteReader {
+    package let bytes: [UInt8]
+    package var offset = 0
 
-    var isAtEnd: Bool { offset == bytes.count }
+    package init(bytes: [UInt8], offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
 
-    static func corrupt(_ what: String) -> LedgerError { LedgerError(.invalidParameterValue, "Corrupt batch encoding: \(what).") }
+    package var isAtEnd: Bool { offset == bytes.count }
 
-    mutating func take(_ count: Int) throws(LedgerError) -> ArraySlice<UInt8> {
+    package mutating func i32() throws(LedgerError) -> Int32 {
+        var value: UInt32 = 0
+        for (index, byte) in try take(4).enumerated() { value |= UInt32(byte) << (8 * UInt32(index)) }
+        return Int32(bitPattern: value)
+    }
+
+    package static func corrupt(_ what: String) -> LedgerError { LedgerError(.invalidParameterValue, "Corrupt batch encoding: \(what).") }
+
+    package mutating func take(_ count: Int) throws(LedgerError) -> ArraySlice<UInt8> {
         guard count >= 0, bytes.count - offset >= count else { throw Self.corrupt("unexpected end") }
         defer { offset += count }
         return bytes[offset..<offset + count]
     }
 
-    mutating func u8() throws(LedgerError) -> UInt8 { try take(1).first! }
+    package mutating func u8() throws(LedgerError) -> UInt8 { try take(1).first! }
 
-    mutating func varint() throws(LedgerError) -> UInt64 {
+    package mutating func varint() throws(LedgerError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -276,28 +299,28 @@ struct ByteReader {
     }
 
     /// A length or count; refuses values larger than what is left, so corrupt input cannot ask for huge allocations.
-    mutating func count() throws(LedgerError) -> Int {
+    package mutating func count() throws(LedgerError) -> Int {
         let value = try varint()
         guard value <= UInt64(bytes.count - offset) else { throw Self.corrupt("count beyond the end") }
         return Int(value)
     }
 
-    mutating func u64() throws(LedgerError) -> UInt64 {
+    package mutating func u64() throws(LedgerError) -> UInt64 {
         var value: UInt64 = 0
         for (index, byte) in try take(8).enumerated() { value |= UInt64(byte) << (8 * UInt64(index)) }
         return value
     }
 
-    mutating func i64() throws(LedgerError) -> Int64 { Int64(bitPattern: try u64()) }
-    mutating func f64() throws(LedgerError) -> Double { Double(bitPattern: try u64()) }
+    package mutating func i64() throws(LedgerError) -> Int64 { Int64(bitPattern: try u64()) }
+    package mutating func f64() throws(LedgerError) -> Double { Double(bitPattern: try u64()) }
 
-    mutating func string() throws(LedgerError) -> String {
+    package mutating func string() throws(LedgerError) -> String {
         let length = try count()
         guard let text = String(validating: try take(length), as: UTF8.self) else { throw Self.corrupt("invalid UTF-8") }
         return text
     }
 
-    mutating func optionalString() throws(LedgerError) -> String? { try u8() == 1 ? try string() : nil }
+    package mutating func optionalString() throws(LedgerError) -> String? { try u8() == 1 ? try string() : nil }
 
     mutating func ascii(_ count: Int) throws(LedgerError) -> String { String(decoding: try take(count), as: UTF8.self) }
 

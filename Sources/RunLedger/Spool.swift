@@ -342,50 +342,36 @@ enum RawPoints {
     static let maximumPointBytes = 1 + 5 + 5 + 10 + 10 + 8
 
     static func encode(id: BatchID, points: [PendingPoint], runs: [(Int32, RunID)], keys: [(Int32, String)]) -> [UInt8] {
-        var bytes: [UInt8] = [kind]
-        bytes.reserveCapacity(64 + runs.count * 36 + keys.count * 24 + points.count * maximumPointBytes)
-        bytes += Array(id.rawValue.utf8)
-        varint(UInt64(runs.count), into: &bytes)
+        var writer = ByteWriter()
+        writer.bytes.reserveCapacity(64 + runs.count * 36 + keys.count * 24 + points.count * maximumPointBytes)
+        writer.u8(kind)
+        writer.bytes += Array(id.rawValue.utf8)
+        writer.varint(runs.count)
         for (slot, run) in runs {
-            int32(slot, into: &bytes)
-            bytes += Array(run.rawValue.utf8)
+            writer.i32(slot)
+            writer.runID(run)
         }
-        varint(UInt64(keys.count), into: &bytes)
+        writer.varint(keys.count)
         for (slot, key) in keys {
-            int32(slot, into: &bytes)
-            varint(UInt64(key.utf8.count), into: &bytes)
-            bytes += Array(key.utf8)
+            writer.i32(slot)
+            writer.string(key)
         }
-        varint(UInt64(points.count), into: &bytes)
-        let start = bytes.count
-        // Written through a raw pointer into reserved room: appending byte by byte costs more than the rest.
-        bytes.append(contentsOf: repeatElement(0, count: points.count * maximumPointBytes))
-        let used = bytes.withUnsafeMutableBufferPointer { buffer -> Int in
+        writer.varint(points.count)
+        let start = writer.bytes.count
+        writer.bytes.append(contentsOf: repeatElement(0, count: points.count * maximumPointBytes))
+        let used = writer.bytes.withUnsafeMutableBytes { buffer -> Int in
             var out = start
-            func put(_ value: UInt64) {
-                var value = value
-                while value >= 0x80 {
-                    buffer[out] = UInt8(truncatingIfNeeded: value) | 0x80
-                    out += 1
-                    value >>= 7
-                }
-                buffer[out] = UInt8(value)
-                out += 1
-            }
             var run: Int32 = -1, key: Int32 = -1, step: Int64 = 0, timestamp: Int64 = 0
             for point in points {
                 let flags: UInt8 = (point.run != run ? 1 : 0) | (point.key != key ? 2 : 0)
                 buffer[out] = flags
                 out += 1
-                if flags & 1 != 0 { put(UInt64(UInt32(bitPattern: point.run))) }
-                if flags & 2 != 0 { put(UInt64(UInt32(bitPattern: point.key))) }
-                put(zigzag(point.step &- step))
-                put(zigzag(point.timestamp &- timestamp))
-                let bits = point.value.bitPattern
-                for shift in stride(from: 0, to: 64, by: 8) {
-                    buffer[out] = UInt8(truncatingIfNeeded: bits >> UInt64(shift))
-                    out += 1
-                }
+                if flags & 1 != 0 { putVarint(UInt64(UInt32(bitPattern: point.run)), into: buffer, at: &out) }
+                if flags & 2 != 0 { putVarint(UInt64(UInt32(bitPattern: point.key)), into: buffer, at: &out) }
+                putVarint(zigzag(point.step &- step), into: buffer, at: &out)
+                putVarint(zigzag(point.timestamp &- timestamp), into: buffer, at: &out)
+                buffer.storeBytes(of: point.value.bitPattern.littleEndian, toByteOffset: out, as: UInt64.self)
+                out += 8
                 run = point.run
                 key = point.key
                 step = point.step
@@ -393,92 +379,50 @@ enum RawPoints {
             }
             return out
         }
-        bytes.removeLast(bytes.count - used)
-        return bytes
+        writer.bytes.removeLast(writer.bytes.count - used)
+        return writer.bytes
     }
 
     static func decode(_ payload: [UInt8]) throws -> WriteBatch {
-        var offset = 1
-        func corrupt() -> LedgerError { LedgerError(.invalidParameterValue, "Corrupt raw points record.") }
-        func take(_ count: Int) throws -> ArraySlice<UInt8> {
-            guard count >= 0, payload.count - offset >= count else { throw corrupt() }
-            defer { offset += count }
-            return payload[offset..<offset + count]
-        }
-        func readVarint() throws -> UInt64 {
-            var value: UInt64 = 0, shift: UInt64 = 0
-            while true {
-                guard offset < payload.count, shift < 64 else { throw corrupt() }
-                let byte = payload[offset]
-                offset += 1
-                value |= UInt64(byte & 0x7f) << shift
-                if byte & 0x80 == 0 { return value }
-                shift += 7
-            }
-        }
-        func readCount() throws -> Int {
-            let value = try readVarint()
-            guard value <= UInt64(payload.count) else { throw corrupt() }  // every element takes at least a byte
-            return Int(value)
-        }
-        func readInt32() throws -> Int32 { Int32(bitPattern: try take(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) }
-        func readInt64() throws -> UInt64 { try take(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
-        guard let id = BatchID(String(decoding: try take(32), as: UTF8.self)) else { throw corrupt() }
+        var reader = ByteReader(bytes: payload, offset: 1)
+        guard let id = BatchID(String(decoding: try reader.take(32), as: UTF8.self)) else { throw ByteReader.corrupt("bad batch id") }
         var runs: [Int32: RunID] = [:]
-        for _ in 0..<(try readCount()) {
-            let slot = try readInt32()
-            guard let run = RunID(String(decoding: try take(32), as: UTF8.self)) else { throw corrupt() }
+        for _ in 0..<(try reader.count()) {
+            let slot = try reader.i32()
+            guard let run = RunID(String(decoding: try reader.take(32), as: UTF8.self)) else { throw ByteReader.corrupt("bad run id") }
             runs[slot] = run
         }
         var keys: [Int32: String] = [:]
-        for _ in 0..<(try readCount()) {
-            let slot = try readInt32()
-            guard let key = String(validating: try take(try readCount()), as: UTF8.self) else { throw corrupt() }
-            keys[slot] = key
+        for _ in 0..<(try reader.count()) {
+            let slot = try reader.i32()
+            keys[slot] = try reader.string()
         }
-        let count = try readCount()
+        let count = try reader.count()
         var metrics: [Int32: [Metric]] = [:]
         var order: [Int32] = []
         var run: Int32 = -1, keySlot: Int32 = -1, step: Int64 = 0, timestamp: Int64 = 0
         for _ in 0..<count {
             let value: Double
             if payload[0] == unpackedKind {
-                run = try readInt32()
-                keySlot = try readInt32()
-                value = Double(bitPattern: try readInt64())
-                timestamp = Int64(bitPattern: try readInt64())
-                step = Int64(bitPattern: try readInt64())
+                run = try reader.i32()
+                keySlot = try reader.i32()
+                value = try reader.f64()
+                timestamp = try reader.i64()
+                step = try reader.i64()
             } else {
-                let flags = try take(1).first!
-                guard flags & ~3 == 0 else { throw corrupt() }
-                if flags & 1 != 0 { run = Int32(truncatingIfNeeded: try readVarint()) }
-                if flags & 2 != 0 { keySlot = Int32(truncatingIfNeeded: try readVarint()) }
-                step = step &+ unzigzag(try readVarint())
-                timestamp = timestamp &+ unzigzag(try readVarint())
-                value = Double(bitPattern: try readInt64())
+                let flags = try reader.u8()
+                guard flags & ~3 == 0 else { throw ByteReader.corrupt("unknown point flags") }
+                if flags & 1 != 0 { run = Int32(truncatingIfNeeded: try reader.varint()) }
+                if flags & 2 != 0 { keySlot = Int32(truncatingIfNeeded: try reader.varint()) }
+                step = step &+ unzigzag(try reader.varint())
+                timestamp = timestamp &+ unzigzag(try reader.varint())
+                value = try reader.f64()
             }
-            guard runs[run] != nil, let key = keys[keySlot] else { throw corrupt() }
+            guard runs[run] != nil, let key = keys[keySlot] else { throw ByteReader.corrupt("a point refers to a run or key not in the record") }
             if metrics[run] == nil { order.append(run) }
             metrics[run, default: []].append(Metric(key: key, value: value, timestamp: timestamp, step: step))
         }
-        guard offset == payload.count else { throw corrupt() }
+        guard reader.isAtEnd else { throw ByteReader.corrupt("trailing bytes") }
         return WriteBatch(id: id, order.map { .logMetrics(runs[$0]!, metrics[$0]!) })
-    }
-
-    private static func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
-    private static func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
-
-    private static func varint(_ value: UInt64, into bytes: inout [UInt8]) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
-
-    private static func int32(_ value: Int32, into bytes: inout [UInt8]) {
-        let bits = UInt32(bitPattern: value)
-        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt32(shift))) }
     }
 }
