@@ -342,7 +342,17 @@ enum RawPoints {
     static let maximumPointBytes = 1 + 5 + 5 + 10 + 10 + 8
 
     static func encode(id: BatchID, points: [PendingPoint], runs: [(Int32, RunID)], keys: [(Int32, String)]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        encode(id: id, points: points, runs: runs, keys: keys, into: &bytes)
+        return bytes
+    }
+
+    /// Encodes into `bytes`, replacing what it held but keeping its storage (the spill path reuses one buffer).
+    static func encode(id: BatchID, points: [PendingPoint], runs: [(Int32, RunID)], keys: [(Int32, String)], into bytes: inout [UInt8]) {
         var writer = ByteWriter()
+        swap(&writer.bytes, &bytes)
+        defer { swap(&writer.bytes, &bytes) }
+        writer.bytes.removeAll(keepingCapacity: true)
         writer.bytes.reserveCapacity(64 + runs.count * 36 + keys.count * 24 + points.count * maximumPointBytes)
         writer.u8(kind)
         writer.bytes += Array(id.rawValue.utf8)
@@ -380,7 +390,6 @@ enum RawPoints {
             return out
         }
         writer.bytes.removeLast(writer.bytes.count - used)
-        return writer.bytes
     }
 
     static func decode(_ payload: [UInt8]) throws -> WriteBatch {

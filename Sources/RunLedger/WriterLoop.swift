@@ -74,7 +74,7 @@ final class WriterLoop {
         var settled = 0
         while turns > 0 {
             turns -= 1
-            let taken = ledger.shared.withLock { state -> (chunk: PendingBuffer?, runs: [RunID], keys: [String], backlog: Int, accepted: Int) in
+            var taken = ledger.shared.withLock { state -> (chunk: PendingBuffer?, runs: [RunID], keys: [String], backlog: Int, accepted: Int) in
                 // Keep two empty chunks ready, allocated here rather than on a caller's thread.
                 while state.spares.count < 2 { state.spares.append(PendingBuffer(reserving: configuration.batchSize)) }
                 let backlog = state.backlogBytes
@@ -91,10 +91,13 @@ final class WriterLoop {
                 state.atBound = backlog - chunk.bytes >= configuration.bufferLimit
                 return (chunk, state.runs, state.keys, backlog, state.accepted)
             }
-            guard let chunk = taken.chunk else {
+            guard let first = taken.chunk else {
                 settle(upTo: taken.accepted)
                 return
             }
+            // The only reference to the chunk's storage from here on, so that recycling it reuses the storage.
+            taken.chunk = nil
+            let chunk = consume first
             // A backlog past half the bound means the store is slower than the simulation: spill to the spool.
             let spill = taken.backlog > configuration.bufferLimit / 2
             if spill && !spooling { configuration.logger.info("buffer over half its bound: spilling to the spool") }
@@ -108,15 +111,18 @@ final class WriterLoop {
                 }
                 start += piece.points.count
             } while start < chunk.points.count
-            recycle(chunk)
+            settled = chunk.endSequence
+            recycle(consume chunk)
             // One fsync per chunk would cap spilling at the disk's sync rate, far below a fast caller's: while the
             // writer is behind, chunks share a sync (group commit), at least every `syncEvery` bytes.
-            settled = chunk.endSequence
             if !spill || turns == 0 || spool.unsyncedBytes >= WriterLoop.syncEvery { settle(upTo: settled) }
             if spill { turns = max(turns, 1) }  // keep going while behind
         }
         settle(upTo: settled)
     }
+
+    /// Where spilled chunks are packed, reused from one chunk to the next.
+    private var spillBuffer: [UInt8] = []
 
     /// The largest backlog seen since memory was last given back.
     private var backlogPeak = 0
@@ -129,24 +135,32 @@ final class WriterLoop {
         backlogPeak = max(backlogPeak, backlog)
         guard backlogPeak > configuration.bufferLimit / 4, backlog < configuration.bufferLimit / 16 else { return }
         backlogPeak = 0
+        ledger.shared.withLock { state in
+            if state.spares.count > WriterLoop.sparesKept { state.spares.removeLast(state.spares.count - WriterLoop.sparesKept) }
+        }
         runledger_release_free_memory()
     }
 
     /// Keeps a written chunk's storage for callers to fill again. Freeing it instead and letting callers allocate new
     /// ones while the writer is behind left the allocator holding ~25 MiB more than the buffer at its peak.
+    /// While a burst lasts every written chunk is kept, as long as chunks in use and kept stay within the buffer's
+    /// share: callers then fill the same storage over and over instead of the allocator handing out new memory on
+    /// whichever thread asks (glibc keeps an arena per thread, and each held on to what it had been given).
     private func recycle(_ chunk: consuming PendingBuffer) {
         guard chunk.points.capacity >= configuration.batchSize else { return }
-        var chunk = chunk
         chunk.points.removeAll(keepingCapacity: true)
         chunk.events = []
         chunk.eventBytes = 0
         chunk.endSequence = 0
+        let chunkBytes = configuration.batchSize * MemoryLayout<PendingPoint>.stride
+        let ready = consume chunk
         ledger.shared.withLock { state in
-            if state.spares.count < WriterLoop.sparesKept { state.spares.append(chunk) }
+            let held = state.backlogBytes + (state.spares.count + 1) * chunkBytes
+            if state.spares.count < WriterLoop.sparesKept || held <= configuration.bufferLimit { state.spares.append(ready) }
         }
     }
 
-    /// Chunks kept ready for callers: enough to absorb a burst without allocating, little when idle (~2.5 MiB).
+    /// Chunks kept ready for callers when no burst is on: enough to start one without allocating (~2.5 MiB).
     static let sparesKept = 8
 
     /// While spilling, spooled bytes are synced at least this often.
@@ -172,11 +186,12 @@ final class WriterLoop {
             }
             if runSlots.count > 64 || keySlots.count > 64 { return false }  // a scattered piece: the ordinary path groups it better
         }
-        let payload = RawPoints.encode(
-            id: BatchID.random(), points: piece.points, runs: runSlots.map { ($0, runs[Int($0)]) }, keys: keySlots.map { ($0, keys[Int($0)]) }
+        RawPoints.encode(
+            id: BatchID.random(), points: piece.points, runs: runSlots.map { ($0, runs[Int($0)]) }, keys: keySlots.map { ($0, keys[Int($0)]) },
+            into: &spillBuffer
         )
         do {
-            try spool.append(payloads: [payload])
+            try spool.append(payloads: [spillBuffer])
         } catch {
             return false
         }
