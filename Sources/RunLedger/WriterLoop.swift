@@ -141,11 +141,9 @@ final class WriterLoop {
         runledger_release_free_memory()
     }
 
-    /// Keeps a written chunk's storage for callers to fill again. Freeing it instead and letting callers allocate new
-    /// ones while the writer is behind left the allocator holding ~25 MiB more than the buffer at its peak.
-    /// While a burst lasts every written chunk is kept, as long as chunks in use and kept stay within the buffer's
-    /// share: callers then fill the same storage over and over instead of the allocator handing out new memory on
-    /// whichever thread asks (glibc keeps an arena per thread, and each held on to what it had been given).
+    /// Keeps a written chunk's storage for callers to fill again: during a burst every chunk, as long as chunks in use
+    /// and kept stay within the buffer's share. Freeing chunks while callers allocated new ones left glibc's per-thread
+    /// arenas holding ~20 MiB more than the buffer at its peak.
     private func recycle(_ chunk: consuming PendingBuffer) {
         guard chunk.points.capacity >= configuration.batchSize else { return }
         chunk.points.removeAll(keepingCapacity: true)
