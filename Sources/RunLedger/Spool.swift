@@ -265,13 +265,31 @@ final class SpoolWriter {
 
     /// Makes everything appended so far durable (one fsync for however many records).
     func sync() throws {
-        guard unsynced, descriptor >= 0 else { return }
-        guard fsync(descriptor) == 0 else {
-            throw LedgerError(.storeUnavailable, "Cannot sync the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
+        guard unsynced else { return }
+        for retiredDescriptor in retired + (descriptor >= 0 ? [descriptor] : []) {
+            guard fsync(retiredDescriptor) == 0 else {
+                throw LedgerError(.storeUnavailable, "Cannot sync the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
+            }
+        }
+        for retiredDescriptor in retired { close(retiredDescriptor) }
+        retired = []
+        if directoryUnsynced {
+            // New segments' directory entries must be durable too.
+            let directory = open(folder.path, O_RDONLY)
+            if directory >= 0 {
+                fsync(directory)
+                close(directory)
+            }
+            directoryUnsynced = false
         }
         unsynced = false
         unsyncedBytes = 0
     }
+
+    /// Segments closed by a rotation but not yet synced: the next ``sync()`` syncs and closes them, so that rotating
+    /// does not stall the writer on an fsync while it is spilling.
+    private var retired: [Int32] = []
+    private var directoryUnsynced = false
 
     /// Closes the segment being written, so that everything spooled so far can be replayed.
     func closeSegment() {
@@ -285,8 +303,11 @@ final class SpoolWriter {
     func closedSegments() -> [URL] { Spool.segments(in: folder).filter { $0 != current } }
 
     private func startSegment() throws {
-        try sync()
-        closeSegment()
+        if descriptor >= 0 {
+            if unsynced { retired.append(descriptor) } else { close(descriptor) }
+            descriptor = -1
+            current = nil
+        }
         let url = folder.appendingPathComponent(String(format: "%016d.%@", sequence, Spool.segmentExtension))
         sequence += 1
         descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o644)
@@ -300,12 +321,8 @@ final class SpoolWriter {
                 throw LedgerError(.storeUnavailable, "Cannot write the spool header in '\(folder.path)'.")
             }
         }
-        // The new file's directory entry must be durable too.
-        let directory = open(folder.path, O_RDONLY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
-        }
+        directoryUnsynced = true
+        unsynced = true
         currentSize = Spool.magic.count
     }
 
