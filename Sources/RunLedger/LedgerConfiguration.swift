@@ -8,9 +8,10 @@ public struct LedgerConfiguration: Sendable {
     public var batchSize: Int
     /// Items logged are written at least this often, however few. Default 200 ms.
     public var flushInterval: Duration
-    /// The most memory that items waiting to be written may take. Past half of it the writer spills to the spool
-    /// instead of waiting for the store; at the bound itself new points are dropped and counted
-    /// (``LedgerStatistics/dropped``), which happens only if callers outrun the disk. Default 64 MiB.
+    /// The most memory the ledger holds: the writer's working set, and waiting items in the rest. Past half of the
+    /// waiting items' share the writer spills to the spool instead of waiting for the store; at the share itself new
+    /// points are dropped and counted (``LedgerStatistics/dropped``), which happens only if callers outrun the disk.
+    /// Default 64 MiB.
     public var bufferBound: Int
     /// The spool root: each ledger writes its own folder below it and adopts folders left by processes that died.
     /// Default `./.runledger-spool`.
@@ -47,8 +48,8 @@ public struct LedgerConfiguration: Sendable {
 
 extension LedgerConfiguration {
     /// The share of ``bufferBound`` that waiting items may use: the rest is the writer's working set (a spool segment
-    /// being replayed, a chunk being written and two spare chunks), so that everything the ledger holds stays within
-    /// the bound.
+    /// being replayed, a chunk being written, the chunk being filled and a spare), so that everything the ledger holds
+    /// stays within the bound. Chunks kept for reuse during a burst count against this share.
     var bufferLimit: Int {
         let workingSet = Spool.segmentLimit + 3 * batchSize * MemoryLayout<PendingPoint>.stride
         return max(bufferBound / 2, bufferBound - workingSet)
