@@ -425,7 +425,7 @@ public struct PostgresStore: TrackingStore {
     /// The hot path of ingestion: points go as five arrays through `unnest`, a statement per 20 000 points, then
     /// `latest_metrics` moves forward once per key.
     private func insertMetrics(_ metrics: [Metric], runID: Int64, connection: PostgresConnection) async throws {
-        var latest: [String: MetricPoint] = [:]
+        let summary = MetricKeySummary(metrics)
         var start = 0
         while start < metrics.count {
             let end = min(start + Self.rowsPerInsert, metrics.count)
@@ -439,14 +439,6 @@ public struct PostgresStore: TrackingStore {
             timestamps.reserveCapacity(end - start)
             values.reserveCapacity(end - start)
             nans.reserveCapacity(end - start)
-            // The best point of the current run of equal keys, folded into `latest` when the key changes.
-            var runKey: String? = nil
-            var runBest = MetricPoint(value: 0, timestamp: 0, step: 0)
-            func foldRun() {
-                guard let key = runKey else { return }
-                if let current = latest[key], !runBest.supersedes(current) { return }
-                latest[key] = runBest
-            }
             for metric in metrics[start..<end] {
                 let point = metric.point
                 keys.append(metric.key)
@@ -454,15 +446,7 @@ public struct PostgresStore: TrackingStore {
                 timestamps.append(point.timestamp)
                 values.append(point.value.isNaN ? 0 : point.value)
                 nans.append(point.value.isNaN ? 1 : 0)
-                if metric.key != runKey {
-                    foldRun()
-                    runKey = metric.key
-                    runBest = point
-                } else if point.supersedes(runBest) {
-                    runBest = point
-                }
             }
-            foldRun()
             try await connection.query(
                 """
                 INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
@@ -473,17 +457,15 @@ public struct PostgresStore: TrackingStore {
             )
             start = end
         }
-        let spans = MetricSpan.spans(of: metrics)
+        let (keys, spans, points) = (summary.keys, summary.spans, summary.latest)
         try await connection.query(
             """
             INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp)
-            SELECT \(runID), * FROM unnest(\(spans.map(\.key))::text[], \(spans.map(\.span.firstStep))::int8[], \(spans.map(\.span.lastStep))::int8[],
-                                            \(spans.map(\.span.minTimestamp))::int8[], \(spans.map(\.span.maxTimestamp))::int8[])
+            SELECT \(runID), * FROM unnest(\(keys)::text[], \(spans.map(\.firstStep))::int8[], \(spans.map(\.lastStep))::int8[],
+                                            \(spans.map(\.minTimestamp))::int8[], \(spans.map(\.maxTimestamp))::int8[])
             """,
             logger: logger
         )
-        let keys = Array(latest.keys)
-        let points = keys.map { latest[$0]! }
         try await connection.query(
             """
             INSERT INTO latest_metrics AS l (run_id, key, step, timestamp, value, is_nan)

@@ -158,24 +158,36 @@ public struct SQLiteStore: TrackingStore {
     public func write(_ batch: WriteBatch) async throws -> WriteOutcome {
         let (batch, warnings) = try batch.validated()
         for warning in warnings { logger.warning("\(warning)") }
-        return try await commits.submit(batch) { group in
-            // One transaction for the group; a savepoint per batch, so that a refused batch rolls back alone.
-            let now = clock()
+        return try await commits.submit(batch) { drain in
             do {
-                return try await perform { db in
-                    group.map { batch in
-                        Result {
-                            var outcome = WriteOutcome.applied
-                            try db.inSavepoint {
-                                outcome = try apply(batch, db: db, now: now)
+                try await connection.pool().writeWithoutTransaction { db in
+                    drain { group in
+                        // One transaction for the group; a savepoint per batch, so that a refused batch rolls back alone.
+                        let now = clock()
+                        do {
+                            var results: [Result<WriteOutcome, any Error>] = []
+                            try db.inTransaction {
+                                results = group.map { batch in
+                                    Result {
+                                        var outcome = WriteOutcome.applied
+                                        try db.inSavepoint {
+                                            outcome = try apply(batch, db: db, now: now)
+                                            return .commit
+                                        }
+                                        return outcome
+                                    }.mapError { Self.translate($0, logger: logger) }
+                                }
                                 return .commit
                             }
-                            return outcome
-                        }.mapError { Self.translate($0, logger: logger) }
+                            return results
+                        } catch {
+                            let error = Self.translate(error, logger: logger)
+                            return group.map { _ in .failure(error) }
+                        }
                     }
                 }
             } catch {
-                return group.map { _ in .failure(error) }
+                throw Self.translate(error, logger: logger)
             }
         }
     }
@@ -356,18 +368,10 @@ public struct SQLiteStore: TrackingStore {
     /// The hot path of ingestion: binds points straight through the SQLite C API into cached multi-row INSERTs,
     /// then moves `latest_metrics` forward once per key.
     private func insertMetrics(_ metrics: [Metric], runID: Int64, db: Database) throws {
+        let summary = MetricKeySummary(metrics)
         // Key texts live as C strings for the whole call, so they can be bound without SQLite copying them.
-        var keyTexts: [String: UnsafeMutablePointer<CChar>] = [:]
-        defer { for text in keyTexts.values { free(text) } }
-        var latest: [String: MetricPoint] = [:]
-        // The best point of the current run of equal keys, folded into `latest` when the key changes: no hashing per point.
-        var runKey: String? = nil
-        var runBest: MetricPoint? = nil
-        func foldRun() {
-            guard let key = runKey, let best = runBest else { return }
-            if let current = latest[key], !best.supersedes(current) { return }
-            latest[key] = best
-        }
+        let keyTexts = summary.keys.map { strdup($0)! }
+        defer { for text in keyTexts { free(text) } }
         var index = 0
         while index < metrics.count {
             let rows = metrics.count - index >= Self.rowsPerInsert ? Self.rowsPerInsert : 1
@@ -375,29 +379,15 @@ public struct SQLiteStore: TrackingStore {
             let handle = statement.sqliteStatement
             sqlite3_reset(handle)
             for row in 0..<rows {
-                let metric = metrics[index + row]
-                let point = metric.point
-                let text: UnsafeMutablePointer<CChar>
-                if let existing = keyTexts[metric.key] {
-                    text = existing
-                } else {
-                    text = strdup(metric.key)
-                    keyTexts[metric.key] = text
-                }
+                let point = metrics[index + row].point
                 let base = Int32(row * 6)
                 sqlite3_bind_int64(handle, base + 1, runID)
-                sqlite3_bind_text(handle, base + 2, text, -1, nil)  // nil = SQLITE_STATIC: the text outlives the statement's use
+                // nil = SQLITE_STATIC: the text outlives the statement's use
+                sqlite3_bind_text(handle, base + 2, keyTexts[summary.keyIndices[index + row]], -1, nil)
                 sqlite3_bind_int64(handle, base + 3, point.step)
                 sqlite3_bind_int64(handle, base + 4, point.timestamp)
                 sqlite3_bind_double(handle, base + 5, point.value.isNaN ? 0 : point.value)
                 sqlite3_bind_int64(handle, base + 6, point.value.isNaN ? 1 : 0)
-                if metric.key != runKey {
-                    foldRun()
-                    runKey = metric.key
-                    runBest = point
-                } else if let best = runBest, point.supersedes(best) {
-                    runBest = point
-                }
             }
             let code = sqlite3_step(handle)
             sqlite3_reset(handle)
@@ -406,7 +396,6 @@ public struct SQLiteStore: TrackingStore {
             }
             index += rows
         }
-        foldRun()
         let upsert = try db.cachedStatement(
             sql: """
                 INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
@@ -418,13 +407,11 @@ public struct SQLiteStore: TrackingStore {
                        AND (latest_metrics.is_nan = 1 OR excluded.value > latest_metrics.value))))
                 """
         )
-        for (key, point) in latest {
-            try upsert.execute(arguments: [runID, key, point.step, point.timestamp, point.value.isNaN ? 0 : point.value, point.value.isNaN ? 1 : 0])
-        }
         let span = try db.cachedStatement(
             sql: "INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp) VALUES (?, ?, ?, ?, ?, ?)"
         )
-        for (key, covered) in MetricSpan.spans(of: metrics) {
+        for (key, (point, covered)) in zip(summary.keys, zip(summary.latest, summary.spans)) {
+            try upsert.execute(arguments: [runID, key, point.step, point.timestamp, point.value.isNaN ? 0 : point.value, point.value.isNaN ? 1 : 0])
             try span.execute(arguments: [runID, key, covered.firstStep, covered.lastStep, covered.minTimestamp, covered.maxTimestamp])
         }
     }
