@@ -482,15 +482,16 @@ public struct SQLiteStore: TrackingStore {
     /// Loads runs with their params, tags and latest metrics, in the order of `ids`.
     private static func loadRuns(_ db: Database, ids: [Int64]) throws -> [Run] {
         var runs: [Int64: Run] = [:]
-        // Chunks stay well under SQLite's limit on bound variables.
-        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-            let list = "(" + chunk.map { _ in "?" }.joined(separator: ", ") + ")"
-            let arguments = StatementArguments(chunk)
-            for row in try Row.fetchAll(
-                db,
-                sql: "SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)",
-                arguments: arguments
-            ) {
+        // Chunks stay well under SQLite's limit on bound variables. Each list is padded to a power of two by
+        // repeating its last id, so that the statements come from the connection's cache (at most ten shapes each)
+        // instead of being compiled per page: compiling them was about 6 % of a search's time.
+        for chunk in stride(from: 0, to: ids.count, by: 512).map({ Array(ids[$0..<min($0 + 512, ids.count)]) }) {
+            var width = 1
+            while width < chunk.count { width *= 2 }
+            let list = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+            let arguments = StatementArguments(chunk + Array(repeating: chunk[chunk.count - 1], count: width - chunk.count))
+            func rows(_ sql: String) throws -> [Row] { try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments) }
+            for row in try rows("SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)") {
                 let info = RunInfo(
                     runID: RunID(row["run_uuid"] as String)!, experimentID: ExperimentID(row["experiment_id"] as Int64), name: row["name"],
                     status: RunStatus(rawValue: row["status"]) ?? .running, startTime: row["start_time"], endTime: row["end_time"],
@@ -498,15 +499,13 @@ public struct SQLiteStore: TrackingStore {
                 )
                 runs[row["id"]] = Run(info: info)
             }
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM params WHERE run_id IN \(list)", arguments: arguments) {
+            for row in try rows("SELECT run_id, key, value FROM params WHERE run_id IN \(list)") {
                 runs[row["run_id"]]?.params[row["key"]] = row["value"]
             }
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM tags WHERE run_id IN \(list)", arguments: arguments) {
+            for row in try rows("SELECT run_id, key, value FROM tags WHERE run_id IN \(list)") {
                 runs[row["run_id"]]?.tags[row["key"]] = row["value"]
             }
-            for row in try Row.fetchAll(
-                db, sql: "SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN \(list)", arguments: arguments
-            ) {
+            for row in try rows("SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN \(list)") {
                 let isNaN: Bool = row["is_nan"]
                 runs[row["run_id"]]?.latestMetrics[row["key"]] = MetricPoint(value: isNaN ? .nan : row["value"], timestamp: row["timestamp"], step: row["step"])
             }
