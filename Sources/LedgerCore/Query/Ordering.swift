@@ -106,8 +106,15 @@ public struct PageCursor: Sendable, Equatable, Codable {
     public var token: String {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return ((try? encoder.encode(self)) ?? Data()).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        // Byte by byte: Foundation's replacingOccurrences bridges through NSString on Linux and took as long as the
+        // encoding itself, a tenth of a 5-result search.
+        let base64 = ((try? encoder.encode(self)) ?? Data()).base64EncodedString().utf8
+        return String(decoding: base64.compactMap { $0 == UInt8(ascii: "=") ? nil : Self.urlSafe($0, "+", "/", "-", "_") }, as: UTF8.self)
+    }
+
+    /// `byte` with `a` turned into `x` and `b` into `y`: the two characters standard and URL-safe base64 disagree on.
+    private static func urlSafe(_ byte: UInt8, _ a: Unicode.Scalar, _ b: Unicode.Scalar, _ x: Unicode.Scalar, _ y: Unicode.Scalar) -> UInt8 {
+        byte == UInt8(ascii: a) ? UInt8(ascii: x) : (byte == UInt8(ascii: b) ? UInt8(ascii: y) : byte)
     }
 
     /// Decodes a token produced for `order`.
@@ -115,9 +122,9 @@ public struct PageCursor: Sendable, Equatable, Codable {
     public init(token: String, order: [OrderKey]) throws(LedgerError) {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let cursor = try? decoder.decode(PageCursor.self, from: data), cursor.v == 1,
+        var base64 = token.utf8.map { Self.urlSafe($0, "-", "_", "+", "/") }
+        base64 += Array(repeating: UInt8(ascii: "="), count: (4 - base64.count % 4) % 4)
+        guard let data = Data(base64Encoded: Data(base64)), let cursor = try? decoder.decode(PageCursor.self, from: data), cursor.v == 1,
             cursor.position.slots.count == order.count, RunID(cursor.position.runID) != nil
         else {
             throw LedgerError(.malformedQuery, "Invalid page token: pass the next_page_token of the previous page unchanged.")
