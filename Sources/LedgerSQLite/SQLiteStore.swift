@@ -160,35 +160,35 @@ public struct SQLiteStore: TrackingStore {
         for warning in warnings { logger.warning("\(warning)") }
         return try await commits.submit(batch) { drain in
             do {
-                try await connection.pool().writeWithoutTransaction { db in
-                    drain { group in
-                        // One transaction for the group; a savepoint per batch, so that a refused batch rolls back alone.
-                        let now = clock()
-                        do {
-                            var results: [Result<WriteOutcome, any Error>] = []
-                            try db.inTransaction {
-                                results = group.map { batch in
-                                    Result {
-                                        var outcome = WriteOutcome.applied
-                                        try db.inSavepoint {
-                                            outcome = try apply(batch, db: db, now: now)
-                                            return .commit
-                                        }
-                                        return outcome
-                                    }.mapError { Self.translate($0, logger: logger) }
-                                }
-                                return .commit
-                            }
-                            return results
-                        } catch {
-                            let error = Self.translate(error, logger: logger)
-                            return group.map { _ in .failure(error) }
-                        }
-                    }
-                }
+                try await connection.pool().writeWithoutTransaction { db in drain { group in commit(group, db: db) } }
             } catch {
                 throw Self.translate(error, logger: logger)
             }
+        }
+    }
+
+    /// One transaction for a group; a savepoint per batch, so that a refused batch rolls back alone.
+    private func commit(_ group: [WriteBatch], db: Database) -> [Result<WriteOutcome, any Error>] {
+        let now = clock()
+        do {
+            var results: [Result<WriteOutcome, any Error>] = []
+            try db.inTransaction {
+                results = group.map { batch in
+                    Result {
+                        var outcome = WriteOutcome.applied
+                        try db.inSavepoint {
+                            outcome = try apply(batch, db: db, now: now)
+                            return .commit
+                        }
+                        return outcome
+                    }.mapError { Self.translate($0, logger: logger) }
+                }
+                return .commit
+            }
+            return results
+        } catch {
+            let error = Self.translate(error, logger: logger)
+            return group.map { _ in .failure(error) }
         }
     }
 
