@@ -14,6 +14,14 @@ struct JSONParserTests {
         #expect(value["s"] == .string("x\"\\/\u{8}\u{c}\n\r\tAé😀"))
     }
 
+    @Test("integers at and past Int64's limits, and zeros, are read exactly; past the limits they become doubles")
+    func integerLimits() throws {
+        let value = try JSONValue(parsing: "[-9223372036854775808, -9223372036854775809, 18446744073709551616, 0, -0, 10, -7]".utf8)
+        #expect(value == .array([.integer(.min), .number(-9223372036854775809), .number(18446744073709551616), .integer(0), .integer(0), .integer(10), .integer(-7)]))
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: "[00]".utf8) }
+        #expect(throws: JSONParseError.self) { try JSONValue(parsing: "[-]".utf8) }
+    }
+
     @Test("whatever JSONValue writes, it reads back as the same value")
     func roundTrip() throws {
         var generator = SystemRandomNumberGenerator()
