@@ -69,6 +69,8 @@ extension SQLiteStore {
                 throw SQLiteStore.translate(error, logger: options.logger)
             }
         }
+        // A read-only store never commits, so it has nothing to checkpoint.
+        let checkpointer = options.readOnly ? nil : WALCheckpointer(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(options.busyTimeout)
         configuration.foreignKeysEnabled = true
@@ -79,7 +81,10 @@ extension SQLiteStore {
             // in case it aborts), and past 64 KiB SQLite spills that journal to a temporary file: two pwrite calls
             // per page per statement. In memory the telemetry workload wrote 8× fewer pages. Only the writer does
             // this; readers keep the default so that a large sort can still spill to disk.
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA temp_store = MEMORY") }
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                checkpointer?.install(on: db)
+            }
         }
         var pool: DatabasePool? = nil
         do {
@@ -100,7 +105,7 @@ extension SQLiteStore {
         } catch {
             throw SQLiteStore.translate(error, logger: options.logger)
         }
-        return SQLiteStore(connection: SQLiteConnection(path: path, configuration: configuration, pool: pool), logger: options.logger, clock: options.clock)
+        return SQLiteStore(connection: SQLiteConnection(path: path, configuration: configuration, pool: pool, checkpointer: checkpointer), logger: options.logger, clock: options.clock)
     }
 
     /// Reads a file without changing it: is it ours, and can this binary use its schema? Returns whether migrations are pending.

@@ -571,10 +571,12 @@ final class SQLiteConnection: Sendable {
     private let path: String
     private let configuration: Configuration
     private let state = Mutex<(pool: DatabasePool?, closed: Bool)>((nil, false))
+    private let checkpointer: WALCheckpointer?
 
-    init(path: String, configuration: Configuration, pool: DatabasePool?) {
+    init(path: String, configuration: Configuration, pool: DatabasePool?, checkpointer: WALCheckpointer?) {
         self.path = path
         self.configuration = configuration
+        self.checkpointer = checkpointer
         state.withLock { $0.pool = pool }
     }
 
@@ -594,6 +596,8 @@ final class SQLiteConnection: Sendable {
             defer { state.pool = nil }
             return state.pool
         }
+        // First, so that closing the pool's last connection can checkpoint the whole log and remove it.
+        checkpointer?.stop()
         try pool?.close()
     }
 }

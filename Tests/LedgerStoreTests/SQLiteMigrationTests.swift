@@ -73,6 +73,51 @@ struct SQLiteMigrationTests {
         try store.close()
     }
 
+    @Test("migration 0004 rebuilds metrics without its foreign key and keeps every point of an older file")
+    func metricsRebuild() async throws {
+        let path = temporaryPath("rebuild.sqlite")
+        let store = try await SQLiteStore.open(path: path)
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        let points: [Metric] = (0..<3000).map { (index: Int) -> Metric in
+            let value: Double = index == 7 ? .nan : Double(index) / 4
+            return Metric(key: "k\(index % 3)", value: value, timestamp: Int64(index), step: Int64(index / 3))
+        }
+        _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points)]))
+        try store.close()
+        // As a file from before migration 0004 would be: the history table as 0001 made it, 0004 not recorded.
+        try modify(
+            path,
+            """
+            CREATE TABLE metrics_old (
+                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
+                timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
+                PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)) WITHOUT ROWID;
+            INSERT INTO metrics_old SELECT * FROM metrics;
+            DROP TABLE metrics;
+            ALTER TABLE metrics_old RENAME TO metrics;
+            DELETE FROM runledger_schema_history WHERE version = 4;
+            """
+        )
+        func foreignKeys() throws -> Int {
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            return try queue.read { try Row.fetchAll($0, sql: "PRAGMA foreign_key_list(metrics)").count }
+        }
+        #expect(try foreignKeys() == 1)
+
+        let migrated = try await SQLiteStore.open(path: path)
+        #expect(try foreignKeys() == 0)
+        let versions: [Int] = try history(path).map { $0["version"] }
+        #expect(versions == (try SQLiteMigrator().files.map { $0.version }))
+        for key in ["k0", "k1", "k2"] {
+            let expected: [MetricPoint] = points.filter { $0.key == key }.map { $0.point }
+            let stored: [MetricPoint] = try await migrated.metricHistory(runID: run.runID, key: key)
+            // Compared as text, so that the one NaN equals itself.
+            #expect(stored.map { "\($0)" } == expected.map { "\($0)" })
+        }
+        try migrated.close()
+    }
+
     @Test("a migration file edited after it was applied is refused at start-up and by validate")
     func editedChecksum() async throws {
         let path = temporaryPath("edited.sqlite")
