@@ -490,24 +490,29 @@ public struct SQLiteStore: TrackingStore {
             while width < chunk.count { width *= 2 }
             let list = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
             let arguments = StatementArguments(chunk + Array(repeating: chunk[chunk.count - 1], count: width - chunk.count))
-            func rows(_ sql: String) throws -> [Row] { try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments) }
-            for row in try rows("SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)") {
+            // Cursors over positional columns: GRDB finds a column by name with a case-insensitive search (a
+            // `lowercased()` per lookup, 2.5 % of a search), and a cursor reuses one row instead of copying each.
+            func rows(_ sql: String, _ body: (Row) throws -> Void) throws {
+                let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
+                while let row = try cursor.next() { try body(row) }
+            }
+            try rows("SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)") { row in
                 let info = RunInfo(
-                    runID: RunID(row["run_uuid"] as String)!, experimentID: ExperimentID(row["experiment_id"] as Int64), name: row["name"],
-                    status: RunStatus(rawValue: row["status"]) ?? .running, startTime: row["start_time"], endTime: row["end_time"],
-                    lifecycleStage: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active, userID: row["user_id"], artifactURI: row["artifact_uri"]
+                    runID: RunID(row[1] as String)!, experimentID: ExperimentID(row[2] as Int64), name: row[3],
+                    status: RunStatus(rawValue: row[4]) ?? .running, startTime: row[5], endTime: row[6],
+                    lifecycleStage: LifecycleStage(rawValue: row[7]) ?? .active, userID: row[8], artifactURI: row[9]
                 )
-                runs[row["id"]] = Run(info: info)
+                runs[row[0]] = Run(info: info)
             }
-            for row in try rows("SELECT run_id, key, value FROM params WHERE run_id IN \(list)") {
-                runs[row["run_id"]]?.params[row["key"]] = row["value"]
+            try rows("SELECT run_id, key, value FROM params WHERE run_id IN \(list)") { row in
+                runs[row[0]]?.params[row[1]] = row[2]
             }
-            for row in try rows("SELECT run_id, key, value FROM tags WHERE run_id IN \(list)") {
-                runs[row["run_id"]]?.tags[row["key"]] = row["value"]
+            try rows("SELECT run_id, key, value FROM tags WHERE run_id IN \(list)") { row in
+                runs[row[0]]?.tags[row[1]] = row[2]
             }
-            for row in try rows("SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN \(list)") {
-                let isNaN: Bool = row["is_nan"]
-                runs[row["run_id"]]?.latestMetrics[row["key"]] = MetricPoint(value: isNaN ? .nan : row["value"], timestamp: row["timestamp"], step: row["step"])
+            try rows("SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN \(list)") { row in
+                let isNaN: Bool = row[5]
+                runs[row[0]]?.latestMetrics[row[1]] = MetricPoint(value: isNaN ? .nan : row[4], timestamp: row[3], step: row[2])
             }
         }
         return ids.compactMap { runs[$0] }

@@ -11,8 +11,9 @@ import Synchronization
 /// Here the writer's commit only signals, and a passive checkpoint copies what it can while the writer goes on.
 ///
 /// The thread runs at Linux's idle scheduling class: it gets only CPU that nothing else wants. At normal priority it
-/// took a core from the simulation it served (on 2 vCPUs, a loop logging 8 metrics per step ran 13.6 % slower
-/// instead of 3.6 %), and "logging never slows the simulation" comes first.
+/// took a core from the simulation it served (on 2 vCPUs, a loop logging 8 metrics per step ran 13.6 % slower,
+/// against 3.6 % with SQLite's own checkpoints; 2.9 % at idle priority), and "logging never slows the simulation"
+/// comes first. The server gained too: 270k against 297k points/s, the checkpoint no longer preempting the writer.
 ///
 /// A checkpoint that runs beside a busy writer never catches up with its newest frames, and SQLite restarts the
 /// log only after a complete one, so the log would grow without bound. Past ``writerFrames`` the writer therefore
