@@ -212,7 +212,6 @@ private struct JSONParser {
 
     mutating func number() throws(JSONParseError) -> JSONValue {
         let start = position
-        var isInteger = true
         let negative = current == UInt8(ascii: "-")
         if negative { position += 1 }
         guard let first = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { throw error("a digit") }
@@ -226,18 +225,16 @@ private struct JSONParser {
             return .integer(integer)
         }
         if current == UInt8(ascii: ".") {
-            isInteger = false
             position += 1
             guard skipDigits() else { throw error("a digit after '.'") }
         }
         if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            isInteger = false
             position += 1
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { position += 1 }
             guard skipDigits() else { throw error("a digit in the exponent") }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        if isInteger, let integer = Int64(text) { return .integer(integer) }
+        // Past here: a fraction, an exponent, or an integer too large for Int64.
         guard let double = Double(text) else { throw JSONParseError(offset: start, expected: "a number") }
         return .number(double)
     }
