@@ -1,3 +1,4 @@
+import Foundation
 @testable import LedgerCore
 import Testing
 
@@ -34,7 +35,7 @@ struct SQLCompilerTests {
         #expect(Comparison.globPattern(fromLike: "a%b_c*d?e[f") == "a*b?c[*]d[?]e[[]f")
     }
 
-    @Test("a search ordered by a metric reads the value index in order and pages by keyset")
+    @Test("a search ordered by a metric reads the value index in order, inside its experiments, and pages by keyset")
     func goldenSearchPlan() throws {
         let query = RunQuery(
             experimentIDs: [ExperimentID(1)], filter: try Filter.parse("params.solver_type = 'hybrid'"),
@@ -46,10 +47,10 @@ struct SQLCompilerTests {
         #expect(
             first.sql
                 == "SELECT r.id, r.run_uuid FROM latest_metrics o0 CROSS JOIN runs r WHERE r.id = o0.run_id AND o0.key = ? AND o0.is_nan = 0 "
-                + "AND r.experiment_id IN (?) AND r.lifecycle_stage IN (?) AND EXISTS (SELECT 1 FROM params f WHERE f.run_id = r.id AND f.key = ? "
+                + "AND o0.experiment_id IN (?) AND r.experiment_id IN (?) AND r.lifecycle_stage IN (?) AND EXISTS (SELECT 1 FROM params f WHERE f.run_id = r.id AND f.key = ? "
                 + "AND f.value = ?) ORDER BY o0.value ASC, r.run_uuid ASC LIMIT ?"
         )
-        #expect(first.bindings == [.text("total_cost"), .integer(1), .text("active"), .text("solver_type"), .text("hybrid"), .integer(6)])
+        #expect(first.bindings == [.text("total_cost"), .integer(1), .integer(1), .text("active"), .text("solver_type"), .text("hybrid"), .integer(6)])
         #expect(plan.statement(phase: 2, limit: 6).sql.contains("NOT EXISTS (SELECT 1 FROM latest_metrics o0 WHERE o0.run_id = r.id AND o0.key = ?)"))
 
         let last = Run(
@@ -65,6 +66,30 @@ struct SQLCompilerTests {
         let statement = nextPlan.statement(phase: 0, limit: 6)
         #expect(statement.sql.contains("AND (o0.value > ? OR (o0.value = ? AND r.run_uuid > ?)) ORDER BY"))
         #expect(statement.bindings.contains(.real(42.5)) && statement.bindings.contains(.text("0123456789abcdef0123456789abcdef")))
+    }
+
+    @Test("a page token decodes to the position it was made from, and tokens written by JSONEncoder still decode")
+    func pageTokenRoundTrip() throws {
+        let order = [OrderKey(.metric("a")), OrderKey(.param("p"), ascending: false), OrderKey(.attribute(.startTime)), OrderKey(.tag("t"))]
+        let reals: [Double] = [42.5, 0, 1, -3, 0.1, 1e300, -1e-300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e15, 123_456_789_012_345.6, .infinity, -.infinity]
+        let texts = ["", "hybrid", "quote \" and \\ backslash", "tab\tnew\nline\u{01}", "é 東京 🌞", "{\"_0\": 1}"]
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        for (index, real) in reals.enumerated() {
+            let position = SortPosition(
+                slots: [
+                    SortSlot(rank: 0, value: .real(real)), SortSlot(rank: 0, value: .text(texts[index % texts.count])),
+                    SortSlot(rank: 0, value: .integer(index == 0 ? .min : Int64(index) * 1_000_000_007)), SortSlot(rank: index % 2 == 0 ? 2 : 1, value: nil),
+                ],
+                runID: "0123456789abcdef0123456789abcdef"
+            )
+            let cursor = PageCursor(order: order, position: position)
+            #expect(try PageCursor(token: cursor.token, order: order) == cursor, "\(real)")
+            // A token handed out before the JSON was written by hand.
+            let legacy = try encoder.encode(cursor).base64EncodedString().replacingOccurrences(of: "=", with: "")
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            #expect(try PageCursor(token: legacy, order: order) == cursor, "\(real)")
+        }
     }
 
     @Test("a page token is refused for another ordering or when tampered with")

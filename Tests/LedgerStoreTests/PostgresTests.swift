@@ -202,6 +202,40 @@ struct PostgresBackendTests {
         try await store.close()
     }
 
+    @Test("migration 0003 files every latest metric of an older database under its run's experiment")
+    func latestMetricsByExperiment() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let store = try await PostgresStore.open(try PostgresLocation(url: url))
+        let experiments = [ExperimentID.defaultExperiment, try await store.createExperiment(name: "north", artifactLocation: nil, tags: []).id]
+        var runs: [ExperimentID: [RunID]] = [:]
+        for index in 0..<10 {
+            let run = NewRun(experimentID: experiments[index % 2], startTime: Int64(index))
+            _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "total_cost", value: Double(10 - index), timestamp: 1, step: 0)])]))
+            runs[experiments[index % 2], default: []].append(run.runID)
+        }
+        try await store.close()
+        // As a database from before migration 0003 would be: no experiment column, the old index, 0003 not recorded.
+        try TestPostgres.psql(
+            url,
+            """
+            ALTER TABLE latest_metrics DROP COLUMN experiment_id;
+            CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
+            DELETE FROM runledger_schema_history WHERE version = 3
+            """
+        )
+        let migrated = try await PostgresStore.open(try PostgresLocation(url: url))
+        #expect(try TestPostgres.psql(url, "SELECT count(*) FROM latest_metrics l JOIN runs r ON r.id = l.run_id WHERE l.experiment_id = r.experiment_id") == "10")
+        #expect(try TestPostgres.psql(url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'latest_metrics'::regclass AND attname = 'experiment_id'") == "t")
+        #expect(try TestPostgres.psql(url, "SELECT string_agg(indexname, ',') FROM pg_indexes WHERE tablename = 'latest_metrics' AND indexname <> 'latest_metrics_pkey'")
+            == "latest_metrics_by_experiment_key_value")
+        for experiment in experiments {
+            let found = try await migrated.searchAllRuns(RunQuery(experimentIDs: [experiment], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 2))
+            // Costs fall as the index rises, so the cheapest come last.
+            #expect(found.map(\.info.runID) == runs[experiment]!.reversed())
+        }
+        try await migrated.close()
+    }
+
     @Test("the health check reports a current schema as healthy and a newer one with its reason")
     func healthCheck() async throws {
         let url = try TestPostgres.freshDatabase()

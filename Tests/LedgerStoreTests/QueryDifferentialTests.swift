@@ -83,8 +83,11 @@ struct QueryDifferentialTests {
         let store = try await backend.make()
         let experiment = try await store.createExperiment(name: "diff", artifactLocation: nil, tags: []).id
         let ids = try await makeRuns(&g, in: store, experiment: experiment)
+        // Runs of a second experiment share every key and value: a search must keep to the experiments it names.
+        let other = try await store.createExperiment(name: "other", artifactLocation: nil, tags: []).id
+        let otherIDs = try await makeRuns(&g, in: store, experiment: other)
         var all: [Run] = []
-        for id in ids { all.append(try await store.run(id)) }
+        for id in ids + otherIDs { all.append(try await store.run(id)) }
         var nonTrivial = 0
         for _ in 0..<150 {
             let filter = randomFilter(&g)
@@ -93,12 +96,13 @@ struct QueryDifferentialTests {
             // The filter goes through its printed form, so parsing is part of what is compared.
             let parsed = try Filter.parse(filter.description)
             #expect(parsed == filter)
-            let query = RunQuery(experimentIDs: [experiment], filter: parsed, orderBy: order, maxResults: Int(1 + g.next() % 9), view: view)
+            let searched = g.pick([[experiment], [experiment], [other, experiment]])
+            let query = RunQuery(experimentIDs: searched, filter: parsed, orderBy: order, maxResults: Int(1 + g.next() % 9), view: view)
             let actual = try await store.searchAllRuns(query).map(\.info.runID)
-            let expected = all.filter { view.stages.contains($0.info.lifecycleStage) && filter.matches($0) }
+            let expected = all.filter { searched.contains($0.info.experimentID) && view.stages.contains($0.info.lifecycleStage) && filter.matches($0) }
                 .sorted(by: query.effectiveOrder).map(\.info.runID)
             #expect(actual == expected, "filter: \(filter) order: \(order) view: \(view)")
-            if !expected.isEmpty && expected.count < all.count / 2 { nonTrivial += 1 }
+            if !expected.isEmpty && expected.count < ids.count / 2 { nonTrivial += 1 }
         }
         #expect(nonTrivial > 30, "the generator produces selective filters")
     }

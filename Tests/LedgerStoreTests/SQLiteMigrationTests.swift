@@ -43,7 +43,7 @@ struct SQLiteMigrationTests {
         // When a migration adds a table or an index, add it here: this list is the schema's contract.
         #expect(
             tables == [
-                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_key_value", "metric_spans",
+                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value", "metric_spans",
                 "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events", "run_events_by_run_time",
                 "run_events_by_time", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents",
                 "tags", "tags_by_key_value",
@@ -84,7 +84,8 @@ struct SQLiteMigrationTests {
         }
         _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points)]))
         try store.close()
-        // As a file from before migration 0004 would be: the history table as 0001 made it, 0004 not recorded.
+        // As a file from before migration 0004 would be: the history table as 0001 made it, 0004 and later not recorded
+        // (0005 rebuilds latest_metrics from whichever shape it finds).
         try modify(
             path,
             """
@@ -95,7 +96,7 @@ struct SQLiteMigrationTests {
             INSERT INTO metrics_old SELECT * FROM metrics;
             DROP TABLE metrics;
             ALTER TABLE metrics_old RENAME TO metrics;
-            DELETE FROM runledger_schema_history WHERE version = 4;
+            DELETE FROM runledger_schema_history WHERE version >= 4;
             """
         )
         func foreignKeys() throws -> Int {
@@ -115,6 +116,66 @@ struct SQLiteMigrationTests {
             // Compared as text, so that the one NaN equals itself.
             #expect(stored.map { "\($0)" } == expected.map { "\($0)" })
         }
+        try migrated.close()
+    }
+
+    @Test("migration 0005 files every latest metric of an older file under its run's experiment, and searches still find them")
+    func latestMetricsByExperiment() async throws {
+        let path = temporaryPath("by-experiment.sqlite")
+        let store = try await SQLiteStore.open(path: path)
+        var experiments: [ExperimentID] = [.defaultExperiment]
+        for name in ["north", "south"] { experiments.append(try await store.createExperiment(name: name, artifactLocation: nil, tags: []).id) }
+        var costs: [ExperimentID: [(RunID, Double)]] = [:]
+        for index in 0..<30 {
+            let experiment = experiments[index % 3]
+            let run = NewRun(experimentID: experiment, startTime: Int64(index))
+            let cost = Double((index * 37) % 30)
+            let metrics = [Metric(key: "total_cost", value: cost, timestamp: 1, step: 0), Metric(key: "lcoe", value: .nan, timestamp: 1, step: 0)]
+            _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, metrics)]))
+            costs[experiment, default: []].append((run.runID, cost))
+        }
+        try store.close()
+        // As a file from before migration 0005 would be: latest_metrics and its index as 0001 made them, 0005 not recorded.
+        try modify(
+            path,
+            """
+            CREATE TABLE latest_metrics_old (
+                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
+                timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
+                PRIMARY KEY (run_id, key)) WITHOUT ROWID;
+            INSERT INTO latest_metrics_old SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics;
+            DROP TABLE latest_metrics;
+            ALTER TABLE latest_metrics_old RENAME TO latest_metrics;
+            CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
+            DELETE FROM runledger_schema_history WHERE version = 5;
+            """
+        )
+
+        let migrated = try await SQLiteStore.open(path: path)
+        let queue = try DatabaseQueue(path: path)
+        let (rows, misfiled, indexes) = try await queue.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM latest_metrics")!,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM latest_metrics l JOIN runs r ON r.id = l.run_id WHERE l.experiment_id <> r.experiment_id")!,
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'latest_metrics' AND sql IS NOT NULL")
+            )
+        }
+        try queue.close()
+        #expect(rows == 60)
+        #expect(misfiled == 0)
+        #expect(indexes == ["latest_metrics_by_experiment_key_value"])
+        for experiment in experiments {
+            let query = RunQuery(experimentIDs: [experiment], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 3)
+            let expected = costs[experiment]!.sorted { ($0.1, $0.0.rawValue) < ($1.1, $1.0.rawValue) }.map(\.0)
+            #expect(try await migrated.searchAllRuns(query).map(\.info.runID) == expected)
+        }
+        // A point logged after the migration is filed under its experiment too.
+        let late = costs[experiments[2]]![0].0
+        _ = try await migrated.write(WriteBatch([.logMetrics(late, [Metric(key: "total_cost", value: -1, timestamp: 2, step: 1)])]))
+        let cheapest = try await migrated.searchRuns(RunQuery(experimentIDs: [experiments[2]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
+        #expect(cheapest.runs.map(\.info.runID) == [late])
+        let elsewhere = try await migrated.searchRuns(RunQuery(experimentIDs: [experiments[1]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
+        #expect(elsewhere.runs.map(\.info.runID) != [late])
         try migrated.close()
     }
 

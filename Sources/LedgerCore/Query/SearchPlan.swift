@@ -67,7 +67,12 @@ public struct SearchPlan: Sendable {
             if drivenByValueTable {
                 writer.append("r.id = o0.run_id AND o0.key = ")
                 writer.bind(.text(key))
-                if case .metric = first { writer.append(phase == 0 ? " AND o0.is_nan = 0" : " AND o0.is_nan = 1") }
+                if case .metric = first {
+                    writer.append(phase == 0 ? " AND o0.is_nan = 0" : " AND o0.is_nan = 1")
+                    // The latest-metrics index leads with the experiment: the walk stays inside the searched ones.
+                    writer.append(" AND o0.experiment_id IN ")
+                    writer.bindList(query.experimentIDs.map { .integer($0.rawValue) })
+                }
             } else {
                 writer.append("NOT EXISTS (SELECT 1 FROM \(table) o0 WHERE o0.run_id = r.id AND o0.key = ")
                 writer.bind(.text(key))
