@@ -46,7 +46,7 @@ public struct SQLiteStore: TrackingStore {
         for tag in tags { try Validation.checkKey(tag.key, kind: "Tag") }
         let now = clock()
         let id = try await perform { db -> Int64 in
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE name = ?", arguments: [name]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE name = ?"), arguments: [name]) == true {
                 throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
             }
             try db.execute(
@@ -55,10 +55,12 @@ public struct SQLiteStore: TrackingStore {
             )
             let id = db.lastInsertedRowID
             if artifactLocation == nil {
-                try db.execute(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", arguments: ["mlflow-artifacts:/\(id)", id])
+                try db.cachedStatement(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?")
+                    .execute(arguments: ["mlflow-artifacts:/\(id)", id])
             }
             for tag in tags {
-                try db.execute(sql: "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)", arguments: [id, tag.key, tag.value])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")
+                    .execute(arguments: [id, tag.key, tag.value])
             }
             return id
         }
@@ -101,16 +103,18 @@ public struct SQLiteStore: TrackingStore {
     public func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws {
         let now = clock()
         try await perform { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE experiment_id = ?", arguments: [id.rawValue]) == true else {
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE experiment_id = ?"), arguments: [id.rawValue]) == true else {
                 throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
             }
             switch change {
             case .rename(let name):
                 try Validation.checkExperimentName(name)
-                if try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE name = ? AND experiment_id <> ?", arguments: [name, id.rawValue]) == true {
+                let clash = try db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE name = ? AND experiment_id <> ?")
+                if try Bool.fetchOne(clash, arguments: [name, id.rawValue]) == true {
                     throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
                 }
-                try db.execute(sql: "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?", arguments: [name, now, id.rawValue])
+                try db.cachedStatement(sql: "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")
+                    .execute(arguments: [name, now, id.rawValue])
             case .setLifecycle(let stage):
                 if stage == .deleted && id == .defaultExperiment {
                     throw LedgerError(.invalidParameterValue, "Cannot delete the default experiment '0'. This is an internally reserved experiment.")
@@ -129,21 +133,21 @@ public struct SQLiteStore: TrackingStore {
                     arguments: [id.rawValue, tag.key, tag.value]
                 )
             case .deleteTag(let key):
-                try db.execute(sql: "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?", arguments: [id.rawValue, key])
+                try db.cachedStatement(sql: "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?").execute(arguments: [id.rawValue, key])
             }
         }
     }
 
     private static func fetchExperiments(_ db: Database, sql: String, arguments: StatementArguments) throws -> [Experiment] {
+        // `sql` is one of a few fixed clauses, so the statements stay few.
         let rows = try Row.fetchAll(
-            db,
-            sql: "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM experiments " + sql,
+            db.cachedStatement(sql: "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM experiments " + sql),
             arguments: arguments
         )
         return try rows.map { row in
             let id: Int64 = row["experiment_id"]
             var tags: [String: String] = [:]
-            for tag in try Row.fetchAll(db, sql: "SELECT key, value FROM experiment_tags WHERE experiment_id = ?", arguments: [id]) {
+            for tag in try Row.fetchAll(db.cachedStatement(sql: "SELECT key, value FROM experiment_tags WHERE experiment_id = ?"), arguments: [id]) {
                 tags[tag["key"]] = tag["value"]
             }
             return Experiment(
@@ -193,13 +197,16 @@ public struct SQLiteStore: TrackingStore {
         }
     }
 
+    // Statements with fixed text come from the connection's cache (`cachedStatement`) throughout: GRDB runs its
+    // authorizer over every column of a freshly prepared statement, which cost more than most of these statements.
+
     /// Applies one batch inside the current transaction, at most once per batch id.
     private func apply(_ batch: WriteBatch, db: Database, now: Int64) throws -> WriteOutcome {
         if let id = batch.id {
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM applied_batches WHERE batch_id = ?", arguments: [id.rawValue]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM applied_batches WHERE batch_id = ?"), arguments: [id.rawValue]) == true {
                 return .alreadyApplied
             }
-            try db.execute(sql: "INSERT INTO applied_batches (batch_id, applied_at) VALUES (?, ?)", arguments: [id.rawValue, now])
+            try db.cachedStatement(sql: "INSERT INTO applied_batches (batch_id, applied_at) VALUES (?, ?)").execute(arguments: [id.rawValue, now])
         }
         var runs = RunCache()
         for operation in batch.operations {
@@ -222,8 +229,10 @@ public struct SQLiteStore: TrackingStore {
 
     private func runRow(_ runID: RunID, db: Database, cache: inout RunCache, forWriting: Bool = true) throws -> RunRow {
         if let row = cache.rows[runID] { return row }
-        guard let row = try Row.fetchOne(db, sql: "SELECT id, status, end_time, lifecycle_stage FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue])
-        else { throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
+        let lookup = try db.cachedStatement(sql: "SELECT id, status, end_time, lifecycle_stage FROM runs WHERE run_uuid = ?")
+        guard let row = try Row.fetchOne(lookup, arguments: [runID.rawValue]) else {
+            throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+        }
         let run = RunRow(
             id: row["id"], status: RunStatus(rawValue: row["status"]) ?? .running, endTime: row["end_time"],
             lifecycle: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active
@@ -242,21 +251,23 @@ public struct SQLiteStore: TrackingStore {
                 new.experimentID = try experimentID(named: name, db: db, now: now)
             }
             guard let experiment = try Row.fetchOne(
-                db, sql: "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?", arguments: [new.experimentID.rawValue]
+                db.cachedStatement(sql: "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?"),
+                arguments: [new.experimentID.rawValue]
             ) else { throw LedgerError(.resourceDoesNotExist, "No experiment with id \(new.experimentID).") }
             guard experiment["lifecycle_stage"] == LifecycleStage.active.rawValue else {
                 throw LedgerError(.invalidParameterValue, "The experiment \(new.experimentID) must be in the 'active' state to create runs in it.")
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE run_uuid = ?", arguments: [new.runID.rawValue]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM runs WHERE run_uuid = ?"), arguments: [new.runID.rawValue]) == true {
                 throw LedgerError(.resourceAlreadyExists, "A run with id \(new.runID) already exists.")
             }
             let location: String = experiment["artifact_location"]
             let endTime: Int64? = new.status.isTerminal ? new.startTime : nil
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id, artifact_uri)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     new.runID.rawValue, new.experimentID.rawValue, new.name, new.status.rawValue, new.startTime, endTime, new.userID,
                     location.isEmpty ? "" : "\(location)/\(new.runID)/artifacts",
@@ -274,7 +285,8 @@ public struct SQLiteStore: TrackingStore {
             for param in params {
                 try insert.execute(arguments: [run.id, param.key, param.value])
                 guard db.changesCount == 0 else { continue }
-                let existing = try String.fetchOne(db, sql: "SELECT value FROM params WHERE run_id = ? AND key = ?", arguments: [run.id, param.key])
+                let lookup = try db.cachedStatement(sql: "SELECT value FROM params WHERE run_id = ? AND key = ?")
+                let existing = try String.fetchOne(lookup, arguments: [run.id, param.key])
                 if let existing, existing != param.value {
                     throw LedgerError(
                         .invalidParameterValue,
@@ -293,13 +305,13 @@ public struct SQLiteStore: TrackingStore {
                 try upsert.execute(arguments: [run.id, tag.key, tag.value])
                 // MLflow keeps the run name and this tag in step.
                 if tag.key == "mlflow.runName" {
-                    try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [tag.value, run.id])
+                    try db.cachedStatement(sql: "UPDATE runs SET name = ? WHERE id = ?").execute(arguments: [tag.value, run.id])
                 }
             }
 
         case .deleteTag(let runID, let key):
             let run = try runRow(runID, db: db, cache: &runs)
-            try db.execute(sql: "DELETE FROM tags WHERE run_id = ? AND key = ?", arguments: [run.id, key])
+            try db.cachedStatement(sql: "DELETE FROM tags WHERE run_id = ? AND key = ?").execute(arguments: [run.id, key])
             if db.changesCount == 0 {
                 throw LedgerError(.resourceDoesNotExist, "No tag with name: \(key) in run with id \(runID)")
             }
@@ -312,13 +324,12 @@ public struct SQLiteStore: TrackingStore {
             } else if run.status.isTerminal && run.endTime == nil {
                 run.endTime = now
             }
-            try db.execute(sql: "UPDATE runs SET status = ?, end_time = ? WHERE id = ?", arguments: [run.status.rawValue, run.endTime, run.id])
+            try db.cachedStatement(sql: "UPDATE runs SET status = ?, end_time = ? WHERE id = ?").execute(arguments: [run.status.rawValue, run.endTime, run.id])
             if let name = update.name {
-                try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [name, run.id])
-                try db.execute(
-                    sql: "INSERT INTO tags (run_id, key, value) VALUES (?, 'mlflow.runName', ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-                    arguments: [run.id, name]
-                )
+                try db.cachedStatement(sql: "UPDATE runs SET name = ? WHERE id = ?").execute(arguments: [name, run.id])
+                try db.cachedStatement(
+                    sql: "INSERT INTO tags (run_id, key, value) VALUES (?, 'mlflow.runName', ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
+                ).execute(arguments: [run.id, name])
             }
             runs.rows[runID] = run
 
@@ -337,10 +348,11 @@ public struct SQLiteStore: TrackingStore {
 
     /// The id of the experiment called `name`, created (with the default artifact location) if missing.
     private func experimentID(named name: String, db: Database, now: Int64) throws -> ExperimentID {
-        if let id = try Int64.fetchOne(db, sql: "SELECT experiment_id FROM experiments WHERE name = ?", arguments: [name]) { return ExperimentID(id) }
-        try db.execute(sql: "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?)", arguments: [name, now, now])
+        let lookup = try db.cachedStatement(sql: "SELECT experiment_id FROM experiments WHERE name = ?")
+        if let id = try Int64.fetchOne(lookup, arguments: [name]) { return ExperimentID(id) }
+        try db.cachedStatement(sql: "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?)").execute(arguments: [name, now, now])
         let id = db.lastInsertedRowID
-        try db.execute(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", arguments: ["mlflow-artifacts:/\(id)", id])
+        try db.cachedStatement(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?").execute(arguments: ["mlflow-artifacts:/\(id)", id])
         return ExperimentID(id)
     }
 
@@ -352,7 +364,7 @@ public struct SQLiteStore: TrackingStore {
                 arguments: [cutoff]
             )
             for id in stale {
-                try db.execute(sql: "UPDATE runs SET status = 'KILLED', end_time = ? WHERE run_uuid = ?", arguments: [endTime, id])
+                try db.cachedStatement(sql: "UPDATE runs SET status = 'KILLED', end_time = ? WHERE run_uuid = ?").execute(arguments: [endTime, id])
             }
             return stale.compactMap(RunID.init)
         }
@@ -420,7 +432,7 @@ public struct SQLiteStore: TrackingStore {
 
     public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {
         try await perform { db in
-            try db.execute(sql: "UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?", arguments: [stage.rawValue, runID.rawValue])
+            try db.cachedStatement(sql: "UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?").execute(arguments: [stage.rawValue, runID.rawValue])
             if db.changesCount == 0 { throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
         }
     }
@@ -429,7 +441,7 @@ public struct SQLiteStore: TrackingStore {
 
     public func run(_ runID: RunID) async throws -> Run {
         try await read { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue]) else {
+            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM runs WHERE run_uuid = ?"), arguments: [runID.rawValue]) else {
                 throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
             }
             return try Self.loadRuns(db, ids: [id])[0]
@@ -454,7 +466,7 @@ public struct SQLiteStore: TrackingStore {
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
         try await read { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue]) else {
+            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM runs WHERE run_uuid = ?"), arguments: [runID.rawValue]) else {
                 throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
             }
             // Stepped through SQLite's C API: histories run to millions of points, and building a GRDB row per point
