@@ -18,6 +18,20 @@ struct SQLiteMigrationTests {
         try queue.close()
     }
 
+    /// Puts `table` back as an older migration made it (`definition`, the `columns` copied), then runs `then`.
+    func restore(_ path: String, table: String, definition: String, columns: String, then: String) throws {
+        try modify(
+            path,
+            """
+            CREATE TABLE \(table)_old (\(definition)) WITHOUT ROWID;
+            INSERT INTO \(table)_old SELECT \(columns) FROM \(table);
+            DROP TABLE \(table);
+            ALTER TABLE \(table)_old RENAME TO \(table);
+            \(then)
+            """
+        )
+    }
+
     @Test("a new file is migrated on open, and opening again applies nothing twice")
     func migratesOnOpenIdempotently() async throws {
         let path = temporaryPath("new.sqlite")
@@ -86,18 +100,14 @@ struct SQLiteMigrationTests {
         try store.close()
         // As a file from before migration 0004 would be: the history table as 0001 made it, 0004 and later not recorded
         // (0005 rebuilds latest_metrics from whichever shape it finds).
-        try modify(
-            path,
-            """
-            CREATE TABLE metrics_old (
+        try restore(
+            path, table: "metrics",
+            definition: """
                 run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
                 timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
-                PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)) WITHOUT ROWID;
-            INSERT INTO metrics_old SELECT * FROM metrics;
-            DROP TABLE metrics;
-            ALTER TABLE metrics_old RENAME TO metrics;
-            DELETE FROM runledger_schema_history WHERE version >= 4;
-            """
+                PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+                """,
+            columns: "*", then: "DELETE FROM runledger_schema_history WHERE version >= 4"
         )
         func foreignKeys() throws -> Int {
             let queue = try DatabaseQueue(path: path)
@@ -136,19 +146,18 @@ struct SQLiteMigrationTests {
         }
         try store.close()
         // As a file from before migration 0005 would be: latest_metrics and its index as 0001 made them, 0005 not recorded.
-        try modify(
-            path,
-            """
-            CREATE TABLE latest_metrics_old (
+        try restore(
+            path, table: "latest_metrics",
+            definition: """
                 run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
                 timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
-                PRIMARY KEY (run_id, key)) WITHOUT ROWID;
-            INSERT INTO latest_metrics_old SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics;
-            DROP TABLE latest_metrics;
-            ALTER TABLE latest_metrics_old RENAME TO latest_metrics;
-            CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
-            DELETE FROM runledger_schema_history WHERE version = 5;
-            """
+                PRIMARY KEY (run_id, key)
+                """,
+            columns: "run_id, key, step, timestamp, value, is_nan",
+            then: """
+                CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
+                DELETE FROM runledger_schema_history WHERE version = 5;
+                """
         )
 
         let migrated = try await SQLiteStore.open(path: path)
