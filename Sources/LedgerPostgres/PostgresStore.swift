@@ -469,8 +469,9 @@ public struct PostgresStore: TrackingStore {
         try await connection.query(
             """
             INSERT INTO latest_metrics AS l (run_id, experiment_id, key, step, timestamp, value, is_nan)
-            SELECT \(runID), (SELECT experiment_id FROM runs WHERE id = \(runID)), * FROM unnest(\(keys)::text[], \(points.map(\.step))::int8[], \(points.map(\.timestamp))::int8[],
-                                            \(points.map { $0.value.isNaN ? 0 : $0.value })::float8[], \(points.map { Int16($0.value.isNaN ? 1 : 0) })::int2[])
+            SELECT \(runID), (SELECT experiment_id FROM runs WHERE id = \(runID)), *
+            FROM unnest(\(keys)::text[], \(points.map(\.step))::int8[], \(points.map(\.timestamp))::int8[],
+                        \(points.map { $0.value.isNaN ? 0 : $0.value })::float8[], \(points.map { Int16($0.value.isNaN ? 1 : 0) })::int2[])
             ON CONFLICT (run_id, key) DO UPDATE SET
                 step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
             WHERE excluded.step > l.step
