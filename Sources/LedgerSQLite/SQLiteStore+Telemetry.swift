@@ -47,10 +47,7 @@ extension SQLiteStore {
     private static func windowRuns(_ window: MetricWindow, db: Database) throws -> [(Int64, RunID)] {
         switch window.scope {
         case .run(let runID):
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID.rawValue]) else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
-            }
-            return [(id, runID)]
+            return [(try Self.internalID(of: runID, db: db), runID)]
         case .experiment(let experimentID):
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE experiment_id = ?", arguments: [experimentID.rawValue]) == true else {
                 throw LedgerError(.resourceDoesNotExist, "No experiment with id \(experimentID).")
@@ -71,9 +68,7 @@ extension SQLiteStore {
     public func runEvents(_ query: EventQuery) async throws -> [StoredEvent] {
         try query.validate()
         return try await read { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [query.runID.rawValue]) else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(query.runID) not found.")
-            }
+            let id = try Self.internalID(of: query.runID, db: db)
             var sql = "SELECT event_id, timestamp, level, kind, message, payload FROM run_events WHERE run_id = ? AND timestamp >= ? AND timestamp < ? AND level >= ?"
             var arguments: [any DatabaseValueConvertible] = [id, query.from ?? .min, query.to ?? .max, query.minimumLevel.rank]
             if !query.kinds.isEmpty {

@@ -441,9 +441,7 @@ public struct SQLiteStore: TrackingStore {
 
     public func run(_ runID: RunID) async throws -> Run {
         try await read { db in
-            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM runs WHERE run_uuid = ?"), arguments: [runID.rawValue]) else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
-            }
+            let id = try Self.internalID(of: runID, db: db)
             return try Self.loadRuns(db, ids: [id])[0]
         }
     }
@@ -466,9 +464,7 @@ public struct SQLiteStore: TrackingStore {
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
         try await read { db in
-            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM runs WHERE run_uuid = ?"), arguments: [runID.rawValue]) else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
-            }
+            let id = try Self.internalID(of: runID, db: db)
             // Stepped through SQLite's C API: histories run to millions of points, and building a GRDB row per point
             // cost more than SQLite's own work (a chart of a 1M-point history waits for this loop).
             let statement = try db.cachedStatement(
@@ -491,6 +487,15 @@ public struct SQLiteStore: TrackingStore {
             }
             return points
         }
+    }
+
+    /// The internal id of a run, for the large tables' keys.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when no run has this id.
+    static func internalID(of runID: RunID, db: Database) throws -> Int64 {
+        guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM runs WHERE run_uuid = ?"), arguments: [runID.rawValue]) else {
+            throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+        }
+        return id
     }
 
     /// Loads runs with their params, tags and latest metrics, in the order of `ids`.

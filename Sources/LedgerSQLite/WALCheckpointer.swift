@@ -149,8 +149,7 @@ final class WALCheckpointer: Sendable {
                     // Decided under the lock, so that a commit now sees no thread and starts another.
                     state.threadRunning = false
                     state.scheduled = false
-                    for waiter in state.idleWaiters { waiter.signal() }
-                    state.idleWaiters = []
+                    state.releaseIdleWaiters()
                     return .exit
                 }
                 guard state.scheduled else { return .wait }
