@@ -17,7 +17,12 @@ struct EnergyStudy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "energy-study",
         abstract: "Simulate energy-system designs and record each as a run through the RunLedger SDK.",
-        discussion: "At exit it prints one JSON object: {runs, points_logged, seconds, points_per_second, spooled, replayed, rejected, dropped}."
+        discussion: """
+            At exit it prints one JSON object: {runs, points_logged, seconds, points_per_second, spooled, replayed, rejected, dropped, \
+            lost, lost_records, pending}. 'pending' counts items still in the spool because the database stayed unavailable for \
+            --close-timeout after the last run: they are safe and arrive with the next run on the same --spool folder, or with \
+            'runledger spool replay'. The exit status is 1 when anything was lost (dropped points, items the spool could not keep, or corrupt spool records).
+            """
     )
 
     @Option(help: "Where to record: a SQLite file path, a postgres:// URL, or a RunLedger server's http://HOST:PORT (token in $RUNLEDGER_TOKEN).") var database = "runledger.sqlite"
@@ -28,10 +33,12 @@ struct EnergyStudy: AsyncParsableCommand {
     @Option(help: "Designs simulated in parallel.") var workers = 2
     @Option(help: "The experiment to record into (created if missing).") var experiment = "energy-study"
     @Option(help: "Microseconds of extra work per simulated hour, to mimic a heavier model.") var workMicroseconds = 0
+    @Option(help: "Seconds to keep replaying the spool at exit while the database is unavailable.") var closeTimeout = 30
 
     func validate() throws {
         guard runs > 0, steps > 0 else { throw ValidationError("Please give --runs and --steps of at least 1.") }
         guard workers > 0 else { throw ValidationError("Please give --workers of at least 1.") }
+        guard closeTimeout >= 0 else { throw ValidationError("Please give --close-timeout of 0 seconds or more.") }
     }
 
     func run() async throws {
@@ -40,7 +47,7 @@ struct EnergyStudy: AsyncParsableCommand {
         var plan = Study(seed: seed, steps: steps)
         let designs = (0..<runs).map { _ in plan.next() }
         let started = ContinuousClock.now
-        let configuration = LedgerConfiguration(spoolDirectory: URL(fileURLWithPath: spool))
+        let configuration = LedgerConfiguration(spoolDirectory: URL(fileURLWithPath: spool), closeTimeout: .seconds(closeTimeout))
         let ledger = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, design) in designs.enumerated() {
@@ -62,8 +69,12 @@ struct EnergyStudy: AsyncParsableCommand {
                 ("runs", .integer(Int64(runs))), ("points_logged", .integer(Int64(points))), ("seconds", .number(seconds)),
                 ("points_per_second", .number(Double(points) / seconds)), ("spooled", .integer(Int64(statistics.spooled))),
                 ("replayed", .integer(Int64(statistics.replayed))), ("rejected", .integer(Int64(statistics.rejected))), ("dropped", .integer(Int64(statistics.dropped))),
+                ("lost", .integer(Int64(statistics.lost))), ("lost_records", .integer(Int64(statistics.tornRecords))),
+                ("pending", .integer(Int64(statistics.pending))),
             ])
         )
+        for problem in ledger.problems.suffix(20) { FileHandle.standardError.write(Data("energy-study: \(problem)\n".utf8)) }
+        if statistics.dropped > 0 || statistics.lost > 0 || statistics.tornRecords > 0 { throw ExitCode.failure }
     }
 
     /// One design as one run: params up front, hourly metrics while it runs, KPIs at the end; a failure ends it FAILED.

@@ -48,17 +48,36 @@ public enum Goal: String, Sendable, CaseIterable {
 
 /// The Pareto front: the points no other point dominates (at least as good in every objective, better in one).
 public enum ParetoFront {
-    /// Indexes of the non-dominated points, in input order. A point with a missing (NaN) objective is never on the
-    /// front. Two objectives take O(n log n) (a sort and one sweep); more take O(n² · k).
-    public static func indexes(of points: [[Double]], goals: [Goal]) -> [Int] {
-        precondition(points.allSatisfy { $0.count == goals.count }, "every point needs one value per goal")
+    /// Dominance checks one front may take with three or more objectives: enough for fronts of thousands among
+    /// hundreds of thousands of runs, and a bound on the time one request can hold a thread.
+    public static let comparisonBudget = 50_000_000
+
+    /// Indexes of the non-dominated points, in input order. A point with a missing (NaN) objective, or with fewer
+    /// values than `goals`, is never on the front. Two objectives take O(n log n) (a sort and one sweep); more take
+    /// O(n log n + n · f · k) for a front of f points.
+    /// - Throws: ``LedgerError/Code/invalidParameterValue`` when three or more objectives need more than
+    ///   ``comparisonBudget`` dominance checks.
+    public static func indexes(of points: [[Double]], goals: [Goal]) throws(LedgerError) -> [Int] {
         // Flip maximised objectives so that smaller is better everywhere.
-        let candidates = points.indices.filter { !points[$0].contains(where: \.isNaN) }
+        let candidates = points.indices.filter { points[$0].count == goals.count && !points[$0].contains(where: \.isNaN) }
         let oriented = points.map { point in zip(point, goals).map { $1 == .minimize ? $0 : -$0 } }
         if goals.count == 2 { return twoObjectives(candidates, oriented) }
-        return candidates.filter { index in
-            !candidates.contains { other in other != index && dominates(oriented[other], oriented[index]) }
+        // In lexicographic order a point can only be dominated by points before it, and whatever dominates it is
+        // dominated by (or is) a point already on the front: checking the front so far is enough.
+        let order = candidates.sorted { oriented[$0].lexicographicallyPrecedes(oriented[$1]) }
+        var front: [Int] = []
+        var checks = 0
+        for index in order {
+            checks += front.count
+            guard checks <= comparisonBudget else {
+                throw LedgerError(
+                    .invalidParameterValue,
+                    "This Pareto front over \(goals.count) objectives and \(candidates.count) runs needs more than \(comparisonBudget) comparisons: narrow the filter or use two objectives."
+                )
+            }
+            if !front.contains(where: { dominates(oriented[$0], oriented[index]) }) { front.append(index) }
         }
+        return front.sorted()
     }
 
     static func dominates(_ a: [Double], _ b: [Double]) -> Bool {
@@ -106,14 +125,18 @@ extension HistoryBucket {
     /// it); NaN points count but do not move min, max or mean (a bucket of only NaN has NaN there). A history
     /// with no more points than `maximum` gives one bucket per point.
     public static func downsample(_ points: [MetricPoint], maximum: Int) -> [HistoryBucket] {
-        guard let first = points.first, let lastPoint = points.last, maximum > 0 else { return [] }
-        let span = lastPoint.step - first.step
+        guard let first = points.first, maximum > 0 else { return [] }
+        // Steps may span the whole Int64 range, so widths and offsets are unsigned distances from the lowest step.
+        let lowest = points.lazy.map(\.step).min() ?? first.step, highest = points.lazy.map(\.step).max() ?? first.step
+        let span = UInt64(bitPattern: highest &- lowest)
         // Width in steps, rounded up so that `maximum` buckets cover the whole span.
-        let width = points.count <= maximum ? 1 : Swift.max(1, span / Int64(maximum) + 1)
+        // Wraps to 0 only when one bucket spans all 2^64 steps (maximum 1, extreme steps): then every point is in it.
+        let width: UInt64 = points.count <= maximum ? 1 : span / UInt64(maximum) &+ 1
         var buckets: [HistoryBucket] = []
         var sum = 0.0, numbers = 0
         for point in points {
-            let start = first.step + (point.step - first.step) / width * width
+            let offset = UInt64(bitPattern: point.step &- lowest)
+            let start = width == 0 ? lowest : lowest &+ Int64(bitPattern: offset / width * width)
             if buckets.last?.firstStep != start || points.count <= maximum {
                 if let index = buckets.indices.last { buckets[index].mean = numbers > 0 ? sum / Double(numbers) : .nan }
                 buckets.append(HistoryBucket(firstStep: start, lastStep: point.step, count: 0, min: .nan, max: .nan, mean: .nan, last: point.value))
@@ -150,13 +173,12 @@ public enum GroupKey: Sendable, Equatable {
 
     /// `params.NAME` or `tags.NAME` (also with MLflow's `param.`/`tag.` spellings).
     public init(parsing text: String) throws(LedgerError) {
-        let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[1].isEmpty else {
+        guard let (prefix, key) = EntityName.split(text), !key.isEmpty else {
             throw LedgerError(.invalidParameterValue, "Cannot group by '\(text.prefix(100))': write params.NAME or tags.NAME.")
         }
-        switch parts[0] {
-        case "params", "param", "parameters", "parameter": self = .param(parts[1])
-        case "tags", "tag": self = .tag(parts[1])
+        switch prefix {
+        case "params", "param", "parameters", "parameter": self = .param(key)
+        case "tags", "tag": self = .tag(key)
         default: throw LedgerError(.invalidParameterValue, "Cannot group by '\(text.prefix(100))': write params.NAME or tags.NAME.")
         }
     }
@@ -181,8 +203,19 @@ public struct Objective: Sendable, Equatable {
 
     /// `total_cost` or `metrics.total_cost` both name the metric total_cost.
     public static func metricName(_ text: String) -> String {
-        for prefix in ["metrics.", "metric."] where text.hasPrefix(prefix) { return String(text.dropFirst(prefix.count)) }
+        if let (prefix, key) = EntityName.split(text), prefix == "metrics" || prefix == "metric" { return key }
         return text
+    }
+}
+
+/// Names such as `params.KEY`, split by their bytes.
+public enum EntityName {
+    /// `prefix.key` split at the first `.`, by UTF-8 bytes: a key that begins with a combining mark stays whole
+    /// (Swift's `Character` view would merge the mark into the dot, and `params.` would no longer be a prefix).
+    public static func split(_ text: String) -> (prefix: String, key: String)? {
+        let utf8 = text.utf8
+        guard let dot = utf8.firstIndex(of: UInt8(ascii: ".")) else { return nil }
+        return (String(decoding: utf8[..<dot], as: UTF8.self), String(decoding: utf8[utf8.index(after: dot)...], as: UTF8.self))
     }
 }
 
@@ -230,9 +263,15 @@ extension TrackingStore {
         guard objectives.count >= 2 else {
             throw LedgerError(.invalidParameterValue, "A Pareto front needs at least two objectives; got \(objectives.count).")
         }
-        let runs = try await allRuns(query).filter { run in objectives.allSatisfy { run.latestMetrics[$0.metric] != nil } }
-        let points = runs.map { run in objectives.map { run.latestMetrics[$0.metric]!.value } }
-        let front = ParetoFront.indexes(of: points, goals: objectives.map(\.goal))
+        var runs: [Run] = [], points: [[Double]] = []
+        for run in try await allRuns(query) {
+            let values = objectives.compactMap { run.latestMetrics[$0.metric]?.value }
+            if values.count == objectives.count {
+                runs.append(run)
+                points.append(values)
+            }
+        }
+        let front = try ParetoFront.indexes(of: points, goals: objectives.map(\.goal))
         let first = objectives[0]
         return front.sorted { a, b in
             let (x, y) = (points[a][0], points[b][0])

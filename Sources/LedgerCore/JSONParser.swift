@@ -8,6 +8,9 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
 extension JSONValue {
     /// The deepest nesting accepted: a hostile body of a million `[` must be refused, not overflow the stack.
     public static let maximumDepth = 128
+    /// The most values one text may hold: a DOM of small values takes tens of bytes per byte of `[0,0,…]` or
+    /// `[{},{},…]`, so the count, not the text's length, bounds a request's memory (~100 MB at the limit).
+    public static let maximumValues = 1_000_000
 
     /// Parses JSON text (RFC 8259) keeping object members in document order; integers that fit in Int64 stay
     /// integers, other numbers become doubles. A hand-written parser because the server parses every request body
@@ -35,6 +38,7 @@ extension JSONValue {
 private struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
+    var values = 0
 
     func error(_ expected: String) -> JSONParseError { JSONParseError(offset: position, expected: expected) }
 
@@ -63,6 +67,8 @@ private struct JSONParser {
 
     mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth < JSONValue.maximumDepth else { throw error("at most \(JSONValue.maximumDepth) levels of nesting") }
+        values += 1
+        guard values <= JSONValue.maximumValues else { throw error("at most \(JSONValue.maximumValues) values in one text") }
         switch current {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
@@ -78,13 +84,14 @@ private struct JSONParser {
     mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
         position += 1
         var members: [(String, JSONValue)] = []
-        // A log-batch's points have four members: one allocation for each instead of three as the array grows.
-        members.reserveCapacity(4)
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
             return .object(members)
         }
+        // A log-batch's points have four members: one allocation for each instead of three as the array grows (not
+        // for `{}`, which would make `[{},{},…]` cost 200 bytes of memory per 3 bytes of text).
+        members.reserveCapacity(4)
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("a member name in double quotes") }

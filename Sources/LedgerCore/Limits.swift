@@ -30,6 +30,14 @@ public enum Limits {
     public static let filterNesting = 20
     /// Comparisons in one filter (SQLite refuses expression trees deeper than 1000).
     public static let filterComparisons = 200
+    /// Values in one `IN (…)` list: each is a bound parameter, and SQLite allows 32766 per statement.
+    public static let inListValues = 1000
+    /// Keys in one `order_by`.
+    public static let orderKeys = 20
+    /// Experiments one search may name.
+    public static let experimentsPerSearch = 1000
+    /// Metric keys one windowed read may name, and columns one export may ask for.
+    public static let keysPerRead = 1000
 
     /// Refuses a log-batch request that holds more items than MLflow allows, naming the limit.
     /// Refuses a windowed or event read limit outside 1…``maxWindowPoints``.
@@ -84,6 +92,15 @@ public enum Validation {
         }
     }
 
+    /// Refuses an experiment tag with a bad key, a value over MLflow's limit (not truncated, as MLflow refuses it) or NUL.
+    public static func checkExperimentTag(_ tag: KeyValue) throws(LedgerError) {
+        try checkKey(tag.key, kind: "Tag")
+        try checkNoNUL(tag.value, field: "the value of experiment tag '\(tag.key)'")
+        guard tag.value.unicodeScalars.count <= Limits.experimentTagValueLength else {
+            throw LedgerError(.invalidParameterValue, "Experiment tag '\(tag.key)' value exceeds \(Limits.experimentTagValueLength) characters.")
+        }
+    }
+
     /// Truncates a param value to MLflow's limit; the warning says what was cut.
     public static func normalizeParamValue(_ value: String, key: String) -> (value: String, warning: String?) {
         truncate(value, limit: Limits.paramValueLength, what: "Param '\(key)' value")
@@ -99,6 +116,7 @@ public enum Validation {
         guard !name.isEmpty else {
             throw LedgerError(.invalidParameterValue, "Invalid experiment name: ''. Please give the experiment a name.")
         }
+        try checkNoNUL(name, field: "experiment name")
         guard name.unicodeScalars.count <= Limits.experimentNameLength else {
             throw LedgerError(
                 .invalidParameterValue,

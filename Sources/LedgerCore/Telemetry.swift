@@ -31,6 +31,9 @@ public struct MetricWindow: Sendable, Equatable {
     /// Refuses an empty key list, a bad key, a limit outside 1…``Limits/maxWindowPoints`` or an empty time range.
     public func validate() throws(LedgerError) {
         guard !keys.isEmpty else { throw LedgerError(.invalidParameterValue, "Name at least one metric key to read.") }
+        guard keys.count <= Limits.keysPerRead else {
+            throw LedgerError(.invalidParameterValue, "A windowed read may name at most \(Limits.keysPerRead) metric keys; this one names \(keys.count).")
+        }
         for key in keys { try Validation.checkKey(key, kind: "Metric") }
         try Limits.checkReadLimit(limit)
         if let from, let to, from >= to {
@@ -126,6 +129,7 @@ public struct RunEvent: Sendable, Equatable {
     /// Refuses a bad kind, an over-long message or a payload that is not JSON.
     public func validate() throws(LedgerError) {
         try Validation.checkKey(kind, kind: "Event kind")
+        try Validation.checkNoNUL(message, field: "event message")
         guard message.unicodeScalars.count <= Limits.eventMessageLength else {
             throw LedgerError(.invalidParameterValue, "Event message has \(message.unicodeScalars.count) characters; the limit is \(Limits.eventMessageLength).")
         }

@@ -3,6 +3,11 @@
 /// The primitives are few on purpose; conveniences such as ``logBatch(runID:metrics:params:tags:)`` are
 /// built on them in an extension. Every backend runs the same conformance suite.
 public protocol TrackingStore: Sendable {
+    /// The database this store writes to, the same for every store opened on it and free of credentials
+    /// (`sqlite:/abs/path`, `postgres://HOST:PORT/DB`, a server's URL). The SDK's spool records it, so that a leftover
+    /// spool is replayed only into the database it was written for.
+    var identity: String { get }
+
     /// Creates an experiment with a unique name.
     /// - Throws: ``LedgerError/Code/resourceAlreadyExists`` when the name is taken (also by a deleted experiment).
     func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment

@@ -101,6 +101,7 @@ public struct WriteBatch: Sendable, Equatable {
             switch operations[index] {
             case .createRun(let run):
                 try Validation.checkRunName(run.name)
+                try Validation.checkNoNUL(run.userID, field: "user_id")
                 if let name = run.experimentName { try Validation.checkExperimentName(name) }
             case .logMetrics(_, let metrics):
                 var previous: String? = nil
@@ -113,6 +114,7 @@ public struct WriteBatch: Sendable, Equatable {
             case .logParams(let runID, var params):
                 for i in params.indices {
                     try Validation.checkKey(params[i].key, kind: "Param")
+                    try Validation.checkNoNUL(params[i].value, field: "the value of param '\(params[i].key)'")
                     let (value, warning) = Validation.normalizeParamValue(params[i].value, key: params[i].key)
                     params[i].value = value
                     if let warning { warnings.append(warning) }
@@ -129,6 +131,7 @@ public struct WriteBatch: Sendable, Equatable {
             case .setTags(let runID, var tags):
                 for i in tags.indices {
                     try Validation.checkKey(tags[i].key, kind: "Tag")
+                    try Validation.checkNoNUL(tags[i].value, field: "the value of tag '\(tags[i].key)'")
                     let (value, warning) = Validation.normalizeTagValue(tags[i].value, key: tags[i].key)
                     tags[i].value = value
                     if let warning { warnings.append(warning) }
@@ -154,8 +157,19 @@ public struct WriteBatch: Sendable, Equatable {
 extension Validation {
     /// Refuses a run name longer than MLflow's tag value limit (the name is mirrored in the `mlflow.runName` tag).
     public static func checkRunName(_ name: String) throws(LedgerError) {
+        try checkNoNUL(name, field: "run_name")
         guard name.unicodeScalars.count <= Limits.tagValueLength else {
             throw LedgerError(.invalidParameterValue, "Run name has \(name.unicodeScalars.count) characters; the limit is \(Limits.tagValueLength).")
+        }
+    }
+}
+
+extension Validation {
+    /// Refuses text holding U+0000, on every backend alike: PostgreSQL cannot store it and SQLite's C API would cut
+    /// the text there, so it is the caller's error for that one operation, naming the field.
+    public static func checkNoNUL(_ text: String, field: String) throws(LedgerError) {
+        guard !text.utf8.contains(0) else {
+            throw LedgerError(.invalidParameterValue, "Invalid \(field): it contains U+0000 (NUL), which RunLedger does not store.")
         }
     }
 }

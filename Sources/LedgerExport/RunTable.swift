@@ -25,50 +25,87 @@ public struct RunTable: Sendable {
 
     /// A table of `runs` with `columns` in order; an unknown column is an error that names it.
     public init(_ runs: [Run], columns: [String]) throws(LedgerError) {
-        let readers = try columns.map { column throws(LedgerError) in try Self.reader(column) }
+        guard columns.count <= Limits.keysPerRead else {
+            throw LedgerError(.invalidParameterValue, "An export may have at most \(Limits.keysPerRead) columns; this one asks for \(columns.count).")
+        }
+        let parsed = try columns.map { column throws(LedgerError) in try Column(parsing: column) }
         self.columns = columns
-        self.rows = runs.map { run in readers.map { $0(run) } }
+        self.rows = runs.map { run in parsed.map { $0.cell(of: run) } }
     }
 
     /// A table of `runs` with run_id, run_name, status, start_time, end_time and then every params.K, metrics.K
     /// (latest values) and tags.K that any run has, each sorted by key.
     public init(_ runs: [Run]) {
-        // Every default column is known.
-        self = try! RunTable(runs, columns: Self.defaultColumns(runs))
+        let columns = Self.defaultColumnList(runs)
+        self.columns = columns.map(\.name)
+        self.rows = runs.map { run in columns.map { $0.cell(of: run) } }
     }
 
-    public static func defaultColumns(_ runs: [Run]) -> [String] {
-        let params = Set(runs.flatMap(\.params.keys)).sorted().map { "params.\($0)" }
-        let metrics = Set(runs.flatMap(\.latestMetrics.keys)).sorted().map { "metrics.\($0)" }
-        let tags = Set(runs.flatMap(\.tags.keys)).sorted().map { "tags.\($0)" }
-        return ["run_id", "run_name", "status", "start_time", "end_time"] + params + metrics + tags
+    /// The default columns' names (see ``init(_:)``).
+    public static func defaultColumns(_ runs: [Run]) -> [String] { defaultColumnList(runs).map(\.name) }
+
+    private static func defaultColumnList(_ runs: [Run]) -> [Column] {
+        let params = Set(runs.flatMap(\.params.keys)).sorted().map(Column.param)
+        let metrics = Set(runs.flatMap(\.latestMetrics.keys)).sorted().map(Column.metric)
+        let tags = Set(runs.flatMap(\.tags.keys)).sorted().map(Column.tag)
+        return ["run_id", "run_name", "status", "start_time", "end_time"].map(Column.attribute) + params + metrics + tags
     }
 
-    private static func reader(_ column: String) throws(LedgerError) -> @Sendable (Run) -> Cell {
-        @Sendable func text(_ value: String?) -> Cell { value.map(Cell.text) ?? .empty }
-        switch column {
-        case "run_id": return { .text($0.info.runID.rawValue) }
-        case "run_name": return { .text($0.info.name) }
-        case "status": return { .text($0.info.status.rawValue) }
-        case "experiment_id": return { .text($0.info.experimentID.description) }
-        case "user_id": return { .text($0.info.userID) }
-        case "lifecycle_stage": return { .text($0.info.lifecycleStage.rawValue) }
-        case "start_time": return { .integer($0.info.startTime) }
-        case "end_time": return { $0.info.endTime.map(Cell.integer) ?? .empty }
-        default: break
+    /// What one column shows. Keys are taken by their UTF-8 bytes, so a key that starts with a combining mark
+    /// (which Swift's `Character` view would merge with the dot before it) is still the key it was stored as.
+    private enum Column {
+        case attribute(String)
+        case param(String)
+        case metric(String)
+        case tag(String)
+
+        init(parsing column: String) throws(LedgerError) {
+            if RunTable.attributes.contains(column) {
+                self = .attribute(column)
+                return
+            }
+            if let (prefix, key) = EntityName.split(column), !key.isEmpty {
+                switch prefix {
+                case "params": self = .param(key); return
+                case "metrics": self = .metric(key); return
+                case "tags": self = .tag(key); return
+                default: break
+                }
+            }
+            throw LedgerError(
+                .invalidParameterValue,
+                "Unknown column '\(column.prefix(200))': use params.KEY, metrics.KEY, tags.KEY or one of \(attributes.joined(separator: ", "))."
+            )
         }
-        for prefix in ["params.", "metrics.", "tags."] where column.hasPrefix(prefix) && column.count > prefix.count {
-            let key = String(column.dropFirst(prefix.count))
-            switch prefix {
-            case "params.": return { text($0.params[key]) }
-            case "metrics.": return { $0.latestMetrics[key].map { Cell.number($0.value) } ?? .empty }
-            default: return { text($0.tags[key]) }
+
+        var name: String {
+            switch self {
+            case .attribute(let name): name
+            case .param(let key): "params." + key
+            case .metric(let key): "metrics." + key
+            case .tag(let key): "tags." + key
             }
         }
-        throw LedgerError(
-            .invalidParameterValue,
-            "Unknown column '\(column.prefix(200))': use params.KEY, metrics.KEY, tags.KEY or one of \(attributes.joined(separator: ", "))."
-        )
+
+        func cell(of run: Run) -> Cell {
+            switch self {
+            case .param(let key): return run.params[key].map(Cell.text) ?? .empty
+            case .metric(let key): return run.latestMetrics[key].map { .number($0.value) } ?? .empty
+            case .tag(let key): return run.tags[key].map(Cell.text) ?? .empty
+            case .attribute(let name):
+                switch name {
+                case "run_id": return .text(run.info.runID.rawValue)
+                case "run_name": return .text(run.info.name)
+                case "status": return .text(run.info.status.rawValue)
+                case "experiment_id": return .text(run.info.experimentID.description)
+                case "user_id": return .text(run.info.userID)
+                case "lifecycle_stage": return .text(run.info.lifecycleStage.rawValue)
+                case "start_time": return .integer(run.info.startTime)
+                case "end_time": return run.info.endTime.map(Cell.integer) ?? .empty
+                default: return .empty
+                }
+            }
+        }
     }
 
     /// RFC 4180 text with CRLF line ends: a header line, then one line per run; numbers in their shortest exact form.
@@ -93,9 +130,16 @@ extension RunTable.Cell {
     }
 }
 
-/// RFC 4180 fields and lines.
+/// RFC 4180 fields and lines, safe to open in a spreadsheet.
 public enum CSV {
+    /// The field as CSV text. Text that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a
+    /// tab or a carriage return, and is not a plain number) gets a leading `'`, as OWASP recommends against CSV
+    /// injection; numbers such as `-1.5` stay as they are.
     public static func field(_ text: String) -> String {
+        var text = text
+        if let first = text.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first), Double(text) == nil {
+            text = "'" + text
+        }
         // Scalars, not Characters: "\r\n" is one Character that equals neither "\r" nor "\n".
         guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ")
             || text.hasSuffix(" ")

@@ -25,6 +25,8 @@ final class PostgresGate: Sendable {
     let client: PostgresClient
     let options: PostgresOptions
     let applicationName: String
+    /// `postgres://HOST:PORT/DATABASE`: which database, without credentials.
+    let identity: String
     let logger: Logger
     private let counters = Mutex<(inUse: Int, waiting: Int, retries: Int)>((0, 0, 0))
     /// Timer tasks of operations still running; each finished operation stops its own.
@@ -36,8 +38,9 @@ final class PostgresGate: Sendable {
     /// The client's background work (connection creation, keep-alive); cancelling it closes the client.
     private let runTask: Task<Void, Never>
 
-    init(client: PostgresClient, options: PostgresOptions, applicationName: String) {
+    init(client: PostgresClient, options: PostgresOptions, applicationName: String, identity: String) {
         self.client = client
+        self.identity = identity
         self.options = options
         self.applicationName = applicationName
         self.logger = options.logger

@@ -105,7 +105,8 @@ extension PostgresStore {
             ("default_transaction_read_only", options.readOnly ? "on" : "off"),
         ]
         let client = PostgresClient(configuration: configuration, backgroundLogger: options.logger)
-        return PostgresGate(client: client, options: options, applicationName: applicationName)
+        let identity = "postgres://\(location.host):\(location.port)/\(location.database)"
+        return PostgresGate(client: client, options: options, applicationName: applicationName, identity: identity)
     }
 }
 

@@ -19,6 +19,8 @@ public struct PostgresStore: TrackingStore {
         self.migrator = migrator
     }
 
+    public var identity: String { gate.identity }
+
     /// Closes the pool's connections. Later calls fail.
     public func close() async throws { await gate.shutdown() }
 
@@ -49,7 +51,8 @@ public struct PostgresStore: TrackingStore {
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
         try Validation.checkExperimentName(name)
-        for tag in tags { try Validation.checkKey(tag.key, kind: "Tag") }
+        for tag in tags { try Validation.checkExperimentTag(tag) }
+        if let artifactLocation { try Validation.checkNoNUL(artifactLocation, field: "artifact_location") }
         let now = clock()
         let logger = logger
         let id = try await gate.transaction(idempotent: false) { connection -> Int64 in
@@ -138,10 +141,7 @@ public struct PostgresStore: TrackingStore {
                     logger: logger
                 )
             case .setTag(let tag):
-                try Validation.checkKey(tag.key, kind: "Tag")
-                guard tag.value.unicodeScalars.count <= Limits.experimentTagValueLength else {
-                    throw LedgerError(.invalidParameterValue, "Experiment tag '\(tag.key)' value exceeds \(Limits.experimentTagValueLength) characters.")
-                }
+                try Validation.checkExperimentTag(tag)
                 try await connection.query(
                     """
                     INSERT INTO experiment_tags (experiment_id, key, value) VALUES (\(id.rawValue), \(tag.key), \(tag.value))

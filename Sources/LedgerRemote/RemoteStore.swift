@@ -19,6 +19,7 @@ public struct RemoteStore: TrackingStore {
     private let base: String
     private let options: RemoteOptions
     private let closed = ClosedFlag()
+    public var identity: String { base }
     private var client: HTTPClient { Self.client }
 
     /// One process-wide client, so every store shares a connection pool and a store that is never closed leaks
@@ -195,7 +196,12 @@ public struct RemoteStore: TrackingStore {
     static func error(status: HTTPResponseStatus, _ body: JSONValue, path: String, base: String) -> LedgerError {
         let message = body["message"]?.text ?? "HTTP \(status.code) from \(base)\(path)."
         let column = body["column"]?.int64.map { Int($0) }
-        if status.code >= 500 || status == .unauthorized || status == .forbidden || status == .tooManyRequests {
+        // Only an answer in RunLedger's (MLflow's) own error shape can blame the request's data. A proxy's page, an
+        // unknown route (an older server, a wrong path prefix), a body over the server's limit, a timeout or an
+        // authentication problem says nothing about the points: keep them (spool and retry) and say why.
+        let errorCode = body["error_code"]?.text
+        let notAboutTheData: Set<UInt> = [401, 403, 407, 408, 413, 415, 421, 429]
+        if status.code >= 500 || notAboutTheData.contains(status.code) || errorCode == nil || errorCode == "ENDPOINT_NOT_FOUND" {
             return LedgerError(.storeUnavailable, "The RunLedger server at \(base) refused \(path) (HTTP \(status.code)): \(message)")
         }
         let name = body["runledger_code"]?.text ?? body["error_code"]?.text ?? ""

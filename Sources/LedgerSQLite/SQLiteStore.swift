@@ -26,6 +26,8 @@ public struct SQLiteStore: TrackingStore {
         self.clock = clock
     }
 
+    public var identity: String { "sqlite:" + URL(fileURLWithPath: connection.path).resolvingSymlinksInPath().standardizedFileURL.path }
+
     /// Releases the database (checkpointing the WAL into the main file). Later calls fail.
     public func close() throws { try connection.close() }
 
@@ -46,7 +48,8 @@ public struct SQLiteStore: TrackingStore {
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
         try Validation.checkExperimentName(name)
-        for tag in tags { try Validation.checkKey(tag.key, kind: "Tag") }
+        for tag in tags { try Validation.checkExperimentTag(tag) }
+        if let artifactLocation { try Validation.checkNoNUL(artifactLocation, field: "artifact_location") }
         let now = clock()
         let id = try await perform { db -> Int64 in
             if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE name = ?"), arguments: [name]) == true {
@@ -127,10 +130,7 @@ public struct SQLiteStore: TrackingStore {
                     arguments: [stage.rawValue, now, id.rawValue]
                 )
             case .setTag(let tag):
-                try Validation.checkKey(tag.key, kind: "Tag")
-                guard tag.value.unicodeScalars.count <= Limits.experimentTagValueLength else {
-                    throw LedgerError(.invalidParameterValue, "Experiment tag '\(tag.key)' value exceeds \(Limits.experimentTagValueLength) characters.")
-                }
+                try Validation.checkExperimentTag(tag)
                 try db.execute(
                     sql: "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
                     arguments: [id.rawValue, tag.key, tag.value]
@@ -614,7 +614,7 @@ final class SearchStatementShapes: Sendable {
 /// needs the write lock. While another process holds that lock, opening fails; the store must still exist so that
 /// its callers see "unavailable" and keep their data (the SDK spools it) rather than failing to start.
 final class SQLiteConnection: Sendable {
-    private let path: String
+    let path: String
     private let configuration: Configuration
     private let state = Mutex<(pool: DatabasePool?, closed: Bool)>((nil, false))
     private let checkpointer: WALCheckpointer?

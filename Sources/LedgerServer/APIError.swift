@@ -61,6 +61,17 @@ public struct APIError: HTTPResponseError, Equatable {
         )
     }
 
+    /// What a client is told of a server-side failure: what happened and what to do, never the detail.
+    static func publicMessage(_ code: LedgerError.Code, requestID: String) -> String {
+        switch code {
+        case .storeUnavailable: "The database is unavailable or busy (request \(requestID)); retry later."
+        case .schemaPending, .schemaTooNew, .migrationConflict:
+            "The database schema does not match this server (request \(requestID)); the operator should run 'runledger migrate status'."
+        case .notALedgerDatabase: "The server's database is not a RunLedger database or is damaged (request \(requestID)); the server's log has the details."
+        default: "Internal error (request \(requestID)); the server's log has the details."
+        }
+    }
+
     var body: JSONValue {
         var members: [(String, JSONValue)] = [("error_code", .string(errorCode)), ("message", .string(message))]
         if let column { members.append(("column", .integer(Int64(column)))) }
@@ -93,10 +104,15 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return try error.response(from: request, context: context)
         } catch let error as LedgerError {
-            if error.code == .internal || error.code == .storeUnavailable {
-                context.logger.error("request failed", metadata: ["error": "\(error.message)", "path": "\(request.uri.path)"])
+            var answer = APIError(error)
+            if answer.status.code >= 500 {
+                // The store's own words may name the database, a path or the driver's message: they go to the log.
+                context.logger.error(
+                    "request failed", metadata: ["error": "\(error.message)", "path": "\(request.uri.path.prefix(200))", "request_id": "\(context.id)"]
+                )
+                answer.message = APIError.publicMessage(error.code, requestID: context.id)
             }
-            return try APIError(error).response(from: request, context: context)
+            return try answer.response(from: request, context: context)
         } catch let error as HTTPError {
             let code =
                 switch error.status {
@@ -112,7 +128,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
             return try APIError(error.status, code, message).response(from: request, context: context)
         } catch {
-            context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            context.logger.error(
+                "unexpected error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path.prefix(200))", "request_id": "\(context.id)"]
+            )
             return try APIError(
                 .internalServerError, "INTERNAL_ERROR", "Internal error (request \(context.id)); the server's log has the details."
             ).response(from: request, context: context)

@@ -49,24 +49,23 @@ public struct AccessTokens: Sendable, Equatable {
     }
 }
 
-/// Refuses requests without a valid bearer token (401) and writes with a read token (403). `/health` stays open so
-/// that orchestrators can probe a server whose tokens they do not hold, and so do the dashboard's static files, which
-/// hold no data (the page sends the token the user gives it).
+/// Refuses requests without a valid bearer token (401) and, where the route writes, requests with a read token (403).
+/// It sits on the router group of one scope, so it runs only for routes that matched there: `/health`, the
+/// dashboard's static files (which hold no data) and unknown paths never reach it.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: AccessTokens
-    /// Whether the route at this method and path changes data.
-    let writes: @Sendable (HTTPRequest.Method, String) -> Bool
+    /// The scope the group's routes need.
+    let needed: AccessTokens.Scope
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" || DashboardRoutes.isPublic(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError(.unauthorized, "UNAUTHENTICATED", "This server needs a bearer token: send 'Authorization: Bearer TOKEN'.")
         }
-        guard let scope = tokens.scope(of: header.dropFirst("bearer ".count).drop(while: { $0 == " " })) else {
+        guard let scope = tokens.scope(of: header.dropFirst(7).drop(while: { $0 == " " })) else {
             throw APIError(.unauthorized, "UNAUTHENTICATED", "The bearer token is not one this server knows.")
         }
-        if scope == .read, writes(request.method, request.uri.path) {
-            throw APIError(.forbidden, "PERMISSION_DENIED", "This token may only read; \(request.method) \(request.uri.path) needs a write token.")
+        if needed == .write && scope == .read {
+            throw APIError(.forbidden, "PERMISSION_DENIED", "This token may only read; \(request.method) \(request.uri.path.prefix(200)) needs a write token.")
         }
         return try await next(request, context)
     }

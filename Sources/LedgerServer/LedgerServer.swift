@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdCore
 public import LedgerCore
 public import Logging
 public import Prometheus
@@ -16,23 +17,25 @@ public enum LedgerServer {
         clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        let mlflow = MLflowRoutes(store: store, clock: clock, maxBodyBytes: configuration.maxBodyBytes)
-        // Metrics first, so that it sees the status the error middleware chose.
+        let mlflow = MLflowRoutes(store: store, clock: clock, bodyLimits: configuration.bodyLimits)
+        // Metrics first, so that it sees the status the error middleware chose; the origin guard before the error
+        // middleware, so that the CORS headers it adds reach error responses too.
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: OriginGuardMiddleware(policy: configuration.originPolicy))
         router.add(middleware: ErrorMiddleware())
+        // The scope a request needs is decided by the route it matched, never by its path text: each route is
+        // registered in the group of its scope, and a group's middleware runs only for the routes it holds.
+        let reading = router.group(), writing = router.group()
         if let tokens = configuration.accessTokens {
-            let writing = Set(
-                mlflow.routes.filter(\.writes).flatMap { route in route.prefixes.map { "\(route.method) \($0)\(route.path)" } }
-            )
-            // PUT is only used by state documents, which it writes.
-            router.add(middleware: AuthMiddleware(tokens: tokens, writes: { method, path in method == .put || writing.contains("\(method) \(path)") }))
+            reading.add(middleware: AuthMiddleware(tokens: tokens, needed: .read))
+            writing.add(middleware: AuthMiddleware(tokens: tokens, needed: .write))
         }
-        mlflow.register(on: router)
-        StateRoutes(store: store, maxBodyBytes: configuration.maxBodyBytes).register(on: router)
-        OperationsRoutes(store: store, registry: registry).register(on: router)
+        mlflow.register(reading: reading, writing: writing)
+        StateRoutes(store: store, bodyLimits: configuration.bodyLimits).register(reading: reading, writing: writing)
+        OperationsRoutes(store: store, registry: registry).register(open: router, reading: reading)
         DashboardRoutes().register(on: router)
         let openAPI = OpenAPIDocument.document(mlflow: mlflow.routes).description
-        router.get("/openapi.json") { _, _ in
+        reading.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: openAPI)))
         }
         return router
@@ -55,7 +58,11 @@ public enum LedgerServer {
     ) -> some ApplicationProtocol {
         Application(
             router: router(store: store, configuration: configuration, registry: registry),
-            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "RunLedger"),
+            server: .http1(configuration: HTTP1Channel.Configuration(idleTimeout: .seconds(configuration.idleTimeout.components.seconds))),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "RunLedger",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)
+            ),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )

@@ -6,13 +6,13 @@ import Metrics
 struct MLflowRoutes: Sendable {
     let store: any TrackingStore
     let clock: @Sendable () -> Int64
-    let maxBodyBytes: Int
+    let bodyLimits: BodyLimits
     private let pointsIngested = Counter(label: "runledger_points_ingested_total")
 
-    init(store: any TrackingStore, clock: @escaping @Sendable () -> Int64, maxBodyBytes: Int) {
+    init(store: any TrackingStore, clock: @escaping @Sendable () -> Int64, bodyLimits: BodyLimits) {
         self.store = store
         self.clock = clock
-        self.maxBodyBytes = maxBodyBytes
+        self.bodyLimits = bodyLimits
     }
 
     /// Every MLflow route: method, path below the API prefix, whether it writes, what it takes and returns, and its
@@ -171,12 +171,13 @@ struct MLflowRoutes: Sendable {
     /// The prefixes MLflow serves its API under: the clients use the first, MLflow's own web UI the second.
     static let prefixes = ["/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"]
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
+    /// Registers each route in the group of the scope it needs: `reading` or `writing`.
+    func register<Context: RequestContext>(reading: RouterGroup<Context>, writing: RouterGroup<Context>) {
         for route in routes {
             for prefix in route.prefixes {
-                let limit = maxBodyBytes
-                router.on(RouterPath(prefix + route.path), method: route.method) { request, _ -> Response in
-                    let fields = try await RequestFields.read(request, limit: limit)
+                let limits = bodyLimits
+                (route.writes ? writing : reading).on(RouterPath(prefix + route.path), method: route.method) { request, _ -> Response in
+                    let fields = try await RequestFields.read(request, limits: limits)
                     switch try await route.handler(fields) {
                     case .json(let value): return Response.json(value)
                     case .file(let file):

@@ -7,18 +7,21 @@ struct OperationsRoutes: Sendable {
     let store: any TrackingStore
     let registry: PrometheusCollectorRegistry
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
+    /// `/health` on `open` (no token); `/ready` and `/metrics` on `reading`.
+    func register<Context: RequestContext>(open router: Router<Context>, reading: RouterGroup<Context>) {
         router.get("/health") { _, _ in Response.json(.object([("status", .string("ok"))])) }
-        router.get("/ready") { _, _ -> Response in
+        reading.get("/ready") { _, context -> Response in
             if let problem = await store.healthCheck() {
+                context.logger.warning("not ready", metadata: ["error": "\(problem.message)", "request_id": "\(context.id)"])
+                let message = APIError.publicMessage(problem.code, requestID: context.id)
                 return Response.json(
-                    .object([("status", .string("unavailable")), ("error_code", .string(problem.code.description)), ("message", .string(problem.message))]),
+                    .object([("status", .string("unavailable")), ("error_code", .string(problem.code.description)), ("message", .string(message))]),
                     status: .serviceUnavailable
                 )
             }
             return Response.json(.object([("status", .string("ready"))]))
         }
-        router.get("/metrics") { _, _ -> Response in
+        reading.get("/metrics") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             var bytes: [UInt8] = []

@@ -14,8 +14,11 @@ struct RequestFields {
 
     private func member(_ name: String) -> JSONValue? { members.last { $0.0 == name }?.1 }
 
-    /// Reads the body (at most `limit` bytes) of a POST or the query string of a GET.
-    static func read(_ request: Request, limit: Int) async throws -> RequestFields {
+    /// Reads the body of a POST or PUT (JSON, within `limits`) or the query string of a GET.
+    ///
+    /// A body must say it is JSON: a form or `text/plain` body is what a foreign web page can send without the
+    /// browser asking the server first, so it gets 415 before anything is read.
+    static func read(_ request: Request, limits: BodyLimits) async throws -> RequestFields {
         if request.method == .get || request.method == .head {
             var members: [String: JSONValue] = [:]
             for (key, value) in request.uri.queryParameters {
@@ -28,15 +31,14 @@ struct RequestFields {
             }
             return RequestFields(members: members.map { ($0.key, $0.value) })
         }
+        let declaredType = request.headers[.contentType]
+        if let declaredType, !Self.isJSON(declaredType) { throw Self.notJSON(declaredType) }
+        let limit = limits.maxBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "REQUEST_TOO_LARGE", "The request body has \(length) bytes; this server accepts at most \(limit).")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "REQUEST_TOO_LARGE", "The request body is larger than this server's limit of \(limit) bytes.")
-        }
+        let buffer = try await collect(request.body, limits: limits)
+        if declaredType == nil && buffer.readableBytes > 0 { throw Self.notJSON(nil) }
         if buffer.readableBytes == 0 { return RequestFields(members: []) }
         let value: JSONValue
         do {
@@ -50,6 +52,43 @@ struct RequestFields {
         return RequestFields(members: pairs)
     }
 
+    /// `application/json` or any `+json` type, with or without parameters.
+    static func isJSON(_ contentType: String) -> Bool {
+        let type = (contentType.split(separator: ";", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
+    }
+
+    private static func notJSON(_ type: String?) -> APIError {
+        APIError(
+            .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+            "The request body is \(type.map { "'\($0.prefix(100))'" } ?? "of no declared type"): send JSON with 'Content-Type: application/json'."
+        )
+    }
+
+    /// The whole body, at most `limits.maxBytes`, or 408 once `limits.readTimeout` has passed: a task group races the
+    /// read against a sleep, and the loser is cancelled.
+    private static func collect(_ body: RequestBody, limits: BodyLimits) async throws -> ByteBuffer {
+        let limit = limits.maxBytes
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                do {
+                    return try await body.collect(upTo: limit)
+                } catch let error as HTTPError where error.status == .contentTooLarge {
+                    throw APIError(.contentTooLarge, "REQUEST_TOO_LARGE", "The request body is larger than this server's limit of \(limit) bytes.")
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: limits.readTimeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else {
+                throw APIError(.requestTimeout, "REQUEST_TIMEOUT", "The request body did not arrive within \(limits.readTimeout); send it at once, or in a smaller request.")
+            }
+            return buffer
+        }
+    }
+
     func has(_ name: String) -> Bool { member(name).map { $0 != .null } ?? false }
 
     /// A field of any JSON type, as sent (nil when missing or null).
@@ -58,7 +97,7 @@ struct RequestFields {
     func string(_ name: String) throws -> String? {
         switch member(name) {
         case nil, .null?: return nil
-        case .string(let value)?: return value
+        case .string(let value)?: return try Self.withoutNUL(value, name)
         case let other?: throw APIError.invalidValue(other, for: name, expected: "a string")
         }
     }
@@ -95,9 +134,19 @@ struct RequestFields {
         case .string("NaN"): return .nan
         case .string("Infinity"): return .infinity
         case .string("-Infinity"): return -.infinity
-        case .string(let text) where Double(text) != nil && !text.contains(where: \.isLetter): return Double(text)!
+        case .string(let text) where !text.contains(where: \.isLetter):
+            guard let number = Double(text) else { throw APIError.invalidValue(value, for: name, expected: "a number") }
+            return number
         default: throw APIError.invalidValue(value, for: name, expected: "a number")
         }
+    }
+
+    /// U+0000 is refused in every text field on every backend (PostgreSQL cannot store it, C APIs cut text at it).
+    private static func withoutNUL(_ text: String, _ name: String) throws -> String {
+        guard !text.utf8.contains(0) else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value for parameter '\(name)': it contains U+0000 (NUL), which RunLedger does not store.")
+        }
+        return text
     }
 
     func requiredDouble(_ name: String) throws -> Double {
@@ -118,11 +167,11 @@ struct RequestFields {
     func strings(_ name: String) throws -> [String] {
         switch member(name) {
         case nil, .null?: return []
-        case .string(let value)?: return [value]
+        case .string(let value)?: return [try Self.withoutNUL(value, name)]
         case .array(let values)?:
             return try values.map { value in
                 guard case .string(let text) = value else { throw APIError.invalidValue(value, for: name, expected: "a list of strings") }
-                return text
+                return try Self.withoutNUL(text, name)
             }
         case let other?: throw APIError.invalidValue(other, for: name, expected: "a list of strings")
         }

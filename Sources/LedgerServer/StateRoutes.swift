@@ -11,20 +11,20 @@ import LedgerCore
 struct StateRoutes: Sendable {
     static let path = "/api/2.0/runledger/projects/{project}/state/{namespace}"
     let store: any TrackingStore
-    let maxBodyBytes: Int
+    let bodyLimits: BodyLimits
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
+    func register<Context: RequestContext>(reading: RouterGroup<Context>, writing: RouterGroup<Context>) {
         let route = RouterPath("/api/2.0/runledger/projects/:project/state/:namespace")
-        router.get(route) { _, context -> Response in
+        reading.get(route) { _, context -> Response in
             let (project, namespace) = try names(context)
             guard let document = try await store.stateDocument(project: project, namespace: namespace) else {
                 throw APIError(.notFound, "RESOURCE_DOES_NOT_EXIST", "Project '\(project)' has no state '\(namespace)' yet: PUT one to create it.")
             }
             return reply(document)
         }
-        router.put(route) { request, context -> Response in
+        writing.put(route) { request, context -> Response in
             let (project, namespace) = try names(context)
-            let fields = try await RequestFields.read(request, limit: maxBodyBytes)
+            let fields = try await RequestFields.read(request, limits: bodyLimits)
             guard let document = fields.value("document") else { throw APIError.missing("document") }
             let written = try await store.putStateDocument(
                 project: project, namespace: namespace, document: document.description, expectedVersion: try Self.expectedVersion(request.headers)

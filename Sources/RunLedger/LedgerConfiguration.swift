@@ -22,6 +22,12 @@ public struct LedgerConfiguration: Sendable {
     public var initialRetryDelay: Duration
     /// The longest wait between retries. Default 10 s.
     public var maximumRetryDelay: Duration
+    /// How long ``Ledger/close()`` keeps replaying the spool into a store that is back (or busy) before it gives up
+    /// and leaves the rest for the next ledger on the same spool root or `runledger spool replay`. Default 30 s.
+    public var closeTimeout: Duration
+    /// Whether leftover spool folders written for another database are replayed into this store too. Default false:
+    /// a folder is replayed only into the database its segments name (``TrackingStore/identity``).
+    public var replaysAnyDatabase: Bool
     /// Where problems (rejected input, spooling, replay) are logged.
     public var logger: Logger
     /// Where the SDK's counters go; nil means the process-wide `MetricsSystem` (what a server bootstraps).
@@ -30,8 +36,8 @@ public struct LedgerConfiguration: Sendable {
     public init(
         batchSize: Int = 10_000, flushInterval: Duration = .milliseconds(200), bufferBound: Int = 64 << 20,
         spoolDirectory: URL = URL(fileURLWithPath: ".runledger-spool"), heartbeatInterval: Duration = .seconds(30),
-        initialRetryDelay: Duration = .milliseconds(100), maximumRetryDelay: Duration = .seconds(10),
-        logger: Logger = Logger(label: "runledger.sdk"), metricsFactory: (any MetricsFactory)? = nil
+        initialRetryDelay: Duration = .milliseconds(100), maximumRetryDelay: Duration = .seconds(10), closeTimeout: Duration = .seconds(30),
+        replaysAnyDatabase: Bool = false, logger: Logger = Logger(label: "runledger.sdk"), metricsFactory: (any MetricsFactory)? = nil
     ) {
         precondition(batchSize > 0 && bufferBound > 0, "batchSize and bufferBound must be positive")
         self.batchSize = batchSize
@@ -41,6 +47,8 @@ public struct LedgerConfiguration: Sendable {
         self.heartbeatInterval = heartbeatInterval
         self.initialRetryDelay = initialRetryDelay
         self.maximumRetryDelay = maximumRetryDelay
+        self.closeTimeout = closeTimeout
+        self.replaysAnyDatabase = replaysAnyDatabase
         self.logger = logger
         self.metricsFactory = metricsFactory
     }
@@ -72,10 +80,17 @@ public struct LedgerStatistics: Sendable, Equatable {
     /// at its bound (memory stays bounded and the caller is never blocked, so this is the one way to lose a point;
     /// each occurrence is also in ``Ledger/problems``).
     public var dropped = 0
+    /// Items lost because the store was unavailable and the spool could not be written or synced (a full or failing
+    /// disk); each occurrence is also in ``Ledger/problems``.
+    public var lost = 0
     /// Items in memory waiting to be written.
     public var buffered = 0
-    /// Spool records found torn or corrupt and skipped.
+    /// Spool records found torn or corrupt and skipped: their items are lost (each is also in ``Ledger/problems``).
     public var tornRecords = 0
+    /// Items still in the spool when the ledger closed (the store stayed unreachable past
+    /// ``LedgerConfiguration/closeTimeout``): durable, and replayed by the next ledger on the same spool root or by
+    /// `runledger spool replay`.
+    public var pending = 0
 }
 
 /// Something that went wrong without being thrown at the caller: rejected input, a torn spool record.

@@ -13,11 +13,12 @@ import Darwin
 /// UUID and guarded by an exclusive `flock` on its `.lock` file. A folder whose lock can be taken belongs to a process
 /// that has gone; the next ledger started on the same root adopts and replays it.
 ///
-/// Each folder holds segment files `NNNNNNNNNNNNNNNN.rlspool`, appended in order. Format version 1:
+/// Each folder holds segment files `NNNNNNNNNNNNNNNN.rlspool`, appended in order. Format version 2 (version 1, still
+/// read, has no identity):
 ///
 /// ```text
 /// segment := header record*
-/// header  := "RLSPOOL" 0x01                      (8 bytes: magic and format version)
+/// header  := "RLSPOOL" 0x02 length:u16le identity   (magic, format version, the store's ``TrackingStore/identity``)
 /// record  := length:u32le crc32c:u32le payload
 /// payload := WriteBatch.encoded()                (first byte 1 or 2: version, batch id, operations)
 ///          | 0x11 id:32 runs keys count points   (packed points, written when spilling: see `RawPoints`)
@@ -27,7 +28,38 @@ import Darwin
 /// after the store acknowledged it (a segment is deleted once all its records are). A record cut short by a crash, or
 /// whose checksum does not match, ends the segment: it and anything after it are reported and skipped.
 public enum Spool {
+    /// Version 1's header: magic and version only.
     static let magic: [UInt8] = Array("RLSPOOL".utf8) + [1]
+    /// Identities longer than this are cut in the header (a database's identity is a path or a URL).
+    static let identityLimit = 4096
+
+    /// Version 2's header: magic, version, and the identity of the database the segment's batches are for.
+    static func header(identity: String) -> [UInt8] {
+        let bytes = Array(identity.utf8.prefix(identityLimit))
+        return Array("RLSPOOL".utf8) + [2, UInt8(bytes.count & 0xff), UInt8(bytes.count >> 8)] + bytes
+    }
+
+    /// The header's end and identity (nil for version 1), or nil when `bytes` does not start with a header.
+    static func parseHeader(_ bytes: [UInt8]) -> (end: Int, identity: String?)? {
+        guard bytes.count >= 8, bytes[0..<7].elementsEqual("RLSPOOL".utf8) else { return nil }
+        switch bytes[7] {
+        case 1: return (8, nil)
+        case 2:
+            guard bytes.count >= 10 else { return nil }
+            let length = Int(bytes[8]) | Int(bytes[9]) << 8
+            guard bytes.count >= 10 + length else { return nil }
+            return (10 + length, String(decoding: bytes[10..<(10 + length)], as: UTF8.self))
+        default: return nil
+        }
+    }
+
+    /// The identity in a segment's header, reading only the header; nil for version 1 or an unreadable file.
+    static func identity(of url: URL) -> String? {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
+        defer { try? handle.close() }
+        guard let data = try? handle.read(upToCount: 10 + identityLimit) else { return nil }
+        return parseHeader([UInt8](data))?.identity
+    }
     static let segmentExtension = "rlspool"
     /// A segment is closed and a new one started past this size; replay holds one decoded segment in memory.
     static let segmentLimit = 8 << 20
@@ -43,13 +75,16 @@ public enum Spool {
         public private(set) var items = 0
         /// Why reading stopped early (a torn or corrupt record), if it did.
         public var problem: String?
+        /// The database the segment's batches are for (nil in segments of format version 1).
+        public var identity: String?
         public var bytes: Int { contents.count }
         /// How many valid records there are.
         public var count: Int { payloads.count }
 
-        /// The batch of valid record `index` (checked at read, so this does not fail).
+        /// The batch of valid record `index`; every record in `payloads` decoded once when the segment was read, so
+        /// the empty batch is unreachable (it would write nothing rather than trap).
         public func batch(at index: Int) -> WriteBatch {
-            try! Spool.decode(Array(contents[payloads[index]]))
+            (try? Spool.decode(Array(contents[payloads[index]]))) ?? WriteBatch([])
         }
 
         /// Every valid record's batch, decoded at once.
@@ -63,11 +98,12 @@ public enum Spool {
                 return
             }
             self.contents = contents
-            guard contents.count >= magic.count, Array(contents[0..<magic.count]) == magic else {
-                problem = contents.isEmpty ? nil : "\(url.lastPathComponent) does not start with the spool header (format version 1)"
+            guard let header = Spool.parseHeader(contents) else {
+                problem = contents.isEmpty ? nil : "\(url.lastPathComponent) does not start with a spool header (format version 1 or 2)"
                 return
             }
-            var offset = magic.count
+            identity = header.identity
+            var offset = header.end
             while offset < contents.count {
                 guard contents.count - offset >= 8 else {
                     problem = "torn record header at byte \(offset) of \(url.lastPathComponent)"
@@ -80,8 +116,15 @@ public enum Spool {
                 }
                 let range = (offset + 8)..<(offset + 8 + length)
                 let checksum = contents.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[range])) }
-                guard checksum == crc, let batch = try? decode(Array(contents[range])) else {
+                guard checksum == crc else {
                     problem = "corrupt record at byte \(offset) of \(url.lastPathComponent) (checksum mismatch)"
+                    return
+                }
+                let batch: WriteBatch
+                do {
+                    batch = try decode(Array(contents[range]))
+                } catch {
+                    problem = "undecodable record at byte \(offset) of \(url.lastPathComponent) (checksum valid; \(error))"
                     return
                 }
                 payloads.append(range)
@@ -126,7 +169,8 @@ public enum Spool {
 
     /// The per-ledger folders under a spool root.
     public static func folders(in root: URL) -> [URL] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        // Hidden names are folders being created or removed (see `SpoolFolderLock`): never another ledger's to adopt.
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).filter { !$0.hasPrefix(".") }
         return names.sorted().map { root.appendingPathComponent($0) }.filter { url in
             var isFolder: ObjCBool = false
             return FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) && isFolder.boolValue
@@ -166,12 +210,12 @@ final class SpoolFolderLock {
     let folder: URL
     private let descriptor: Int32
 
-    /// Claims `folder`, creating it; nil when another live process holds it.
-    init?(folder: URL) {
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let descriptor = open(folder.appendingPathComponent(".lock").path, O_RDWR | O_CREAT, 0o644)
+    /// Claims an existing `folder` left by another ledger; nil when a live process holds it, or when it vanished or
+    /// was replaced while the claim was being taken (the lock taken must be the one in the folder now).
+    init?(adopting folder: URL) {
+        let descriptor = open(folder.appendingPathComponent(".lock").path, O_RDWR)
         guard descriptor >= 0 else { return nil }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, Self.isCurrent(descriptor, folder) else {
             close(descriptor)
             return nil
         }
@@ -179,10 +223,36 @@ final class SpoolFolderLock {
         self.descriptor = descriptor
     }
 
-    /// Releases the claim and removes the folder if nothing but the lock file is left in it.
+    /// Creates `folder` already locked: it is built under a hidden name (which no other ledger adopts), locked there,
+    /// then renamed into place, so that no other process ever sees it unlocked.
+    init?(creating folder: URL) {
+        let staging = folder.deletingLastPathComponent().appendingPathComponent(".new-" + folder.lastPathComponent)
+        guard (try? FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)) != nil else { return nil }
+        let descriptor = open(staging.appendingPathComponent(".lock").path, O_RDWR | O_CREAT, 0o644)
+        guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0, rename(staging.path, folder.path) == 0 else {
+            if descriptor >= 0 { close(descriptor) }
+            try? FileManager.default.removeItem(at: staging)
+            return nil
+        }
+        self.folder = folder
+        self.descriptor = descriptor
+    }
+
+    /// Whether the locked descriptor is the `.lock` file in `folder` now (not one unlinked by a release meanwhile).
+    private static func isCurrent(_ descriptor: Int32, _ folder: URL) -> Bool {
+        var held = stat(), named = stat()
+        guard fstat(descriptor, &held) == 0, stat(folder.appendingPathComponent(".lock").path, &named) == 0 else { return false }
+        return held.st_ino == named.st_ino && held.st_dev == named.st_dev
+    }
+
+    /// Releases the claim. A folder with nothing but the lock file left is first renamed to a hidden name, still
+    /// locked, and removed from there, so that no other process can claim it half-removed.
     func release() {
         let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0 != ".lock" }
-        if leftovers.isEmpty { try? FileManager.default.removeItem(at: folder) }
+        if leftovers.isEmpty {
+            let doomed = folder.deletingLastPathComponent().appendingPathComponent(".gone-" + folder.lastPathComponent)
+            if rename(folder.path, doomed.path) == 0 { try? FileManager.default.removeItem(at: doomed) }
+        }
         close(descriptor)
     }
 }
@@ -195,7 +265,16 @@ final class SpoolWriter {
     private var currentSize = 0
     private var sequence: Int
 
-    init(root: URL) throws {
+    /// The system call that writes a record; tests inject one that fails part-way, as a full disk does.
+    typealias VectorWrite = (_ descriptor: Int32, _ pieces: UnsafePointer<iovec>, _ count: Int32) -> Int
+    private let vectorWrite: VectorWrite
+
+    /// The header every new segment starts with: it names the database the batches are for.
+    private let header: [UInt8]
+
+    init(root: URL, identity: String, vectorWrite: @escaping VectorWrite = { writev($0, $1, $2) }) throws {
+        self.vectorWrite = vectorWrite
+        self.header = Spool.header(identity: identity)
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         } catch {
@@ -204,7 +283,7 @@ final class SpoolWriter {
                 "Cannot create the spool folder '\(root.path)' (\(error.localizedDescription)). Set spoolDirectory to a writable folder."
             )
         }
-        guard let lock = SpoolFolderLock(folder: root.appendingPathComponent(UUID().uuidString.lowercased())) else {
+        guard let lock = SpoolFolderLock(creating: root.appendingPathComponent(UUID().uuidString.lowercased())) else {
             throw LedgerError(.storeUnavailable, "Cannot create a spool folder under '\(root.path)': check that it is writable.")
         }
         self.lock = lock
@@ -225,15 +304,28 @@ final class SpoolWriter {
 
     /// Appends ready-made record payloads (encoded batches or raw points). Each record goes out as two pieces, its
     /// header and its payload, in one `writev`: the payload is not copied again, which matters on the spill path.
+    ///
+    /// All or nothing: when a write fails part-way (a full disk), the segment is cut back to where this call began,
+    /// or, if even that fails, left for a new segment, so that no later record ever sits behind a torn one.
     func append(payloads: [[UInt8]]) throws {
         if descriptor < 0 || currentSize > Spool.segmentLimit { try startSegment() }
-        for payload in payloads {
-            var header = Spool.recordHeader(for: payload)
-            try header.withUnsafeMutableBytes { head in
-                try payload.withUnsafeBytes { body in try writeFully(head, body) }
+        let start = currentSize
+        do {
+            for payload in payloads {
+                var header = Spool.recordHeader(for: payload)
+                try header.withUnsafeMutableBytes { head in
+                    try payload.withUnsafeBytes { body in try writeFully(head, body) }
+                }
+                currentSize += header.count + payload.count
+                unsyncedBytes += header.count + payload.count
             }
-            currentSize += header.count + payload.count
-            unsyncedBytes += header.count + payload.count
+        } catch {
+            if ftruncate(descriptor, off_t(start)) == 0 {
+                currentSize = start
+            } else {
+                retireSegment()
+            }
+            throw error
         }
         unsynced = true
     }
@@ -245,7 +337,8 @@ final class SpoolWriter {
         ]
         var first = 0
         while first < pieces.count {
-            let written = pieces.withUnsafeMutableBufferPointer { writev(descriptor, $0.baseAddress! + first, Int32($0.count - first)) }
+            // Two pieces, never empty: the base address exists.
+            let written = pieces.withUnsafeBufferPointer { vectorWrite(descriptor, $0.baseAddress! + first, Int32($0.count - first)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw LedgerError(.storeUnavailable, "Cannot write the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
@@ -264,11 +357,20 @@ final class SpoolWriter {
     }
 
     /// Makes everything appended so far durable (one fsync for however many records).
+    ///
+    /// After a failed fsync nothing written since the last sync counts as durable (the kernel may have dropped it), and
+    /// the segment is left for a new one.
     func sync() throws {
         guard unsynced else { return }
         for retiredDescriptor in retired + (descriptor >= 0 ? [descriptor] : []) {
             guard fsync(retiredDescriptor) == 0 else {
-                throw LedgerError(.storeUnavailable, "Cannot sync the spool in '\(folder.path)': \(String(cString: strerror(errno))).")
+                let reason = String(cString: strerror(errno))
+                retireSegment()
+                for stale in retired { close(stale) }
+                retired = []
+                unsynced = false
+                unsyncedBytes = 0
+                throw LedgerError(.storeUnavailable, "Cannot sync the spool in '\(folder.path)': \(reason).")
             }
         }
         for retiredDescriptor in retired { close(retiredDescriptor) }
@@ -302,12 +404,17 @@ final class SpoolWriter {
     /// Segments that are complete (not being written), oldest first.
     func closedSegments() -> [URL] { Spool.segments(in: folder).filter { $0 != current } }
 
-    private func startSegment() throws {
+    /// Stops writing the current segment; its descriptor waits for the next sync if it has unsynced records.
+    private func retireSegment() {
         if descriptor >= 0 {
             if unsynced { retired.append(descriptor) } else { close(descriptor) }
             descriptor = -1
             current = nil
         }
+    }
+
+    private func startSegment() throws {
+        retireSegment()
         let url = folder.appendingPathComponent(String(format: "%016d.%@", sequence, Spool.segmentExtension))
         sequence += 1
         descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0o644)
@@ -316,14 +423,18 @@ final class SpoolWriter {
         }
         current = url
         currentSize = 0
-        try Spool.magic.withUnsafeBytes { buffer in
-            guard write(descriptor, buffer.baseAddress!, buffer.count) == buffer.count else {
-                throw LedgerError(.storeUnavailable, "Cannot write the spool header in '\(folder.path)'.")
-            }
+        let headerWritten = header.withUnsafeBytes { buffer in buffer.baseAddress.map { write(descriptor, $0, buffer.count) } == buffer.count }
+        guard headerWritten else {
+            // A segment without its whole header would hide every record after it: drop it and try afresh next time.
+            close(descriptor)
+            unlink(url.path)
+            descriptor = -1
+            current = nil
+            throw LedgerError(.storeUnavailable, "Cannot write the spool header in '\(folder.path)': \(String(cString: strerror(errno))).")
         }
         directoryUnsynced = true
         unsynced = true
-        currentSize = Spool.magic.count
+        currentSize = header.count
     }
 
     func shutdown() {

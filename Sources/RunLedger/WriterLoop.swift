@@ -32,10 +32,25 @@ final class WriterLoop {
         self.configuration = ledger.configuration
         self.backoff = Backoff(initial: configuration.initialRetryDelay, maximum: configuration.maximumRetryDelay)
         self.counters = SDKCounters(factory: configuration.metricsFactory ?? MetricsSystem.factory)
-        self.spool = try SpoolWriter(root: configuration.spoolDirectory)
+        let identity = ledger.store.identity
+        self.spool = try SpoolWriter(root: configuration.spoolDirectory, identity: identity)
         for folder in Spool.folders(in: configuration.spoolDirectory) where folder != spool.folder {
-            guard let lock = SpoolFolderLock(folder: folder) else { continue }  // a live process owns it
-            if Spool.segments(in: folder).isEmpty { lock.release() } else { adopted.append(lock) }
+            guard let lock = SpoolFolderLock(adopting: folder) else { continue }  // a live process owns it
+            let segments = Spool.segments(in: folder)
+            if segments.isEmpty {
+                lock.release()
+                continue
+            }
+            // A folder left for another database stays for a ledger on that one (or `spool replay --any-database`).
+            if !configuration.replaysAnyDatabase, !identity.isEmpty, let written = segments.lazy.compactMap(Spool.identity(of:)).first, written != identity {
+                ledger.report(
+                    "Spool folder \(folder.lastPathComponent) holds batches for \(written), not for \(identity): left untouched. "
+                        + "Replay it with 'runledger spool replay --database \(written)'."
+                )
+                lock.release()
+                continue
+            }
+            adopted.append(lock)
         }
         if !adopted.isEmpty {
             configuration.logger.info("replaying spool folders left by earlier processes", metadata: ["folders": "\(adopted.count)"])
@@ -43,8 +58,10 @@ final class WriterLoop {
     }
 
     func run() async {
+        var closeDeadline: ContinuousClock.Instant?
         while true {
             let closing = ledger.shared.withLock { $0.closing }
+            if closing && closeDeadline == nil { closeDeadline = .now + configuration.closeTimeout }
             var timeout = configuration.flushInterval
             if needsReplay { timeout = min(timeout, max(.milliseconds(1), nextAttempt - .now)) }
             if !closing { await ledger.doorbell.wait(timeout: timeout) }
@@ -53,9 +70,22 @@ final class WriterLoop {
             // Memory first: while callers are ahead of the writer, every turn goes to spilling, none to replay.
             if needsReplay && ContinuousClock.now >= nextAttempt && (!callersAhead || closing) { await replay(budget: closing ? .max : 8, yielding: !closing) }
             if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
-            if closing && ledger.shared.withLock({ $0.backlogCount == 0 }) { break }
+            if let closeDeadline, ledger.shared.withLock({ $0.backlogCount == 0 }) {
+                // Closing drains the spool too while the store may come back: a study's runs should not be left behind.
+                guard needsReplay, ContinuousClock.now < closeDeadline else { break }
+                try? await Task.sleep(until: min(nextAttempt, closeDeadline))
+            }
         }
         spool.shutdown()
+        let left = adopted.map(\.folder) + [spool.folder]
+        let pending = left.flatMap { Spool.segments(in: $0) }.reduce(0) { $0 + Spool.read($1).items }
+        if pending > 0 {
+            ledger.shared.withLock { $0.statistics.pending = pending }
+            ledger.report(
+                "\(pending) item(s) are still in the spool under \(configuration.spoolDirectory.path): the store stayed unavailable for "
+                    + "\(configuration.closeTimeout) after close. They are durable and arrive with the next ledger on this spool folder, or run 'runledger spool replay'."
+            )
+        }
         for lock in adopted { lock.release() }
     }
 
@@ -123,6 +153,8 @@ final class WriterLoop {
 
     /// Where spilled chunks are packed, reused from one chunk to the next.
     private var spillBuffer: [UInt8] = []
+    /// Items appended to the spool since its last sync: what a failed sync loses.
+    private var unsyncedItems = 0
 
     /// The largest backlog seen since memory was last given back.
     private var backlogPeak = 0
@@ -194,6 +226,7 @@ final class WriterLoop {
             return false
         }
         if !spooling { enterSpooling(immediateReplay: true) }
+        unsyncedItems += piece.points.count
         ledger.shared.withLock { $0.statistics.spooled += piece.points.count }
         counters.spooled.increment(by: piece.points.count)
         return true
@@ -205,8 +238,12 @@ final class WriterLoop {
         do {
             try spool.sync()
         } catch {
-            ledger.report("LOST the last spooled records: the spool cannot be synced (\(error)).")
+            // An fsync that failed may have dropped what it was to write: nothing since the last sync is durable.
+            let items = unsyncedItems
+            ledger.shared.withLock { $0.statistics.lost += items }
+            ledger.report("LOST \(items) spooled item(s): the spool cannot be synced (\(error)).")
         }
+        unsyncedItems = 0
         let (waiters, statistics, backlog) = ledger.shared.withLock { state -> ([CheckedContinuation<Void, Never>], LedgerStatistics, Int) in
             state.durable = max(state.durable, upTo)
             let ready = state.flushWaiters.filter { $0.target <= state.durable }
@@ -430,12 +467,13 @@ final class WriterLoop {
         do {
             try spool.append(batches)
             let items = batches.reduce(0) { $0 + $1.itemCount }
+            unsyncedItems += items
             ledger.shared.withLock { $0.statistics.spooled += items }
             counters.spooled.increment(by: items)
         } catch {
             // Nothing durable is left to fall back on: say so loudly, and count the loss.
             let items = batches.reduce(0) { $0 + $1.itemCount }
-            ledger.shared.withLock { $0.statistics.rejected += items }
+            ledger.shared.withLock { $0.statistics.lost += items }
             ledger.report("LOST \(items) item(s): the store is unavailable and the spool cannot be written (\(error)).")
         }
     }

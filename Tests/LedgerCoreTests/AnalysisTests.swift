@@ -38,7 +38,7 @@ struct AnalysisTests {
     }
 
     @Test("the Pareto front equals the brute-force definition for 2 and 3 objectives, ties and NaN included")
-    func pareto() {
+    func pareto() throws {
         var generator = SystemRandomNumberGenerator()
         for round in 0..<300 {
             let dimensions = round % 3 == 0 ? 3 : 2
@@ -47,10 +47,10 @@ struct AnalysisTests {
             let points = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
                 (0..<dimensions).map { _ in Int.random(in: 0..<20, using: &generator) == 0 ? Double.nan : Double(Int.random(in: 0..<8, using: &generator)) }
             }
-            #expect(ParetoFront.indexes(of: points, goals: goals) == bruteForceFront(points, goals), "\(points) \(goals)")
+            #expect(try ParetoFront.indexes(of: points, goals: goals) == bruteForceFront(points, goals), "\(points) \(goals)")
         }
-        #expect(ParetoFront.indexes(of: [[1, 5], [2, 2], [3, 1], [3, 3], [1, 5]], goals: [.minimize, .minimize]) == [0, 1, 2, 4])
-        #expect(ParetoFront.indexes(of: [[1, 5], [2, 2], [3, 1]], goals: [.minimize, .maximize]) == [0])
+        #expect(try ParetoFront.indexes(of: [[1, 5], [2, 2], [3, 1], [3, 3], [1, 5]], goals: [.minimize, .minimize]) == [0, 1, 2, 4])
+        #expect(try ParetoFront.indexes(of: [[1, 5], [2, 2], [3, 1]], goals: [.minimize, .maximize]) == [0])
     }
 
     @Test("downsampling keeps every point in exactly one bucket, at most K buckets, with the right min/max/mean/last")

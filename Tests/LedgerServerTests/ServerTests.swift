@@ -171,7 +171,7 @@ struct MLflowAPITests {
             "{\"name\":\"\\u0000\",\"experiment_id\":\"-1\"}", "{\"max_results\":1e30,\"experiment_ids\":[\"0\"]}",
         ]
         let server = try await TestServer()
-        let routes = MLflowRoutes(store: server.store, clock: { 0 }, maxBodyBytes: 1 << 20).routes
+        let routes = MLflowRoutes(store: server.store, clock: { 0 }, bodyLimits: BodyLimits(maxBytes: 1 << 20, readTimeout: .seconds(60))).routes
         try await server.test { client in
             for route in routes {
                 for body in bodies {
@@ -235,7 +235,7 @@ struct OperationsTests {
         let readToken = "read-token-0123456789", writeToken = "write-token-0123456789"
         let tokens = try AccessTokens(parsing: "# tokens\n\(readToken) read\n\(writeToken)   write  # the CI's token\n")
         let server = try await TestServer()
-        let mlflow = MLflowRoutes(store: server.store, clock: { 0 }, maxBodyBytes: 1 << 20).routes
+        let mlflow = MLflowRoutes(store: server.store, clock: { 0 }, bodyLimits: BodyLimits(maxBytes: 1 << 20, readTimeout: .seconds(60))).routes
         let routes = mlflow.flatMap { route in route.prefixes.map { (route.method, $0 + route.path, route.writes) } }
             + [(HTTPRequest.Method.get, "/ready", false), (.get, "/metrics", false)]
         try await server.test(ServerConfiguration(accessTokens: tokens)) { client in

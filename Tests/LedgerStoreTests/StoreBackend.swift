@@ -42,6 +42,7 @@ struct ServedStore: TrackingStore {
     let remote: RemoteStore
     let backing: any TrackingStore
     let server: Task<Void, any Error>
+    var identity: String { remote.identity }
 
     static func start(backing: any TrackingStore) async throws -> ServedStore {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

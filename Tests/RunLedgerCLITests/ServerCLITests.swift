@@ -91,8 +91,16 @@ struct ServerCLITests {
         }
         let tokens = temporaryFolder().appendingPathComponent("tokens")
         try "short write\n".write(to: tokens, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokens.path)
         let refused = try CLI.run(["serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path])
         #expect(refused.status == 2 && refused.stderr.contains("shorter than 16"))
+        // A token file others may read is refused, as ssh refuses such a key, with the command that fixes it.
+        try "abcdefghijklmnopqrstuvwxyz write\n".write(to: tokens, atomically: true, encoding: .utf8)
+        for mode in [0o644, 0o640, 0o604] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: tokens.path)
+            let readable = try CLI.run(["serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path])
+            #expect(readable.status != 0 && readable.stderr.contains("chmod 600"), "mode \(String(mode, radix: 8)): \(readable.stderr)")
+        }
     }
 
     @Test("energy-study logs through a server; while the server is down it spools, and spool replay sends it exactly once")
@@ -103,6 +111,7 @@ struct ServerCLITests {
         let tokens = folder.appendingPathComponent("tokens")
         let token = "write-token-\(UUID().uuidString)"
         try "\(token) write\n".write(to: tokens, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokens.path)
         let environment = ["RUNLEDGER_TOKEN": token]
 
         // Up: the study goes straight to the database through the server.
@@ -117,7 +126,7 @@ struct ServerCLITests {
         #expect(directRuns.count == 2 && directRuns.allSatisfy { $0["status"] as? String == "FINISHED" })
 
         // Down: nothing listens on the port; the study spools everything and still exits 0.
-        let study = try CLI.run(["--database", "http://127.0.0.1:\(port)", "--runs", "3", "--steps", "40", "--spool", spool, "--experiment", "outage"], executable: "energy-study", environment: environment)
+        let study = try CLI.run(["--database", "http://127.0.0.1:\(port)", "--runs", "3", "--steps", "40", "--spool", spool, "--experiment", "outage", "--close-timeout", "1"], executable: "energy-study", environment: environment)
         #expect(study.status == 0, "\(study.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(study.stdout.utf8)) as? [String: Any])
         let logged = try #require(summary["points_logged"] as? Int)

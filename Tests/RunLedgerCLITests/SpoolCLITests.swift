@@ -44,7 +44,7 @@ struct SpoolCLITests {
         #expect(try CLI.run(["migrate", "up", "--database", database]).status == 0)
         let lock = try PythonLockHolder(path: database)
 
-        let study = try CLI.run(["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage"], executable: "energy-study")
+        let study = try CLI.run(["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage", "--close-timeout", "1"], executable: "energy-study")
         #expect(study.status == 0, "\(study.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(study.stdout.utf8)) as? [String: Any])
         let logged = try #require(summary["points_logged"] as? Int)

@@ -140,7 +140,7 @@ struct FaultTests {
             WriteBatch(id: BatchID.random(), [.logMetrics(run.runID, [Metric(key: "m", value: 1, timestamp: 1, step: 1)])]),
             WriteBatch(id: BatchID.random(), [.logMetrics(run.runID, [Metric(key: "m", value: 2, timestamp: 2, step: 2)])]),
         ]
-        let writer = try SpoolWriter(root: spool)
+        let writer = try SpoolWriter(root: spool, identity: store.identity)
         try writer.append(batches)
         let segment = try #require(Spool.segments(in: writer.folder).first)
         writer.closeSegment()

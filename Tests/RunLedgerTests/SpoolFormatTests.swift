@@ -122,7 +122,7 @@ struct SpoolFormatTests {
 
     func spoolWith(_ count: Int) throws -> (root: URL, segment: URL, batches: [WriteBatch]) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
-        let writer = try SpoolWriter(root: root)
+        let writer = try SpoolWriter(root: root, identity: "sqlite:/test")
         let batches = (0..<count).map { index in
             WriteBatch(id: BatchID.random(), [.heartbeat([RunID.random()], at: Int64(index))])
         }
@@ -150,20 +150,45 @@ struct SpoolFormatTests {
         let (_, segment, batches) = try spoolWith(3)
         var bytes = try Data(contentsOf: segment)
         let first = Spool.record(for: batches[0]).count
-        bytes[Spool.magic.count + first + 12] ^= 0xFF  // inside the second record's payload
+        bytes[Spool.header(identity: "sqlite:/test").count + first + 12] ^= 0xFF  // inside the second record's payload
         try bytes.write(to: segment)
         let read = Spool.read(segment)
         #expect(read.batches == [batches[0]])
         #expect(read.problem?.contains("checksum") == true)
     }
 
-    @Test("a spool folder can be claimed by one ledger at a time")
+    @Test("a spool folder can be claimed by one ledger at a time, is never visible unlocked, and an emptied one vanishes on release")
     func folderLock() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
-        let first = try #require(SpoolFolderLock(folder: folder))
-        #expect(SpoolFolderLock(folder: folder) == nil)
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("owner")
+        let first = try #require(SpoolFolderLock(creating: folder))
+        #expect(SpoolFolderLock(adopting: folder) == nil)
+        #expect(Spool.folders(in: root).map(\.lastPathComponent) == ["owner"])
+        // A folder with a segment outlives its owner and can be adopted by the next ledger.
+        try Data(Spool.magic).write(to: folder.appendingPathComponent("0000000000000001.rlspool"))
         first.release()
-        #expect(SpoolFolderLock(folder: folder) != nil)
+        let adopter = try #require(SpoolFolderLock(adopting: folder))
+        #expect(SpoolFolderLock(adopting: folder) == nil)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("0000000000000001.rlspool"))
+        adopter.release()
+        // Emptied and released: gone, hidden leftovers included, so nobody claims it again.
+        #expect(SpoolFolderLock(adopting: folder) == nil)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).isEmpty)
+        #expect(SpoolFolderLock(creating: folder) != nil)
+    }
+
+    @Test("a record whose checksum holds but whose payload does not decode is reported as undecodable, not as a checksum mismatch")
+    func undecodableRecord() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("undecodable-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let segment = folder.appendingPathComponent("0000000000000001.rlspool")
+        let payload: [UInt8] = [0x7f, 1, 2, 3]
+        try Data(Spool.magic + Spool.recordHeader(for: payload) + payload).write(to: segment)
+        let read = Spool.read(segment)
+        #expect(read.count == 0)
+        #expect(read.problem?.contains("undecodable") == true && read.problem?.contains("checksum mismatch") == false, "\(read.problem ?? "")")
     }
 
     @Test("retry delays grow exponentially with full jitter and stay under the cap")

@@ -50,6 +50,6 @@ func eventually(_ limit: Duration = .seconds(60), _ condition: () throws -> Bool
 func fastRetries(_ spool: URL, batchSize: Int = 10_000, bufferBound: Int = 64 << 20) -> LedgerConfiguration {
     LedgerConfiguration(
         batchSize: batchSize, flushInterval: .milliseconds(50), bufferBound: bufferBound, spoolDirectory: spool,
-        initialRetryDelay: .milliseconds(20), maximumRetryDelay: .milliseconds(200)
+        initialRetryDelay: .milliseconds(20), maximumRetryDelay: .milliseconds(200), closeTimeout: .seconds(1)
     )
 }

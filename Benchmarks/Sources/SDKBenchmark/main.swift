@@ -201,6 +201,7 @@ for step in 0..<steps { sink += work(Double(step)) }
 let plain = (ContinuousClock.now - plainStart).seconds
 /// Accepts every batch and keeps nothing: isolates the SDK's own cost from the database's.
 struct DiscardingStore: TrackingStore {
+    var identity: String { "discard" }
     func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment { throw LedgerError(.internal, "unused") }
     func experiment(id: ExperimentID) async throws -> Experiment { throw LedgerError(.internal, "unused") }
     func experiment(named name: String) async throws -> Experiment? { nil }

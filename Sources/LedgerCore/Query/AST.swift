@@ -221,6 +221,14 @@ public struct RunQuery: Sendable, Equatable {
         guard !experimentIDs.isEmpty else {
             throw LedgerError(.invalidParameterValue, "A run search needs at least one experiment id.")
         }
+        guard experimentIDs.count <= Limits.experimentsPerSearch else {
+            throw LedgerError(
+                .invalidParameterValue, "A run search may name at most \(Limits.experimentsPerSearch) experiments; this one names \(experimentIDs.count)."
+            )
+        }
+        guard orderBy.count <= Limits.orderKeys else {
+            throw LedgerError(.invalidParameterValue, "order_by may hold at most \(Limits.orderKeys) keys; this one holds \(orderBy.count).")
+        }
         guard (1...Limits.maxSearchResults).contains(maxResults) else {
             throw LedgerError(
                 .invalidParameterValue,

@@ -106,6 +106,9 @@ struct Lexer {
                 }
                 return String(text)
             }
+            if scalar == "\0" {
+                throw LedgerError(.malformedQuery, "Quoted text at column \(start) contains U+0000 (NUL), which no stored value holds.", column: start)
+            }
             text.append(scalar)
         }
         throw LedgerError(.malformedQuery, "Unterminated quoted text starting at column \(start): expected a closing \(quote).", column: start)

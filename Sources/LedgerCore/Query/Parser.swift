@@ -209,6 +209,9 @@ struct QueryParser {
             while true {
                 guard case .string(let value) = current.kind else { throw error("expected a quoted string in the \(comparator.rawValue) list") }
                 values.append(value)
+                guard values.count <= Limits.inListValues else {
+                    throw error("at most \(Limits.inListValues) values in an \(comparator.rawValue) list (split the search)")
+                }
                 advance()
                 if current.kind == .symbol(",") {
                     advance()
