@@ -154,8 +154,10 @@ extension WriteBatch {
             metrics.reserveCapacity(count)
             var timestamp: Int64 = 0, step: Int64 = 0
             for _ in 0..<count {
-                let index = try r.count()
-                guard index < keys.count else { throw ByteReader.corrupt("bad key index") }
+                // An index, not a count: it is bounded by the key table, not by the bytes left (the last points of a
+                // batch may name key 12 with 10 bytes to go).
+                let index = try r.varint()
+                guard index < UInt64(keys.count) else { throw ByteReader.corrupt("bad key index") }
                 let value = try r.f64()
                 if version == 1 {
                     timestamp = try r.i64()
@@ -164,7 +166,7 @@ extension WriteBatch {
                     timestamp = timestamp &+ unzigzag(try r.varint())
                     step = step &+ unzigzag(try r.varint())
                 }
-                metrics.append(Metric(key: keys[index], value: value, timestamp: timestamp, step: step))
+                metrics.append(Metric(key: keys[Int(index)], value: value, timestamp: timestamp, step: step))
             }
             return .logMetrics(runID, metrics)
         case let tag where tag == 3 || tag == 4:

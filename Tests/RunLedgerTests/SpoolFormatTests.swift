@@ -34,6 +34,19 @@ struct SpoolFormatTests {
         #expect(metrics[0].point.value.isNaN && metrics[2].point.value.sign == .minus)
     }
 
+    @Test("a batch whose last points name a key index above the bytes left decodes (the spool lost whole segments to this)")
+    func highKeyIndexAtTheEnd() throws {
+        // energy-study's shape: hourly metrics, then 13 KPI keys logged last, each point ~10 bytes.
+        let run = RunID.random()
+        let keys = (0..<13).map { "kpi_\($0)" }
+        for count in 1...13 {
+            // The last point names the operation's count-th key: index count - 1, with about 10 bytes left after it.
+            let metrics = keys.prefix(count).map { Metric(key: $0, value: 1, timestamp: 1, step: 0) }
+            let batch = WriteBatch(id: BatchID.random(), [.logMetrics(run, metrics)])
+            #expect(try WriteBatch(decoding: batch.encoded()) == batch, "\(count) points")
+        }
+    }
+
     @Test("a version-1 encoding (fixed-width timestamps and steps) still decodes")
     func versionOne() throws {
         func le(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }

@@ -24,8 +24,10 @@ final class WriteLockHolder: @unchecked Sendable {  // used from one test at a t
         guard sqlite3_exec(handle, "BEGIN EXCLUSIVE", nil, nil, nil) == SQLITE_OK else { throw LedgerError(.internal, "cannot lock") }
     }
 
-    func unlock() {
-        sqlite3_exec(handle, "COMMIT", nil, nil, nil)
+    /// Ends the transaction; false if COMMIT failed (the lock would then still be held).
+    @discardableResult
+    func unlock() -> Bool {
+        sqlite3_exec(handle, "COMMIT", nil, nil, nil) == SQLITE_OK
     }
 
     deinit { sqlite3_close(handle) }

@@ -1,0 +1,124 @@
+import Foundation
+import LedgerCore
+import LedgerSQLite
+@testable import RunLedger
+import Testing
+
+/// `energy-study` processes started together on one database and one spool root, round after round: the setting in
+/// which a spool folder of a starting process could be adopted, and the database is contended enough to spool.
+@Suite("Contention: several processes on one database", .serialized)
+struct ContentionTests {
+    static let processes = 6, rounds = 3
+
+    struct Outcome: Sendable {
+        let status: Int32
+        /// The summary's counts (`points_logged`, `dropped`, `pending`, …).
+        let summary: [String: Int]
+        let stderr: String
+    }
+
+    /// Runs one energy-study process to its end; output goes through files, so that a chatty process never blocks,
+    /// and the wait is a continuation, so that six processes do not need six of the cooperative pool's threads.
+    static func study(_ arguments: [String]) async throws -> Outcome {
+        let folder = temporaryFolder("study-output")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = energyStudyExecutable()
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        let stdout = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        let object = (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
+        let summary = object.compactMapValues { $0 as? Int }
+        return Outcome(status: status, summary: summary, stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// Every round: `processes` studies at once, one experiment per round; then the database must hold each logged
+    /// point exactly once, no run may be left RUNNING, and every process must say it lost and left nothing.
+    /// With `lock`, rounds after the first start with the database locked until at least two processes have spooled,
+    /// so that spooling, adoption and replay are exercised whatever the machine's speed.
+    static func rounds(database: String, steps: Int, lock: (() throws -> WriteLockHolder)? = nil, count: (String) throws -> Int) async throws {
+        let spool = temporaryFolder("contention-spool").path
+        for round in 1...rounds {
+            let experiment = "contention-\(round)"
+            let outage = round > 1 ? try lock?() : nil
+            try outage?.lock()
+            let outcomes = try await withThrowingTaskGroup(of: Outcome.self) { group in
+                for index in 0..<processes {
+                    group.addTask {
+                        try await study([
+                            "--database", database, "--runs", "3", "--steps", "\(steps)", "--workers", "2", "--seed", "\(round * 10 + index)", "--spool", spool,
+                            "--experiment", experiment,
+                        ])
+                    }
+                }
+                if let outage {
+                    let spooling = { Spool.folders(in: URL(fileURLWithPath: spool)).filter { !Spool.segments(in: $0).isEmpty }.count }
+                    let before = spooling()
+                    try await eventually { spooling() >= before + 2 }
+                    #expect(outage.unlock(), "round \(round): the lock was not released")
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            var logged = 0
+            // Whether the spool was needed depends on the machine; the figure says how much of it this round exercised.
+            print("contention round \(round): \(outcomes.map { $0.summary["spooled"] ?? 0 }) items spooled per process")
+            for outcome in outcomes {
+                #expect(outcome.status == 0, "round \(round): \(outcome.stderr.suffix(2000))")
+                for field in ["dropped", "lost", "lost_records", "pending", "rejected"] {
+                    #expect(outcome.summary[field] == 0, "round \(round): \(field) in \(outcome.summary) \(outcome.stderr.suffix(1500))")
+                }
+                logged += outcome.summary["points_logged"] ?? 0
+            }
+            let stored = try count(
+                """
+                SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.experiment_id = r.experiment_id
+                WHERE e.name = '\(experiment)'
+                """
+            )
+            #expect(logged > 0 && stored == logged, "round \(round): \(stored) points stored, \(logged) logged")
+            let running = try count(
+                "SELECT COUNT(*) FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id WHERE e.name = '\(experiment)' AND r.status = 'RUNNING'"
+            )
+            #expect(running == 0, "round \(round): \(running) run(s) left RUNNING")
+        }
+    }
+
+    @Test("six processes on one SQLite file and one spool root, three rounds, two starting locked out: every point exactly once, no run left RUNNING")
+    func sqlite() async throws {
+        let path = temporaryFolder("contention").appendingPathComponent("db.sqlite").path
+        try await SQLiteStore.open(path: path).close()
+        try await Self.rounds(database: path, steps: 20_000, lock: { try WriteLockHolder(path: path) }) { sql in try scalar(path, sql) }
+    }
+
+    @Test(
+        "six processes on one PostgreSQL database and one spool root, three rounds: every point exactly once, no run left RUNNING",
+        .enabled(if: ProcessInfo.processInfo.environment["RUNLEDGER_TEST_POSTGRES_URL"] != nil)
+    )
+    func postgres() async throws {
+        let server = try #require(ProcessInfo.processInfo.environment["RUNLEDGER_TEST_POSTGRES_URL"])
+        let name = "contention_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        _ = try ThrowawayCluster.run("/usr/bin/env", ["psql", server, "-qAtc", "CREATE DATABASE \(name)"])
+        guard let slash = server.lastIndex(of: "/") else { throw LedgerError(.internal, "no database in \(server)") }
+        let url = String(server[..<slash]) + "/" + name
+        // Migrated once, as an operator would, so that the studies start on a current schema.
+        _ = try ThrowawayCluster.run(runledgerExecutable().path, ["migrate", "up", "--database", url])
+        try await Self.rounds(database: url, steps: 4000) { sql in
+            Int(try ThrowawayCluster.run("/usr/bin/env", ["psql", url, "-qAtc", sql]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+    }
+}
+
+func runledgerExecutable() -> URL { energyStudyExecutable().deletingLastPathComponent().appendingPathComponent("runledger") }
