@@ -76,6 +76,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libFuzzer targets for the parsers of untrusted bytes (scripts/fuzz); built plainly, a replayer of inputs.
+        .executableTarget(name: "runledger-fuzz", dependencies: ["LedgerCore", "RunLedger"], swiftSettings: swiftSettings),
         // The only place that turns a `--database` value into a concrete store.
         .target(
             name: "LedgerConnect",

@@ -92,11 +92,18 @@ public enum Spool {
 
         /// Reads a segment, stopping at the first torn or corrupt record.
         init(reading url: URL) {
-            self.url = url
             guard let contents = Spool.readFile(url) else {
+                self.init(url: url, contents: [])
                 problem = "cannot read \(url.lastPathComponent)"
                 return
             }
+            self.init(url: url, contents: contents)
+        }
+
+        /// Parses a segment's bytes (as read from `url`), stopping at the first torn or corrupt record: whatever the
+        /// bytes, this never traps (the spool fuzz target feeds it arbitrary input).
+        public init(url: URL, contents: [UInt8]) {
+            self.url = url
             self.contents = contents
             guard let header = Spool.parseHeader(contents) else {
                 problem = contents.isEmpty ? nil : "\(url.lastPathComponent) does not start with a spool header (format version 1 or 2)"

@@ -1,0 +1,84 @@
+// libFuzzer targets for the parsers that read untrusted bytes: the filter language, the JSON parser, the binary batch
+// decoder and the spool segment reader. Built plainly it replays files (a corpus, a crash) through the target named
+// by RUNLEDGER_FUZZ_TARGET; built with `-sanitize=fuzzer -DFUZZING` (scripts/fuzz) libFuzzer drives it.
+// Every target must return without trapping whatever the bytes; the properties checked here trap on purpose, because
+// a fuzzer reports a trap.
+import Foundation
+import LedgerCore
+import RunLedger
+
+enum FuzzTarget: String, CaseIterable {
+    case filter, json, batch, spool
+
+    static var selected: FuzzTarget {
+        let name = ProcessInfo.processInfo.environment["RUNLEDGER_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTarget(rawValue: name) else {
+            FileHandle.standardError.write(Data("Set RUNLEDGER_FUZZ_TARGET to one of: \(allCases.map(\.rawValue).joined(separator: ", ")).\n".utf8))
+            exit(2)
+        }
+        return target
+    }
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .filter:
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard let filter = try? Filter.parse(text) else { return }
+            // What parses compiles for both dialects and prints back to a filter that parses to itself.
+            _ = filter.sql(dialect: .sqlite)
+            _ = filter.sql(dialect: .postgres)
+            guard let again = try? Filter.parse(filter.description), again == filter else {
+                fatalError("'\(text)' printed as '\(filter.description)', which does not parse back to the same filter")
+            }
+        case .json:
+            guard let value = try? JSONValue(parsing: bytes) else { return }
+            // What parses prints to JSON that parses again.
+            guard (try? JSONValue(parsing: value.utf8)) != nil else { fatalError("\(value) printed as JSON that does not parse") }
+        case .batch:
+            guard let batch = try? WriteBatch(decoding: bytes) else { return }
+            // A batch that decodes encodes and decodes to the same batch (NaN compared by bits through the encoding).
+            guard (try? WriteBatch(decoding: batch.encoded()))?.encoded() == batch.encoded() else { fatalError("batch does not round-trip") }
+        case .spool:
+            let segment = Spool.Segment(url: URL(fileURLWithPath: "/fuzz.rlspool"), contents: bytes)
+            for index in 0..<segment.count { _ = segment.batch(at: index) }
+        }
+    }
+}
+
+/// libFuzzer's callback: one input through the selected target.
+func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    FuzzTarget.selected.run(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
+#if FUZZING
+/// libFuzzer's entry for programs that have a main of their own (SwiftPM gives every executable one).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+#endif
+
+/// Fuzzing (built with -DFUZZING): hands the command line to libFuzzer. Otherwise replays files through the selected
+/// target: `RUNLEDGER_FUZZ_TARGET=json runledger-fuzz crash-file …`.
+@main
+enum FuzzMain {
+    static func main() {
+        #if FUZZING
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzzOneInput($0, $1) })
+        #else
+        let target = FuzzTarget.selected
+        for path in CommandLine.arguments.dropFirst() {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                FileHandle.standardError.write(Data("Cannot read \(path).\n".utf8))
+                exit(1)
+            }
+            target.run([UInt8](data))
+        }
+        print("\(CommandLine.arguments.count - 1) input(s) through \(target.rawValue): no trap.")
+        #endif
+    }
+}
