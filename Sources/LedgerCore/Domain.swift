@@ -153,6 +153,15 @@ public struct MetricPoint: Sendable, Equatable {
         self.step = step
     }
 
+    /// The history's order, as the metrics table's key stores it: step, timestamp, value, with NaN stored as 0 and
+    /// after a 0 of the same step and timestamp.
+    public static func historyPrecedes(_ a: MetricPoint, _ b: MetricPoint) -> Bool {
+        (a.step, a.timestamp, a.storedValue, a.value.isNaN ? 1 : 0) < (b.step, b.timestamp, b.storedValue, b.value.isNaN ? 1 : 0)
+    }
+
+    /// The value column as stored: NaN is kept as 0 beside an is-NaN flag.
+    public var storedValue: Double { value.isNaN ? 0 : value }
+
     /// Whether this point replaces `other` as the latest value: the higher (step, timestamp, value) wins,
     /// and a NaN value ranks below every number.
     public func supersedes(_ other: MetricPoint) -> Bool {

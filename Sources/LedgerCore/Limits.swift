@@ -20,6 +20,8 @@ public enum Limits {
     public static let maxSearchResults = 50000
     /// The largest state document a project may hold, in UTF-8 bytes.
     public static let stateDocumentBytes = 8 << 20
+    /// Points one page of `metrics/get-history` returns at most, whatever `max_results` asks for.
+    public static let maxHistoryPage = 100_000
     /// Points a windowed read may return at once.
     public static let maxWindowPoints = 100_000
     /// Events a batch may carry, and the longest event message in characters.

@@ -43,6 +43,11 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint]
 
+    /// At most `limit` points of the history above, those after `after` in its order: a page of a long history read
+    /// without reading the rest (keyset paging on the metrics table's key).
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
+    func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint]
+
     /// Marks RUNNING runs whose last heartbeat is older than `heartbeatBefore` as KILLED, ending them at `endTime`;
     /// returns their ids. Finds runs whose process vanished. Runs that never sent a heartbeat (those of MLflow's
     /// clients, which send none) are left alone: silence from them says nothing about their process.
@@ -113,6 +118,13 @@ public struct RunPage: Sendable, Equatable {
 }
 
 extension TrackingStore {
+    /// A page of the whole history, for stores that cannot read a range (a server speaks MLflow's paging instead).
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
+        let history = try await metricHistory(runID: runID, key: key)
+        let start = after.map { last in history.firstIndex { MetricPoint.historyPrecedes(last, $0) } ?? history.endIndex } ?? history.startIndex
+        return Array(history[start...].prefix(limit))
+    }
+
     /// Creates a run, optionally with its first tags and params, in one transaction.
     @discardableResult
     public func createRun(_ run: NewRun, tags: [KeyValue] = [], params: [KeyValue] = []) async throws -> RunInfo {

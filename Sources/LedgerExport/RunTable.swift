@@ -25,35 +25,71 @@ public struct RunTable: Sendable {
 
     /// A table of `runs` with `columns` in order; an unknown column is an error that names it.
     public init(_ runs: [Run], columns: [String]) throws(LedgerError) {
-        guard columns.count <= Limits.keysPerRead else {
-            throw LedgerError(.invalidParameterValue, "An export may have at most \(Limits.keysPerRead) columns; this one asks for \(columns.count).")
-        }
-        let parsed = try columns.map { column throws(LedgerError) in try Column(parsing: column) }
-        self.columns = columns
-        self.rows = runs.map { run in parsed.map { $0.cell(of: run) } }
+        self.init(runs, layout: try Layout(columns: columns))
     }
 
     /// A table of `runs` with run_id, run_name, status, start_time, end_time and then every params.K, metrics.K
     /// (latest values) and tags.K that any run has, each sorted by key.
     public init(_ runs: [Run]) {
-        let columns = Self.defaultColumnList(runs)
-        self.columns = columns.map(\.name)
-        self.rows = runs.map { run in columns.map { $0.cell(of: run) } }
+        var keys = Layout.Keys()
+        for run in runs { keys.add(run) }
+        self.init(runs, layout: Layout(defaultFor: keys))
+    }
+
+    /// A table of `runs` in `layout`.
+    public init(_ runs: [Run], layout: Layout) {
+        self.columns = layout.names
+        self.rows = runs.map(layout.cells)
     }
 
     /// The default columns' names (see ``init(_:)``).
-    public static func defaultColumns(_ runs: [Run]) -> [String] { defaultColumnList(runs).map(\.name) }
+    public static func defaultColumns(_ runs: [Run]) -> [String] { RunTable(runs).columns }
 
-    private static func defaultColumnList(_ runs: [Run]) -> [Column] {
-        let params = Set(runs.flatMap(\.params.keys)).sorted().map(Column.param)
-        let metrics = Set(runs.flatMap(\.latestMetrics.keys)).sorted().map(Column.metric)
-        let tags = Set(runs.flatMap(\.tags.keys)).sorted().map(Column.tag)
-        return ["run_id", "run_name", "status", "start_time", "end_time"].map(Column.attribute) + params + metrics + tags
+    /// Which columns a table has, apart from its rows: what an export that streams its rows decides first.
+    public struct Layout: Sendable {
+        private let columns: [Column]
+
+        /// The params, metrics and tags that runs have, gathered run by run for the default layout.
+        public struct Keys: Sendable {
+            var params: Set<String> = [], metrics: Set<String> = [], tags: Set<String> = []
+
+            public init() {}
+
+            public mutating func add(_ run: Run) {
+                params.formUnion(run.params.keys)
+                metrics.formUnion(run.latestMetrics.keys)
+                tags.formUnion(run.tags.keys)
+            }
+        }
+
+        /// `columns` in order; an unknown column, or more than ``Limits/keysPerRead``, is an error that names it.
+        public init(columns: [String]) throws(LedgerError) {
+            guard columns.count <= Limits.keysPerRead else {
+                throw LedgerError(.invalidParameterValue, "An export may have at most \(Limits.keysPerRead) columns; this one asks for \(columns.count).")
+            }
+            self.columns = try columns.map { column throws(LedgerError) in try Column(parsing: column) }
+        }
+
+        /// run_id, run_name, status, start_time, end_time, then every param, metric and tag in `keys`, each sorted.
+        public init(defaultFor keys: Keys) {
+            columns = ["run_id", "run_name", "status", "start_time", "end_time"].map(Column.attribute) + keys.params.sorted().map(Column.param)
+                + keys.metrics.sorted().map(Column.metric) + keys.tags.sorted().map(Column.tag)
+        }
+
+        public var names: [String] { columns.map(\.name) }
+
+        public func cells(_ run: Run) -> [Cell] { columns.map { $0.cell(of: run) } }
+
+        /// The CSV header line.
+        public var csvHeader: String { CSV.line(names) }
+
+        /// One run as a CSV line.
+        public func csvLine(_ run: Run) -> String { CSV.line(cells(run).map(\.text)) }
     }
 
     /// What one column shows. Keys are taken by their UTF-8 bytes, so a key that starts with a combining mark
     /// (which Swift's `Character` view would merge with the dot before it) is still the key it was stored as.
-    private enum Column {
+    fileprivate enum Column: Sendable {
         case attribute(String)
         case param(String)
         case metric(String)

@@ -524,6 +524,14 @@ public struct PostgresStore: TrackingStore {
     }
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: nil, limit: nil)
+    }
+
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: after, limit: limit)
+    }
+
+    private func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
         let logger = logger
         return try await gate.run { connection in
             guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().first else {
@@ -531,10 +539,20 @@ public struct PostgresStore: TrackingStore {
             }
             let id = try row.decode(Int64.self)
             var points: [MetricPoint] = []
-            let rows = try await connection.query(
-                "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(id) AND key = \(key) ORDER BY step, timestamp, value, is_nan",
-                logger: logger
-            )
+            let query: PostgresQuery
+            if let after, let limit {
+                let (step, timestamp, value, isNaN) = (after.step, after.timestamp, after.storedValue, Int16(after.value.isNaN ? 1 : 0))
+                query = """
+                    SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(id) AND key = \(key)
+                    AND (step, timestamp, value, is_nan) > (\(step), \(timestamp), \(value), \(isNaN))
+                    ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(limit))
+                    """
+            } else if let limit {
+                query = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(id) AND key = \(key) ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(limit))"
+            } else {
+                query = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(id) AND key = \(key) ORDER BY step, timestamp, value, is_nan"
+            }
+            let rows = try await connection.query(query, logger: logger)
             for try await (step, timestamp, value, isNaN) in rows.decode((Int64, Int64, Double, Int16).self) {
                 points.append(MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step))
             }

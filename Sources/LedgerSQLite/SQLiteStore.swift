@@ -463,14 +463,38 @@ public struct SQLiteStore: TrackingStore {
     }
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: nil, limit: nil)
+    }
+
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: after, limit: limit)
+    }
+
+    private func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
         try await read { db in
             let id = try Self.internalID(of: runID, db: db)
             // Stepped through SQLite's C API: histories run to millions of points, and building a GRDB row per point
             // cost more than SQLite's own work (a chart of a 1M-point history waits for this loop).
-            let statement = try db.cachedStatement(
-                sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value, is_nan"
-            )
-            try statement.setArguments([id, key])
+            let statement: Statement
+            if let after, let limit {
+                statement = try db.cachedStatement(
+                    sql: """
+                        SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? AND (step, timestamp, value, is_nan) > (?, ?, ?, ?)
+                        ORDER BY step, timestamp, value, is_nan LIMIT ?
+                        """
+                )
+                try statement.setArguments([id, key, after.step, after.timestamp, after.storedValue, after.value.isNaN ? 1 : 0, limit])
+            } else if let limit {
+                statement = try db.cachedStatement(
+                    sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value, is_nan LIMIT ?"
+                )
+                try statement.setArguments([id, key, limit])
+            } else {
+                statement = try db.cachedStatement(
+                    sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value, is_nan"
+                )
+                try statement.setArguments([id, key])
+            }
             let handle = statement.sqliteStatement
             defer { sqlite3_reset(handle) }
             var points: [MetricPoint] = []

@@ -205,20 +205,64 @@ extension MLflowRoutes {
             throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid format '\(format.prefix(100))': valid values are csv and xlsx.")
         }
         let columns = try fields.strings("columns")
+        let name = "runs-" + query.experimentIDs.map(\.description).joined(separator: "-")
         query.maxResults = 1000
         query.pageToken = nil
-        var runs: [Run] = []
-        while true {
-            let page = try await store.searchRuns(query)
-            runs += page.runs
-            guard let token = page.nextPageToken else { break }
-            query.pageToken = token
+        // Errors (a bad column, filter or store) still answer as JSON: the layout is decided, and the first page read,
+        // before the response starts.
+        var layout = columns.isEmpty ? nil : try RunTable.Layout(columns: columns)
+        if layout == nil {
+            // The default columns are every key any run has: one pass over the keys first, holding no runs.
+            var keys = RunTable.Layout.Keys()
+            var scan = query
+            while true {
+                let page = try await store.searchRuns(scan)
+                for run in page.runs { keys.add(run) }
+                guard let token = page.nextPageToken else { break }
+                scan.pageToken = token
+            }
+            layout = RunTable.Layout(defaultFor: keys)
         }
-        let table = columns.isEmpty ? RunTable(runs) : try RunTable(runs, columns: columns)
-        let name = "runs-" + query.experimentIDs.map(\.description).joined(separator: "-")
-        if format == "csv" { return File(bytes: Array(table.csv().utf8), contentType: Self.exportTypes[0] + "; charset=utf-8", filename: name + ".csv") }
-        return File(bytes: [UInt8](try table.xlsx()), contentType: Self.exportTypes[1], filename: name + ".xlsx")
+        let chosen = layout ?? RunTable.Layout(defaultFor: RunTable.Layout.Keys())
+        let first = try await store.searchRuns(query)
+        if format == "xlsx" {
+            // A workbook is one zip: built whole, so it is bounded by the runs Excel holds in one sheet.
+            var runs = first.runs, token = first.nextPageToken
+            while let next = token {
+                guard runs.count < Self.workbookRuns else {
+                    throw APIError(
+                        .badRequest, "INVALID_PARAMETER_VALUE",
+                        "An XLSX export holds at most \(Self.workbookRuns) runs (one Excel sheet); narrow the filter or export CSV, which has no limit."
+                    )
+                }
+                query.pageToken = next
+                let page = try await store.searchRuns(query)
+                runs += page.runs
+                token = page.nextPageToken
+            }
+            let bytes = [UInt8](try RunTable(runs, layout: chosen).xlsx())
+            return File(body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)), contentType: Self.exportTypes[1], filename: name + ".xlsx")
+        }
+        // CSV streams page by page: an export of a million runs holds one page at a time.
+        let store = self.store, startQuery = query
+        let body = ResponseBody { writer in
+            var buffer = ByteBuffer(string: chosen.csvHeader)
+            var page = first, pageQuery = startQuery
+            while true {
+                for run in page.runs { buffer.writeString(chosen.csvLine(run)) }
+                try await writer.write(buffer)
+                buffer.clear()
+                guard let token = page.nextPageToken else { break }
+                pageQuery.pageToken = token
+                page = try await store.searchRuns(pageQuery)
+            }
+            try await writer.finish(nil)
+        }
+        return File(body: body, contentType: Self.exportTypes[0] + "; charset=utf-8", filename: name + ".csv")
     }
+
+    /// Runs one XLSX export may hold: an Excel sheet's rows, less the header.
+    static let workbookRuns = 1_048_575
 
     @Sendable func reapRuns(_ fields: RequestFields) async throws -> JSONValue {
         let before = try fields.requiredInt64("heartbeat_before")

@@ -163,7 +163,7 @@ struct MLflowRoutes: Sendable {
 
     /// A download: its bytes, media type and the name a browser saves it under.
     struct File: Sendable {
-        let bytes: [UInt8]
+        let body: ResponseBody
         let contentType: String
         let filename: String
     }
@@ -184,7 +184,7 @@ struct MLflowRoutes: Sendable {
                         var headers = HTTPFields()
                         headers[.contentType] = file.contentType
                         headers[.contentDisposition] = "attachment; filename=\"\(file.filename)\""
-                        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: file.bytes)))
+                        return Response(status: .ok, headers: headers, body: file.body)
                     }
                 }
             }
@@ -354,22 +354,39 @@ struct MLflowRoutes: Sendable {
     @Sendable func getMetricHistory(_ fields: RequestFields) async throws -> JSONValue {
         let runID = try fields.runID()
         let key = try fields.requiredString("metric_key")
-        let history = try await store.metricHistory(runID: runID, key: key)
-        let maxResults = Int(clamping: try fields.int64("max_results") ?? Int64(history.count))
-        guard maxResults >= 1 || history.isEmpty else {
-            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(maxResults) for parameter 'max_results': it must be at least 1.")
+        guard let requested = try fields.int64("max_results") else {
+            return .object([("metrics", JSONValue.metricPoints(key: key, try await store.metricHistory(runID: runID, key: key)[...]))])
         }
-        var offset = 0
+        guard requested >= 1 else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(requested) for parameter 'max_results': it must be at least 1.")
+        }
+        // A page is read by its key, after the last point of the page before: a long history is never read whole
+        // to answer one page of it.
+        let limit = Int(min(requested, Int64(Limits.maxHistoryPage)))
+        var after: MetricPoint?
         if let token = try fields.string("page_token"), !token.isEmpty {
-            guard let value = Int(token), value >= 0 else {
+            guard let point = Self.historyPosition(token) else {
                 throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid page token '\(token.prefix(100))': pass the next_page_token of a previous call.")
             }
-            offset = value
+            after = point
         }
-        let page = history.dropFirst(offset).prefix(max(maxResults, 1))
-        var members: [(String, JSONValue)] = [("metrics", JSONValue.metricPoints(key: key, page))]
-        if offset + page.count < history.count { members.append(("next_page_token", .string(String(offset + page.count)))) }
+        let page = try await store.metricHistory(runID: runID, key: key, after: after, limit: limit + 1)
+        var members: [(String, JSONValue)] = [("metrics", JSONValue.metricPoints(key: key, page.prefix(limit)))]
+        if page.count > limit, let last = page.prefix(limit).last { members.append(("next_page_token", .string(Self.historyToken(last)))) }
         return .object(members)
+    }
+
+    /// A history page token: the last point's place in the history, `step:timestamp:valueBits:isNaN`.
+    static func historyToken(_ point: MetricPoint) -> String {
+        "\(point.step):\(point.timestamp):\(String(point.storedValue.bitPattern, radix: 16)):\(point.value.isNaN ? 1 : 0)"
+    }
+
+    static func historyPosition(_ token: String) -> MetricPoint? {
+        let parts = token.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 4, let step = Int64(parts[0]), let timestamp = Int64(parts[1]), let bits = UInt64(parts[2], radix: 16),
+            parts[3] == "0" || parts[3] == "1"
+        else { return nil }
+        return MetricPoint(value: parts[3] == "1" ? .nan : Double(bitPattern: bits), timestamp: timestamp, step: step)
     }
 
     private func viewType(_ fields: RequestFields, _ name: String) throws -> ViewType {

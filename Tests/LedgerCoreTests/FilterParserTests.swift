@@ -37,6 +37,9 @@ struct FilterParserTests {
         "tags.`my tag` LIKE 'it''s%' or not (attributes.end_time IS NULL)",
         "params.`weird``key` IN ('a', 'b') and metrics.`x y` != 0.25",
         "attributes.run_id NOT IN ('0123456789abcdef0123456789abcdef')",
+        // Found by the filter fuzz target: a key that starts with a combining mark (U+06D7, U+0345) merges with the
+        // dot into one Character, so splitting `tags.KEY` by Characters lost the prefix.
+        "not (tags.\"\u{06D7}1S5g\"  IN('FINISHED'))", "params.\u{0345}combining = 'x'",
     ])
     func roundTrips(text: String) throws {
         let filter = try Filter.parse(text)

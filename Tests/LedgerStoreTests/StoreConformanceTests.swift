@@ -179,6 +179,32 @@ struct StoreConformanceTests {
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "soc") }
     }
 
+    @Test("a history read in pages after the last point of each is the whole history, NaN, ties and Int64 limits included", arguments: StoreBackend.all)
+    func historyPages(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        var metrics: [Metric] = (0..<40).map { (index: Int) -> Metric in
+            Metric(key: "m", value: Double(index % 7 - 3), timestamp: Int64(index % 3), step: Int64(index / 4))
+        }
+        let ties: [Double] = [.nan, 0, -0.5, 2]
+        metrics += ties.map { Metric(key: "m", value: $0, timestamp: 1, step: 5) }
+        metrics += [Metric(key: "m", value: 1, timestamp: .min, step: .min), Metric(key: "m", value: .nan, timestamp: .max, step: .max)]
+        try await store.logBatch(runID: id, metrics: metrics)
+        let whole = try await store.metricHistory(runID: id, key: "m")
+        for size in [1, 3, 7, 100] {
+            var pages: [MetricPoint] = [], after: MetricPoint? = nil
+            while true {
+                let page = try await store.metricHistory(runID: id, key: "m", after: after, limit: size)
+                #expect(page.count <= size)
+                pages += page
+                guard page.count == size, let last = page.last else { break }
+                after = last
+            }
+            #expect(pages.map { "\($0.step) \($0.timestamp) \($0.value)" } == whole.map { "\($0.step) \($0.timestamp) \($0.value)" }, "pages of \(size)")
+        }
+        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "m", after: nil, limit: 5) }
+    }
+
     @Test("a batch with an id is applied once, however often it is delivered", arguments: StoreBackend.all)
     func exactlyOnceBatches(backend: StoreBackend) async throws {
         let store = try await backend.make()

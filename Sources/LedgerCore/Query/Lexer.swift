@@ -142,7 +142,8 @@ struct Lexer {
         }
         let word = String(text)
         if Lexer.keywords.contains(word.uppercased()) { return Token(kind: .keyword(word.uppercased()), column: start) }
-        guard let dot = word.firstIndex(of: ".") else { return Token(kind: .identifier(prefix: nil, key: word), column: start) }
-        return Token(kind: .identifier(prefix: String(word[..<dot]), key: String(word[word.index(after: dot)...])), column: start)
+        // Split by scalars: a key that starts with a combining mark forms one Character with the dot before it.
+        guard let dot = text.firstIndex(of: ".") else { return Token(kind: .identifier(prefix: nil, key: word), column: start) }
+        return Token(kind: .identifier(prefix: String(text[..<dot]), key: String(text[text.index(after: dot)...])), column: start)
     }
 }
