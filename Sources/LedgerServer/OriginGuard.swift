@@ -48,9 +48,14 @@ public struct OriginPolicy: Sendable, Equatable {
 
     /// Whether a browser page at `origin` may call the API of a server reached as `authority`.
     public func allowsOrigin(_ origin: String, authority: String?) -> Bool {
-        let origin = origin.lowercased()
-        if let authority, let originAuthority = Self.authority(ofOrigin: origin), originAuthority == authority.lowercased() { return true }
-        return isListed(origin: origin)
+        Self.isSameOrigin(origin, authority: authority) || isListed(origin: origin)
+    }
+
+    /// Whether the page at `origin` was served by the server reached as `authority` (scheme aside: behind a TLS
+    /// proxy the server cannot know it).
+    static func isSameOrigin(_ origin: String, authority: String?) -> Bool {
+        guard let authority, let originAuthority = Self.authority(ofOrigin: origin.lowercased()) else { return false }
+        return originAuthority == authority.lowercased()
     }
 
     /// Whether `origin` is one of the extra origins given (not the server's own).
@@ -129,7 +134,7 @@ struct OriginGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return try await next(request, context)
         }
-        let sameOrigin = authority.map { OriginPolicy.authority(ofOrigin: origin.lowercased()) == $0.lowercased() } ?? false
+        let sameOrigin = OriginPolicy.isSameOrigin(origin, authority: authority)
         let listed = !sameOrigin && policy.isListed(origin: origin)
         if !sameOrigin && !listed && (Self.unsafeMethods.contains(request.method) || request.method == .options) {
             throw Self.crossSite("the page at \(origin.prefix(100))")
@@ -143,12 +148,8 @@ struct OriginGuardMiddleware<Context: RequestContext>: RouterMiddleware {
             headers[.accessControlMaxAge] = "600"
             return Response(status: .noContent, headers: headers)
         }
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        }
+        // The error middleware runs inside this one, so errors arrive here as responses and get the headers too.
+        var response = try await next(request, context)
         Self.addCORS(&response.headers, origin: origin)
         return response
     }
