@@ -41,7 +41,7 @@ final class WriterLoop {
                 lock.release()
                 continue
             }
-            // A folder left for another database stays for a ledger on that one (or `spool replay --any-database`).
+            // A folder left for another database stays for a ledger on that one (or `runledger spool replay --any-database`).
             if !configuration.replaysAnyDatabase, !identity.isEmpty, let written = segments.lazy.compactMap(Spool.identity(of:)).first, written != identity {
                 ledger.report(
                     "Spool folder \(folder.lastPathComponent) holds batches for \(written), not for \(identity): left untouched. "

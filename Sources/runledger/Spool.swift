@@ -24,7 +24,7 @@ extension RunLedgerCommand {
         struct Status: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show what is waiting in the spool. Changes nothing.")
             @OptionGroup var spool: SpoolOption
-            @Option(help: "table, or json: an array of {folder, segment, records, items, bytes, problem}.") var format: OutputFormat = .table
+            @Option(help: "table, or json: an array of {folder, segment, database, records, items, bytes, problem}.") var format: OutputFormat = .table
 
             func run() async throws {
                 let rows = Spool.folders(in: spool.url).flatMap { folder in
@@ -35,15 +35,16 @@ extension RunLedgerCommand {
                     print(JSONValue.array(rows.map { folder, segment in
                         .object([
                             ("folder", .string(folder)), ("segment", .string(segment.url.lastPathComponent)),
+                            ("database", segment.identity.map { .string($0) } ?? .null),
                             ("records", .integer(Int64(segment.count))), ("items", .integer(Int64(segment.items))),
                             ("bytes", .integer(Int64(segment.bytes))), ("problem", segment.problem.map { .string($0) } ?? .null),
                         ])
                     }))
                 case .table, .csv:
-                    var table = TextTable(headers: ["FOLDER", "SEGMENT", "RECORDS", "ITEMS", "BYTES", "PROBLEM"], numericColumns: [2, 3, 4])
+                    var table = TextTable(headers: ["FOLDER", "SEGMENT", "DATABASE", "RECORDS", "ITEMS", "BYTES", "PROBLEM"], numericColumns: [3, 4, 5])
                     table.rows = rows.map { folder, segment in
                         [
-                            folder, segment.url.lastPathComponent, String(segment.count), String(segment.items),
+                            folder, segment.url.lastPathComponent, segment.identity ?? "", String(segment.count), String(segment.items),
                             String(segment.bytes), segment.problem ?? "",
                         ]
                     }
@@ -56,10 +57,15 @@ extension RunLedgerCommand {
         struct Replay: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Send everything waiting in the spool to the database, exactly once, then remove it.",
-                discussion: "Folders still held by a running process are left to that process. Torn or corrupt records are reported and skipped."
+                discussion: """
+                    Folders still held by a running process are left to that process. Torn or corrupt records are reported \
+                    and skipped. A folder written for another database (spool status shows which) is left alone unless \
+                    --any-database is given.
+                    """
             )
             @OptionGroup var database: DatabaseOptions
             @OptionGroup var spool: SpoolOption
+            @Flag(help: "Replay folders written for another database into this one too.") var anyDatabase = false
 
             func run() async throws {
                 try await reportingErrors {
@@ -69,7 +75,8 @@ extension RunLedgerCommand {
                         return
                     }
                     try await database.writing { store in
-                        let ledger = Ledger(store: store, configuration: LedgerConfiguration(spoolDirectory: spool.url, logger: cliLogger()))
+                        let configuration = LedgerConfiguration(spoolDirectory: spool.url, replaysAnyDatabase: anyDatabase, logger: cliLogger())
+                        let ledger = Ledger(store: store, configuration: configuration)
                         try await withThrowingTaskGroup(of: Bool.self) { group in
                             group.addTask {
                                 try await ledger.run()
@@ -100,7 +107,8 @@ extension RunLedgerCommand {
                         if !left.isEmpty {
                             throw LedgerError(
                                 .storeUnavailable,
-                                "\(left.count) spool segment(s) are still waiting (the database is unavailable, or a running process owns them). Try again later."
+                                "\(left.count) spool segment(s) are still waiting (the database is unavailable, a running process owns them, or they were "
+                                    + "written for another database: see 'runledger spool status'). Try again later, or give --any-database."
                             )
                         }
                     }

@@ -80,6 +80,29 @@ struct SpoolCLITests {
         #expect(try CLI.run(["spool", "replay", "--spool", spool, "--database", database]).stderr.contains("Nothing to replay"))
     }
 
+    @Test("a spool written for one database is not replayed into another unless --any-database says so")
+    func wrongDatabase() throws {
+        let folder = temporaryFolder()
+        let mine = folder.appendingPathComponent("mine.sqlite").path, other = folder.appendingPathComponent("other.sqlite").path
+        let spool = folder.appendingPathComponent("spool").path
+        for database in [mine, other] { #expect(try CLI.run(["migrate", "up", "--database", database]).status == 0) }
+        let lock = try PythonLockHolder(path: mine)
+        let study = try CLI.run(["--database", mine, "--runs", "1", "--steps", "10", "--spool", spool, "--experiment", "away", "--close-timeout", "1"], executable: "energy-study")
+        lock.release()
+        #expect(study.status == 0, "\(study.stderr)")
+        let status = try jsonArray(try CLI.run(["spool", "status", "--spool", spool, "--format", "json"]).stdout)
+        #expect(!status.isEmpty && status.allSatisfy { ($0["database"] as? String)?.hasSuffix("/mine.sqlite") == true }, "\(status)")
+
+        let refused = try CLI.run(["spool", "replay", "--spool", spool, "--database", other])
+        #expect(refused.status == 2 && refused.stderr.contains("another database"), "\(refused.stderr)")
+        let untouched = try CLI.run(["runs", "search", "--database", other, "--experiment", "away", "--format", "json"])
+        #expect(untouched.status != 0 && untouched.stderr.contains("away"), "the other database never heard of the study: \(untouched.stdout)")
+
+        let forced = try CLI.run(["spool", "replay", "--spool", spool, "--database", other, "--any-database"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try jsonArray(try CLI.run(["runs", "search", "--database", other, "--experiment", "away", "--format", "json"]).stdout).count == 1)
+    }
+
     @Test("runs reap marks only silent RUNNING runs as KILLED, and --older-than is validated")
     func reap() throws {
         let folder = temporaryFolder()
