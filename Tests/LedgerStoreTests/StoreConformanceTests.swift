@@ -205,6 +205,25 @@ struct StoreConformanceTests {
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "m", after: nil, limit: 5) }
     }
 
+    @Test("U+0000 is refused in every name and value as the caller's error, naming the field, and nothing of the batch is stored", arguments: StoreBackend.all)
+    func nulRefused(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        let cases: [(String, WriteOperation)] = [
+            ("param 'p'", .logParams(id, [KeyValue("p", "a\u{0}b")])), ("tag 't'", .setTags(id, [KeyValue("t", "\u{0}")])),
+            ("run_name", .updateRun(id, RunUpdate(name: "x\u{0}"))), ("user_id", .createRun(NewRun(experimentID: .defaultExperiment, startTime: 1, userID: "\u{0}"))),
+            ("event message", .logEvents(id, [RunEvent(timestamp: 1, kind: "k", message: "\u{0}")])),
+        ]
+        for (field, operation) in cases {
+            await expectLedgerError(.invalidParameterValue, field) { _ = try await store.write(WriteBatch([.logParams(id, [KeyValue("ok", "1")]), operation])) }
+        }
+        await expectLedgerError(.invalidParameterValue, "U+0000") { _ = try await store.createExperiment(name: "a\u{0}", artifactLocation: nil, tags: []) }
+        await expectLedgerError(.invalidParameterValue, "U+0000") {
+            try await store.updateExperiment(id: .defaultExperiment, .setTag(KeyValue("t", "\u{0}")))
+        }
+        #expect(try await store.run(id).params.isEmpty, "the batch's other operation was not stored either")
+    }
+
     @Test("a batch with an id is applied once, however often it is delivered", arguments: StoreBackend.all)
     func exactlyOnceBatches(backend: StoreBackend) async throws {
         let store = try await backend.make()
