@@ -3,7 +3,7 @@ import Hummingbird
 
 /// The Results Explorer: static HTML, CSS and JavaScript modules shipped as package resources, read once at start-up.
 /// App paths (`/`, `/experiments/…`) answer with the page, so that a link to any view opens it; the page reads the
-/// API like any other client.
+/// API like any other client. They hold no data and need no token (they are registered outside the token groups).
 struct DashboardRoutes: Sendable {
     struct Asset: Sendable {
         let bytes: [UInt8]
@@ -12,11 +12,6 @@ struct DashboardRoutes: Sendable {
     }
 
     let assets: [String: Asset]
-
-    /// Paths that hold no data and need no token: the page asks for one when the API does.
-    static func isPublic(_ path: String) -> Bool {
-        path == "/" || path == "/experiments" || path.hasPrefix("/experiments/") || path.hasPrefix("/ui/")
-    }
 
     init() {
         var assets: [String: Asset] = [:]
