@@ -210,8 +210,8 @@ extension MLflowRoutes {
         query.pageToken = nil
         // Errors (a bad column, filter or store) still answer as JSON: the layout is decided, and the first page read,
         // before the response starts.
-        var layout = columns.isEmpty ? nil : try RunTable.Layout(columns: columns)
-        if layout == nil {
+        let chosen: RunTable.Layout
+        if columns.isEmpty {
             // The default columns are every key any run has: one pass over the keys first, holding no runs.
             var keys = RunTable.Layout.Keys()
             var scan = query
@@ -221,9 +221,10 @@ extension MLflowRoutes {
                 guard let token = page.nextPageToken else { break }
                 scan.pageToken = token
             }
-            layout = RunTable.Layout(defaultFor: keys)
+            chosen = RunTable.Layout(defaultFor: keys)
+        } else {
+            chosen = try RunTable.Layout(columns: columns)
         }
-        let chosen = layout ?? RunTable.Layout(defaultFor: RunTable.Layout.Keys())
         let first = try await store.searchRuns(query)
         if format == "xlsx" {
             // A workbook is one zip: built whole, so it is bounded by the runs Excel holds in one sheet.

@@ -28,15 +28,18 @@ enum FuzzTarget: String, CaseIterable {
             _ = filter.sql(dialect: .sqlite)
             _ = filter.sql(dialect: .postgres)
             guard let again = try? Filter.parse(filter.description), again == filter else {
+                // Only this fuzz executable traps, on purpose: libFuzzer reports a trap as a finding. No server or CLI
+                // path runs this file.
                 fatalError("'\(text)' printed as '\(filter.description)', which does not parse back to the same filter")
             }
         case .json:
             guard let value = try? JSONValue(parsing: bytes) else { return }
-            // What parses prints to JSON that parses again.
+            // What parses prints to JSON that parses again (a deliberate trap for libFuzzer, as above).
             guard (try? JSONValue(parsing: value.utf8)) != nil else { fatalError("\(value) printed as JSON that does not parse") }
         case .batch:
             guard let batch = try? WriteBatch(decoding: bytes) else { return }
-            // A batch that decodes encodes and decodes to the same batch (NaN compared by bits through the encoding).
+            // A batch that decodes encodes and decodes to the same batch (NaN compared by bits through the encoding);
+            // a deliberate trap for libFuzzer, as above.
             guard (try? WriteBatch(decoding: batch.encoded()))?.encoded() == batch.encoded() else { fatalError("batch does not round-trip") }
         case .spool:
             let segment = Spool.Segment(url: URL(fileURLWithPath: "/fuzz.rlspool"), contents: bytes)
