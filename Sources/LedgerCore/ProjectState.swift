@@ -134,6 +134,9 @@ extension LedgerError {
         LedgerError(.resourceDoesNotExist, "No project named '\(name)': create it first (`runledger projects create \(name)`).")
     }
 
+    /// A project of this name exists already.
+    public static func projectExists(_ name: String) -> LedgerError { LedgerError(.resourceAlreadyExists, "A project named '\(name)' exists already.") }
+
     /// A write to an archived project, with the command that makes it writable again.
     public static func archivedProject(_ name: String) -> LedgerError {
         LedgerError(.invalidState, "Project '\(name)' is archived: `runledger projects switch \(name)` makes it active again.")

@@ -74,7 +74,7 @@ extension PostgresStore {
     ) async throws -> T {
         let gate = try makeGate(location, options: options)
         do {
-            let migrator = try files.map { PostgresMigrator(files: $0, historyTable: PostgresMigrator.userHistoryTable) } ?? PostgresMigrator()
+            let migrator = try files.map { PostgresMigrator(files: $0, table: .user) } ?? PostgresMigrator()
             let result = try await body(PostgresMigrations(gate: gate, migrator: migrator, clock: options.clock))
             await gate.shutdown()
             return result

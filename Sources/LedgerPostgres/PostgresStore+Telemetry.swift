@@ -13,12 +13,12 @@ extension PostgresStore {
             switch window.scope {
             case .run(let runID):
                 guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().first else {
-                    throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+                    throw LedgerError.runNotFound(runID)
                 }
                 runs = [(try row.decode(Int64.self), runID)]
             case .experiment(let id):
                 guard try await !connection.query("SELECT 1 FROM experiments WHERE experiment_id = \(id.rawValue)", logger: logger).collect().isEmpty else {
-                    throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+                    throw LedgerError.experimentNotFound(id)
                 }
                 // Only runs that have one of the keys: latest_metrics says which.
                 runs = try await connection.query(
@@ -77,7 +77,7 @@ extension PostgresStore {
         let logger = logger
         return try await gate.run { connection in
             guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(query.runID.rawValue)", logger: logger).collect().first else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(query.runID) not found.")
+                throw LedgerError.runNotFound(query.runID)
             }
             let id = try row.decode(Int64.self)
             let rows = try await connection.query(
@@ -128,7 +128,7 @@ extension PostgresStore {
             if let experiment = policy.experimentID,
                 try await connection.query("SELECT 1 FROM experiments WHERE experiment_id = \(experiment.rawValue)", logger: logger).collect().isEmpty
             {
-                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(experiment).")
+                throw LedgerError.experimentNotFound(experiment)
             }
             let rows = try await connection.query(
                 """
@@ -148,138 +148,123 @@ extension PostgresStore {
         let logger = logger
         try await gate.transaction { connection in
             let rows = try await connection.query("DELETE FROM retention_policies WHERE policy_id = \(id) RETURNING 1", logger: logger).collect()
-            if rows.isEmpty { throw LedgerError(.resourceDoesNotExist, "No retention policy with id \(id) (see `runledger retention list`).") }
+            if rows.isEmpty { throw LedgerError.retentionPolicyNotFound(id) }
         }
     }
 
     public func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount {
-        try policy.validate()
-        let cursor = try PruneCursor(resume)
-        let budget = Int64(dryRun ? Int(Int32.max) : max(1, budget))
-        let experiment = policy.experimentID?.rawValue
+        let start = try PrunePlan(policy, now: now, budget: budget, dryRun: dryRun, resume: resume)
         let logger = logger
         let body: @Sendable (PostgresConnection) async throws -> PruneCount = { connection in
-            var count = PruneCount()
-            if case .events = cursor, let maxAge = policy.maxAge {
-                let kinds = try await connection.query("SELECT DISTINCT kind FROM run_events", logger: logger).collect()
-                    .map { try $0.decode(String.self) }.filter(policy.covers)
-                if !kinds.isEmpty {
-                    let verb = dryRun ? "SELECT count(*) FROM run_events WHERE ctid IN" : "WITH gone AS (DELETE FROM run_events WHERE ctid IN"
-                    let tail = dryRun ? "" : " RETURNING 1) SELECT count(*) FROM gone"
-                    var query = PostgresQuery(
-                        unsafeSQL: """
-                            \(verb) (SELECT e.ctid FROM run_events e JOIN runs r ON r.id = e.run_id
-                            WHERE e.timestamp < $1 AND e.kind = ANY($2) AND ($3::bigint IS NULL OR r.experiment_id = $3::bigint) LIMIT $4)\(tail)
-                            """
-                    )
-                    query.binds.append(RetentionPolicy.cutoff(now, maxAge))
-                    query.binds.append(kinds)
-                    query.binds.append(experiment)
-                    query.binds.append(budget)
-                    let removed = Int(try await connection.query(query, logger: logger).collect()[0].decode(Int64.self))
-                    count.events = removed
-                    if !dryRun && removed >= budget { return PruneCount(events: removed, resume: PruneCursor.events.text) }
-                }
-            }
-            var after: (Int64, String) = (.min, "")
-            if case .pair(let run, let key) = cursor { after = (run, key) }
-            // The resumed pair itself is processed again (it may have points left); later pages start after their last pair.
-            var inclusive = true
-            var remaining = Int(budget) - count.events
-            // Pairs in pages, so that a pass over every experiment never holds all of them at once.
+            var plan = start
+            var action = plan.start()
             while true {
-                let page = try await connection.query(
-                    """
-                    SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id
-                    WHERE ((lm.run_id, lm.key) > (\(after.0), \(after.1)) OR (\(inclusive) AND lm.run_id = \(after.0) AND lm.key = \(after.1)))
-                      AND (\(experiment)::bigint IS NULL OR r.experiment_id = \(experiment)::bigint)
-                    ORDER BY lm.run_id, lm.key LIMIT 500
-                    """,
-                    logger: logger
-                ).collect().map { try $0.decode((Int64, String).self) }
-                for (run, key) in page where policy.covers(key) {
-                    let removed = try await Self.prunePair(run: run, key: key, policy: policy, now: now, budget: remaining, dryRun: dryRun, connection, logger)
-                    count.points += removed
-                    remaining -= removed
-                    // The budget ran out in this pair: the next pass starts with it again, as it may have points left.
-                    if remaining <= 0 { return PruneCount(points: count.points, events: count.events, resume: PruneCursor.pair(run: run, key: key).text) }
-                }
-                guard page.count == 500, let last = page.last else { return count }
-                after = last
-                inclusive = false
+                if case .finished(let count) = action { return count }
+                action = plan.next(try await Self.perform(action, of: plan, connection, logger))
             }
         }
         return dryRun ? try await gate.run(body) : try await gate.transaction(body)
     }
 
-    private static func prunePair(
-        run: Int64, key: String, policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, _ connection: PostgresConnection, _ logger: Logger
-    ) async throws -> Int {
-        var removed = 0
-        if let maxAge = policy.maxAge {
-            // Old points live in the step ranges of spans that began before the cutoff.
-            let cutoff = RetentionPolicy.cutoff(now, maxAge)
-            let spans = try await connection.query(
-                "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(cutoff)",
-                logger: logger
-            ).collect().map { row in
-                let (first, last, low, high) = try row.decode((Int64, Int64, Int64, Int64).self)
-                return MetricSpan(firstStep: first, lastStep: last, minTimestamp: low, maxTimestamp: high)
-            }
-            for range in MetricSpan.stepRanges(spans) where removed < budget {
-                let (low, high) = (range.lowerBound, range.upperBound)
-                let rows =
-                    dryRun
-                    ? try await connection.query(
-                        "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(low) AND \(high) AND timestamp < \(cutoff)",
-                        logger: logger
-                    ).collect()
-                    : try await connection.query(
-                        """
-                        WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
-                            AND step BETWEEN \(low) AND \(high) AND timestamp < \(cutoff) LIMIT \(Int64(budget - removed))) RETURNING 1)
-                        SELECT count(*) FROM gone
-                        """,
-                        logger: logger
-                    ).collect()
-                removed += Int(try rows[0].decode(Int64.self))
-            }
-            // A span wholly older than the cutoff holds nothing any more once the pass got through.
-            if !dryRun && removed < budget {
-                try await connection.query("DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND max_timestamp < \(cutoff)", logger: logger)
-            }
+    /// Does one step of a retention pass (see ``PrunePlan/Action``).
+    private static func perform(_ action: PrunePlan.Action, of plan: PrunePlan, _ connection: PostgresConnection, _ logger: Logger) async throws
+        -> PrunePlan.Answer
+    {
+        let experiment = plan.experimentID
+        // Removes (a dry run counts) the rows a `ctid` selection names; `limit` is bound.
+        func removed(_ table: String, _ selection: PostgresQuery) async throws -> Int {
+            let sql =
+                plan.dryRun
+                ? "SELECT count(*) FROM \(table) WHERE ctid IN (\(selection.sql))"
+                : "WITH gone AS (DELETE FROM \(table) WHERE ctid IN (\(selection.sql)) RETURNING 1) SELECT count(*) FROM gone"
+            return Int(try await connection.query(PostgresQuery(unsafeSQL: sql, binds: selection.binds), logger: logger).collect()[0].decode(Int64.self))
         }
-        if let keep = policy.maxPointsPerKey, removed < budget {
-            if dryRun {
-                let age = policy.maxAge.map { RetentionPolicy.cutoff(now, $0) } ?? .min
-                let rows = try await connection.query(
-                    "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp >= \(age)", logger: logger
-                ).collect()
-                removed += max(0, Int(try rows[0].decode(Int64.self)) - keep)
-            } else if let cutoff = try await connection.query(
+        switch action {
+        case .listEventKinds:
+            return .kinds(try await connection.query("SELECT DISTINCT kind FROM run_events", logger: logger).collect().map { try $0.decode(String.self) })
+        case .removeEvents(let kinds, let before, let limit):
+            return .count(
+                try await removed(
+                    "run_events",
+                    """
+                    SELECT e.ctid FROM run_events e JOIN runs r ON r.id = e.run_id
+                    WHERE e.timestamp < \(before) AND e.kind = ANY(\(kinds)) AND (\(experiment)::bigint IS NULL OR r.experiment_id = \(experiment)::bigint)
+                    LIMIT \(Int64(limit))
+                    """
+                )
+            )
+        case .listPairs(let run, let key, let inclusive, let limit):
+            let rows = try await connection.query(
                 """
-                SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)
-                ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1 OFFSET \(Int64(keep - 1))
+                SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id
+                WHERE ((lm.run_id, lm.key) > (\(run), \(key)) OR (\(inclusive) AND lm.run_id = \(run) AND lm.key = \(key)))
+                  AND (\(experiment)::bigint IS NULL OR r.experiment_id = \(experiment)::bigint)
+                ORDER BY lm.run_id, lm.key LIMIT \(Int64(limit))
                 """,
                 logger: logger
-            ).collect().first {
-                let (step, timestamp, value, isNaN) = try cutoff.decode((Int64, Int64, Double, Int16).self)
-                // Everything before the keep-th newest point in the history's own order goes, oldest first.
-                let rows = try await connection.query(
-                    """
-                    WITH gone AS (DELETE FROM metrics WHERE ctid IN (SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key)
-                        AND (step, timestamp, value, is_nan) < (\(step), \(timestamp), \(value), \(isNaN))
-                        ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(budget - removed))) RETURNING 1) SELECT count(*) FROM gone
-                    """,
-                    logger: logger
-                ).collect()
-                removed += Int(try rows[0].decode(Int64.self))
-                if removed < budget {
-                    try await connection.query("DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND last_step < \(step)", logger: logger)
+            ).collect()
+            return .pairs(try rows.map { row in try row.decode((Int64, String).self) }.map { (run: $0.0, key: $0.1) })
+        case .listSpans(let run, let key, let before):
+            let rows = try await connection.query(
+                "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(before)",
+                logger: logger
+            ).collect()
+            return .spans(
+                try rows.map { row in
+                    let (first, last, low, high) = try row.decode((Int64, Int64, Int64, Int64).self)
+                    return MetricSpan(firstStep: first, lastStep: last, minTimestamp: low, maxTimestamp: high)
                 }
-            }
+            )
+        case .removeOldPoints(let run, let key, let steps, let before, let limit):
+            let (low, high) = (steps.lowerBound, steps.upperBound)
+            return .count(
+                try await removed(
+                    "metrics",
+                    """
+                    SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(low) AND \(high) AND timestamp < \(before)
+                    LIMIT \(Int64(limit))
+                    """
+                )
+            )
+        case .dropSpans(let run, let key, let before):
+            try await connection.query("DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND max_timestamp < \(before)", logger: logger)
+            return .done
+        case .countPoints(let run, let key, let since):
+            let rows = try await connection.query(
+                "SELECT count(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp >= \(since)", logger: logger
+            ).collect()
+            return .count(Int(try rows[0].decode(Int64.self)))
+        case .findNewest(let run, let key, let offset):
+            let row = try await connection.query(
+                """
+                SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)
+                ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1 OFFSET \(Int64(offset))
+                """,
+                logger: logger
+            ).collect().first
+            return .point(
+                try row.map { row in
+                    let (step, timestamp, value, isNaN) = try row.decode((Int64, Int64, Double, Int16).self)
+                    return MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step)
+                }
+            )
+        case .removePointsBefore(let run, let key, let point, let limit):
+            let (step, timestamp, value, isNaN) = (point.step, point.timestamp, point.storedValue, Int16(point.value.isNaN ? 1 : 0))
+            return .count(
+                try await removed(
+                    "metrics",
+                    """
+                    SELECT ctid FROM metrics WHERE run_id = \(run) AND key = \(key) AND (step, timestamp, value, is_nan) < (\(step), \(timestamp), \(value), \(isNaN))
+                    ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(limit))
+                    """
+                )
+            )
+        case .dropSpansBefore(let run, let key, let step):
+            try await connection.query("DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND last_step < \(step)", logger: logger)
+            return .done
+        case .finished:
+            return .done
         }
-        return removed
     }
 
     // MARK: Projects and state documents
@@ -313,7 +298,7 @@ extension PostgresStore {
                 rows = try await connection.query(
                     "INSERT INTO projects (name, created_at) VALUES (\(name), \(now)) ON CONFLICT (name) DO NOTHING RETURNING 1", logger: logger
                 ).collect()
-                if rows.isEmpty { throw LedgerError(.resourceAlreadyExists, "A project named '\(name)' exists already.") }
+                if rows.isEmpty { throw LedgerError.projectExists(name) }
                 return
             case .archive:
                 rows = try await connection.query("UPDATE projects SET archived = TRUE WHERE name = \(name) RETURNING 1", logger: logger).collect()

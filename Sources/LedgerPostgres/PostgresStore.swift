@@ -35,11 +35,7 @@ public struct PostgresStore: TrackingStore {
         do {
             let migrator = migrator
             let logger = logger
-            let plan = try await gate.run { try await migrator.plan($0, logger: logger) }
-            if let next = plan.pending.first {
-                return LedgerError(.schemaPending, "Migration \(next.filename) is pending.")
-            }
-            return nil
+            return StoreRules.health(try await gate.run { try await migrator.plan($0, logger: logger) })
         } catch let error as LedgerError {
             return error
         } catch {
@@ -50,14 +46,12 @@ public struct PostgresStore: TrackingStore {
     // MARK: Experiments
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
-        try Validation.checkExperimentName(name)
-        for tag in tags { try Validation.checkExperimentTag(tag) }
-        if let artifactLocation { try Validation.checkNoNUL(artifactLocation, field: "artifact_location") }
+        try StoreRules.checkNewExperiment(name: name, artifactLocation: artifactLocation, tags: tags)
         let now = clock()
         let logger = logger
         let id = try await gate.transaction(idempotent: false) { connection -> Int64 in
             if try await !connection.query("SELECT 1 FROM experiments WHERE name = \(name)", logger: logger).collect().isEmpty {
-                throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
+                throw LedgerError.experimentExists(name)
             }
             let rows = try await connection.query(
                 "INSERT INTO experiments (name, artifact_location, creation_time, last_update_time) VALUES (\(name), \(artifactLocation ?? ""), \(now), \(now)) RETURNING experiment_id",
@@ -65,10 +59,10 @@ public struct PostgresStore: TrackingStore {
             ).collect()
             let id = try rows[0].decode(Int64.self)
             if artifactLocation == nil {
-                try await connection.query("UPDATE experiments SET artifact_location = \("mlflow-artifacts:/\(id)") WHERE experiment_id = \(id)", logger: logger)
+                try await connection.query("UPDATE experiments SET artifact_location = \(StoreRules.defaultArtifactLocation(id)) WHERE experiment_id = \(id)", logger: logger)
             }
             if !tags.isEmpty {
-                let (keys, values) = Self.lastValues(tags)
+                let (keys, values) = StoreRules.lastValues(tags)
                 try await connection.query(
                     """
                     INSERT INTO experiment_tags (experiment_id, key, value) SELECT \(id), k, v FROM unnest(\(keys)::text[], \(values)::text[]) AS t(k, v)
@@ -86,7 +80,7 @@ public struct PostgresStore: TrackingStore {
         let logger = logger
         return try await gate.run { connection in
             guard let experiment = try await Self.fetchExperiments(connection, "WHERE experiment_id = $1", [id.rawValue], logger).first else {
-                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+                throw LedgerError.experimentNotFound(id)
             }
             return experiment
         }
@@ -120,28 +114,24 @@ public struct PostgresStore: TrackingStore {
         let logger = logger
         try await gate.transaction { connection in
             guard try await !connection.query("SELECT 1 FROM experiments WHERE experiment_id = \(id.rawValue) FOR UPDATE", logger: logger).collect().isEmpty
-            else { throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).") }
+            else { throw LedgerError.experimentNotFound(id) }
+            try StoreRules.checkChange(change, of: id)
             switch change {
             case .rename(let name):
-                try Validation.checkExperimentName(name)
                 if try await !connection.query(
                     "SELECT 1 FROM experiments WHERE name = \(name) AND experiment_id <> \(id.rawValue)", logger: logger
                 ).collect().isEmpty {
-                    throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
+                    throw LedgerError.experimentExists(name)
                 }
                 try await connection.query(
                     "UPDATE experiments SET name = \(name), last_update_time = \(now) WHERE experiment_id = \(id.rawValue)", logger: logger
                 )
             case .setLifecycle(let stage):
-                if stage == .deleted && id == .defaultExperiment {
-                    throw LedgerError(.invalidParameterValue, "Cannot delete the default experiment '0'. This is an internally reserved experiment.")
-                }
                 try await connection.query(
                     "UPDATE experiments SET lifecycle_stage = \(stage.rawValue), last_update_time = \(now) WHERE experiment_id = \(id.rawValue)",
                     logger: logger
                 )
             case .setTag(let tag):
-                try Validation.checkExperimentTag(tag)
                 try await connection.query(
                     """
                     INSERT INTO experiment_tags (experiment_id, key, value) VALUES (\(id.rawValue), \(tag.key), \(tag.value))
@@ -212,53 +202,38 @@ public struct PostgresStore: TrackingStore {
             ).collect()
             if inserted.isEmpty { return .alreadyApplied }
         }
-        var runs: [RunID: RunRow] = [:]
+        var runs: [RunID: RunRecord] = [:]
         for operation in batch.operations {
             try await apply(operation, connection: connection, runs: &runs, now: now)
         }
         return .applied
     }
 
-    private struct RunRow {
-        var id: Int64
-        var status: RunStatus
-        var endTime: Int64?
-        var lifecycle: LifecycleStage
-    }
-
-    private func runRow(_ runID: RunID, connection: PostgresConnection, cache: inout [RunID: RunRow], lock: Bool = false) async throws -> RunRow {
+    private func runRow(_ runID: RunID, connection: PostgresConnection, cache: inout [RunID: RunRecord], lock: Bool = false) async throws -> RunRecord {
         if let row = cache[runID] { return row }
         let sql = "SELECT id, status, end_time, lifecycle_stage FROM runs WHERE run_uuid = $1" + (lock ? " FOR UPDATE" : "")
         var binds = PostgresBindings()
         binds.append(runID.rawValue)
         guard let row = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect().first else {
-            throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+            throw LedgerError.runNotFound(runID)
         }
         let (id, status, endTime, lifecycle) = try row.decode((Int64, String, Int64?, String).self)
-        let run = RunRow(id: id, status: RunStatus(rawValue: status) ?? .running, endTime: endTime, lifecycle: LifecycleStage(rawValue: lifecycle) ?? .active)
-        if run.lifecycle != .active {
-            throw LedgerError(.invalidParameterValue, "The run \(runID) must be in the 'active' state. Current state is \(run.lifecycle.rawValue).")
-        }
+        let run = try RunRecord(id: id, status: status, endTime: endTime, lifecycle: lifecycle).writable(runID)
         cache[runID] = run
         return run
     }
 
-    private func apply(_ operation: WriteOperation, connection: PostgresConnection, runs: inout [RunID: RunRow], now: Int64) async throws {
+    private func apply(_ operation: WriteOperation, connection: PostgresConnection, runs: inout [RunID: RunRecord], now: Int64) async throws {
         let logger = logger
         switch operation {
         case .createRun(var new):
             if let name = new.experimentName {
                 new.experimentID = try await experimentID(named: name, connection: connection, now: now)
             }
-            guard let experiment = try await connection.query(
+            let experiment = try await connection.query(
                 "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = \(new.experimentID.rawValue)", logger: logger
-            ).collect().first else { throw LedgerError(.resourceDoesNotExist, "No experiment with id \(new.experimentID).") }
-            let (stage, location) = try experiment.decode((String, String).self)
-            guard stage == LifecycleStage.active.rawValue else {
-                throw LedgerError(.invalidParameterValue, "The experiment \(new.experimentID) must be in the 'active' state to create runs in it.")
-            }
-            let endTime: Int64? = new.status.isTerminal ? new.startTime : nil
-            let artifactURI = location.isEmpty ? "" : "\(location)/\(new.runID)/artifacts"
+            ).collect().first
+            let (endTime, artifactURI) = try StoreRules.newRun(new, experiment: try experiment?.decode((String, String).self))
             let inserted = try await connection.query(
                 """
                 INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id, artifact_uri)
@@ -268,8 +243,8 @@ public struct PostgresStore: TrackingStore {
                 """,
                 logger: logger
             ).collect()
-            guard let row = inserted.first else { throw LedgerError(.resourceAlreadyExists, "A run with id \(new.runID) already exists.") }
-            runs[new.runID] = RunRow(id: try row.decode(Int64.self), status: new.status, endTime: endTime, lifecycle: .active)
+            guard let row = inserted.first else { throw LedgerError.runExists(new.runID) }
+            runs[new.runID] = RunRecord(id: try row.decode(Int64.self), status: new.status, endTime: endTime, lifecycle: .active)
 
         case .logMetrics(let runID, let metrics):
             let run = try await runRow(runID, connection: connection, cache: &runs)
@@ -290,19 +265,11 @@ public struct PostgresStore: TrackingStore {
                 "SELECT key, value FROM params WHERE run_id = \(run.id) AND key = ANY(\(keys))", logger: logger
             ).decode((String, String).self) { stored[key] = value }
             // Params are immutable: the first value logged stays, and a different one is refused.
-            for param in params {
-                if let existing = stored[param.key], existing != param.value {
-                    throw LedgerError(
-                        .invalidParameterValue,
-                        "Changing param values is not allowed. Param with key='\(param.key)' was already logged with value='\(existing)' "
-                            + "for run ID='\(runID)'. Attempted logging new value '\(param.value)'."
-                    )
-                }
-            }
+            for param in params { try StoreRules.checkParam(param, existing: stored[param.key], runID: runID) }
 
         case .setTags(let runID, let tags):
             let run = try await runRow(runID, connection: connection, cache: &runs)
-            let (keys, values) = Self.lastValues(tags)
+            let (keys, values) = StoreRules.lastValues(tags)
             try await connection.query(
                 """
                 INSERT INTO tags (run_id, key, value) SELECT \(run.id), k, v FROM unnest(\(keys)::text[], \(values)::text[]) AS t(k, v)
@@ -311,7 +278,7 @@ public struct PostgresStore: TrackingStore {
                 logger: logger
             )
             // MLflow keeps the run name and this tag in step.
-            if let index = keys.lastIndex(of: "mlflow.runName") {
+            if let index = keys.lastIndex(of: StoreRules.runNameTag) {
                 try await connection.query("UPDATE runs SET name = \(values[index]) WHERE id = \(run.id)", logger: logger)
             }
 
@@ -319,25 +286,19 @@ public struct PostgresStore: TrackingStore {
             let run = try await runRow(runID, connection: connection, cache: &runs)
             let deleted = try await connection.query("DELETE FROM tags WHERE run_id = \(run.id) AND key = \(key) RETURNING 1", logger: logger).collect()
             if deleted.isEmpty {
-                throw LedgerError(.resourceDoesNotExist, "No tag with name: \(key) in run with id \(runID)")
+                throw LedgerError.tagNotFound(key, runID: runID)
             }
 
         case .updateRun(let runID, let update):
             // The row lock orders concurrent status changes, so "forward only" holds across connections.
             if runs[runID] != nil, update.status != nil { runs[runID] = nil }
-            var run = try await runRow(runID, connection: connection, cache: &runs, lock: true)
-            if let status = update.status { run.status = try run.status.moving(to: status, runID: runID) }
-            if let endTime = update.endTime {
-                run.endTime = endTime
-            } else if run.status.isTerminal && run.endTime == nil {
-                run.endTime = now
-            }
+            let run = try await runRow(runID, connection: connection, cache: &runs, lock: true).applying(update, now: now, runID: runID)
             try await connection.query("UPDATE runs SET status = \(run.status.rawValue), end_time = \(run.endTime) WHERE id = \(run.id)", logger: logger)
             if let name = update.name {
                 try await connection.query("UPDATE runs SET name = \(name) WHERE id = \(run.id)", logger: logger)
                 try await connection.query(
                     """
-                    INSERT INTO tags (run_id, key, value) VALUES (\(run.id), 'mlflow.runName', \(name))
+                    INSERT INTO tags (run_id, key, value) VALUES (\(run.id), \(StoreRules.runNameTag), \(name))
                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
                     """,
                     logger: logger
@@ -367,24 +328,6 @@ public struct PostgresStore: TrackingStore {
         }
     }
 
-    /// Keys and values with later duplicates winning, as one-by-one upserts would leave them (a multi-row
-    /// `ON CONFLICT DO UPDATE` may not touch a row twice).
-    private static func lastValues(_ pairs: [KeyValue]) -> (keys: [String], values: [String]) {
-        var position: [String: Int] = [:]
-        var keys: [String] = []
-        var values: [String] = []
-        for pair in pairs {
-            if let index = position[pair.key] {
-                values[index] = pair.value
-            } else {
-                position[pair.key] = keys.count
-                keys.append(pair.key)
-                values.append(pair.value)
-            }
-        }
-        return (keys, values)
-    }
-
     /// The id of the experiment called `name`, created (with the default artifact location) if missing.
     private func experimentID(named name: String, connection: PostgresConnection, now: Int64) async throws -> ExperimentID {
         // Concurrent creators of one name: the unique index makes the second wait, then find the first's row.
@@ -397,7 +340,7 @@ public struct PostgresStore: TrackingStore {
         ).collect()
         if let row = inserted.first {
             let id = try row.decode(Int64.self)
-            try await connection.query("UPDATE experiments SET artifact_location = \("mlflow-artifacts:/\(id)") WHERE experiment_id = \(id)", logger: logger)
+            try await connection.query("UPDATE experiments SET artifact_location = \(StoreRules.defaultArtifactLocation(id)) WHERE experiment_id = \(id)", logger: logger)
             return ExperimentID(id)
         }
         let rows = try await connection.query("SELECT experiment_id FROM experiments WHERE name = \(name)", logger: logger).collect()
@@ -474,9 +417,7 @@ public struct PostgresStore: TrackingStore {
                         \(points.map { $0.value.isNaN ? 0 : $0.value })::float8[], \(points.map { Int16($0.value.isNaN ? 1 : 0) })::int2[])
             ON CONFLICT (run_id, key) DO UPDATE SET
                 step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
-            WHERE excluded.step > l.step
-               OR (excluded.step = l.step AND (excluded.timestamp > l.timestamp
-               OR (excluded.timestamp = l.timestamp AND excluded.is_nan = 0 AND (l.is_nan = 1 OR excluded.value > l.value))))
+            WHERE \(unescaped: StoreRules.latestMetricSupersedes(new: "excluded", old: "l"))
             """,
             logger: logger
         )
@@ -488,7 +429,7 @@ public struct PostgresStore: TrackingStore {
             let updated = try await connection.query(
                 "UPDATE runs SET lifecycle_stage = \(stage.rawValue) WHERE run_uuid = \(runID.rawValue) RETURNING 1", logger: logger
             ).collect()
-            if updated.isEmpty { throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
+            if updated.isEmpty { throw LedgerError.runNotFound(runID) }
         }
     }
 
@@ -498,28 +439,23 @@ public struct PostgresStore: TrackingStore {
         let logger = logger
         return try await gate.run { connection in
             guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().first else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+                throw LedgerError.runNotFound(runID)
             }
             return try await Self.loadRuns(connection, ids: [try row.decode(Int64.self)], logger: logger)[0]
         }
     }
 
     public func searchRuns(_ query: RunQuery) async throws -> RunPage {
-        let plan = try SearchPlan(query, dialect: .postgres)
+        let start = try SearchLoop(query, dialect: .postgres)
         let logger = logger
         return try await gate.run { connection in
-            var ids: [Int64] = []
-            // One row more than the page tells whether another page follows.
-            let wanted = query.maxResults + 1
-            for phase in plan.phases where ids.count < wanted {
-                let statement = plan.statement(phase: phase, limit: wanted - ids.count)
-                for try await (id, _) in try await connection.query(Self.query(statement), logger: logger).decode((Int64, String).self) {
-                    ids.append(id)
-                }
+            var loop = start
+            while let statement = loop.next() {
+                var ids: [Int64] = []
+                for try await (id, _) in try await connection.query(Self.query(statement), logger: logger).decode((Int64, String).self) { ids.append(id) }
+                loop.add(ids)
             }
-            let hasMore = ids.count > query.maxResults
-            let runs = try await Self.loadRuns(connection, ids: Array(ids.prefix(query.maxResults)), logger: logger)
-            return RunPage(runs: runs, nextPageToken: hasMore ? runs.last.map(plan.nextPageToken(after:)) : nil)
+            return loop.page(try await Self.loadRuns(connection, ids: loop.pageIDs, logger: logger))
         }
     }
 
@@ -535,7 +471,7 @@ public struct PostgresStore: TrackingStore {
         let logger = logger
         return try await gate.run { connection in
             guard let row = try await connection.query("SELECT id FROM runs WHERE run_uuid = \(runID.rawValue)", logger: logger).collect().first else {
-                throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+                throw LedgerError.runNotFound(runID)
             }
             let id = try row.decode(Int64.self)
             var points: [MetricPoint] = []

@@ -120,11 +120,11 @@ extension SQLiteStore {
             defer { try? queue.close() }
             return try queue.read { db in
                 let tables = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'") ?? 0
-                let isLedger = try db.tableExists(SQLiteMigrator.historyTable)
+                let isLedger = try db.tableExists(MigrationHistory.Table.ledger.rawValue)
                 if tables > 0 && !isLedger {
                     throw LedgerError(
                         .notALedgerDatabase,
-                        "'\(path)' is a SQLite database but not a RunLedger one (it has no \(SQLiteMigrator.historyTable) table). "
+                        "'\(path)' is a SQLite database but not a RunLedger one (it has no \(MigrationHistory.Table.ledger.rawValue) table). "
                             + "Pass --database with a RunLedger file or a new path."
                     )
                 }
@@ -175,10 +175,10 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// Plans, checks or applies a user's own migration folder on a RunLedger database (`migrate … --dir`).
     ///
-    /// The folder's history lives in ``SQLiteMigrator/userHistoryTable``, apart from RunLedger's own. The whole plan is
+    /// The folder's history lives in ``MigrationHistory/Table/user``, apart from RunLedger's own. The whole plan is
     /// checked (duplicate versions, edited files) before anything runs; each file is applied in its own transaction.
     public static func userMigrations(path: String, files: [MigrationFile], apply: Bool, logger: Logger) async throws -> [MigrationStatus] {
-        let migrator = SQLiteMigrator(files: files, historyTable: SQLiteMigrator.userHistoryTable)
+        let migrator = SQLiteMigrator(files: files, table: .user)
         if apply {
             let store = try await open(path: path, options: SQLiteOptions(migrate: true, create: true, logger: logger))
             try store.close()

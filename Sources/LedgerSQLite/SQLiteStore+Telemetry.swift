@@ -50,7 +50,7 @@ extension SQLiteStore {
             return [(try Self.internalID(of: runID, db: db), runID)]
         case .experiment(let experimentID):
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE experiment_id = ?", arguments: [experimentID.rawValue]) == true else {
-                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(experimentID).")
+                throw LedgerError.experimentNotFound(experimentID)
             }
             let keys = window.keys.map { _ in "?" }.joined(separator: ", ")
             let rows = try Row.fetchAll(
@@ -108,7 +108,7 @@ extension SQLiteStore {
             if let experiment = policy.experimentID,
                 try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE experiment_id = ?", arguments: [experiment.rawValue]) != true
             {
-                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(experiment).")
+                throw LedgerError.experimentNotFound(experiment)
             }
             try db.execute(
                 sql: "INSERT INTO retention_policies (experiment_id, key_glob, max_age_ms, max_points_per_key, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -124,117 +124,90 @@ extension SQLiteStore {
     public func removeRetentionPolicy(id: Int64) async throws {
         try await perform { db in
             try db.execute(sql: "DELETE FROM retention_policies WHERE policy_id = ?", arguments: [id])
-            if db.changesCount == 0 { throw LedgerError(.resourceDoesNotExist, "No retention policy with id \(id) (see `runledger retention list`).") }
+            if db.changesCount == 0 { throw LedgerError.retentionPolicyNotFound(id) }
         }
     }
 
     public func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount {
-        try policy.validate()
-        let cursor = try PruneCursor(resume)
-        let budget = dryRun ? Int.max : max(1, budget)
+        let start = try PrunePlan(policy, now: now, budget: budget, dryRun: dryRun, resume: resume)
         let body: @Sendable (Database) throws -> PruneCount = { db in
-            var count = PruneCount()
-            // One clause for "this experiment" and "every experiment": the id is bound, NULL meaning all.
-            let experimentClause = " AND (?5 IS NULL OR r.experiment_id = ?5)"
-            let experiment = policy.experimentID?.rawValue
-            if case .events = cursor, let maxAge = policy.maxAge {
-                let kinds = try String.fetchAll(db, sql: "SELECT DISTINCT kind FROM run_events").filter(policy.covers)
-                if !kinds.isEmpty {
-                    // ?1 cutoff, ?2 budget, ?5 experiment, then the kinds from ?6 on.
-                    let list = kinds.indices.map { "?\($0 + 6)" }.joined(separator: ", ")
-                    let selection = """
-                        SELECT e.event_id FROM run_events e JOIN runs r ON r.id = e.run_id
-                        WHERE e.timestamp < ?1 AND e.kind IN (\(list))\(experimentClause)
-                        """
-                    let arguments = StatementArguments(
-                        [RetentionPolicy.cutoff(now, maxAge), Int64(budget), nil, nil, experiment].map { $0 as (any DatabaseValueConvertible)? } + kinds.map { $0 as (any DatabaseValueConvertible)? }
-                    )
-                    if dryRun {
-                        count.events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection) LIMIT ?2)", arguments: arguments) ?? 0
-                    } else {
-                        try db.execute(sql: "DELETE FROM run_events WHERE event_id IN (\(selection) LIMIT ?2)", arguments: arguments)
-                        count.events = db.changesCount
-                        if count.events >= budget { return PruneCount(events: count.events, resume: PruneCursor.events.text) }
-                    }
-                }
+            var plan = start
+            var action = plan.start()
+            while true {
+                if case .finished(let count) = action { return count }
+                action = plan.next(try Self.perform(action, of: plan, db: db))
             }
-            // Then each (run, key) pair the policy covers, in the latest-metrics table's order, from the cursor on.
-            var after: (Int64, String) = (.min, "")
-            if case .pair(let run, let key) = cursor { after = (run, key) }
-            let pairs = try Row.fetchCursor(
-                db,
-                sql: "SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id WHERE (lm.run_id, lm.key) >= (?1, ?2)\(experimentClause) ORDER BY lm.run_id, lm.key",
-                arguments: [after.0, after.1, nil, nil, experiment]
-            )
-            var remaining = budget - count.events
-            while let pair = try pairs.next() {
-                let run: Int64 = pair[0], key: String = pair[1]
-                guard policy.covers(key) else { continue }
-                let removed = try Self.prunePair(run: run, key: key, policy: policy, now: now, budget: remaining, dryRun: dryRun, db: db)
-                count.points += removed
-                remaining -= removed
-                // The budget ran out in this pair: the next pass starts with it again, as it may have points left.
-                if remaining <= 0 {
-                    count.resume = PruneCursor.pair(run: run, key: key).text
-                    return count
-                }
-            }
-            return count
         }
         return dryRun ? try await read(body) : try await perform(body)
     }
 
-    /// Removes (or counts) a pair's points older than the age limit, then all but its newest `maxPointsPerKey`.
-    private static func prunePair(run: Int64, key: String, policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, db: Database) throws -> Int {
-        var removed = 0
+    /// Does one step of a retention pass (see ``PrunePlan/Action``).
+    private static func perform(_ action: PrunePlan.Action, of plan: PrunePlan, db: Database) throws -> PrunePlan.Answer {
+        // "This experiment" and "every experiment" in one clause: the id is bound, NULL meaning all.
+        let experiment = plan.experimentID
         let pairColumns = "run_id, key, step, timestamp, value, is_nan"
-        if let maxAge = policy.maxAge {
-            // Old points live in the step ranges of spans that began before the cutoff.
-            let cutoff = RetentionPolicy.cutoff(now, maxAge)
-            let spans = try Row.fetchAll(
-                db, sql: "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = ? AND key = ? AND min_timestamp < ?",
-                arguments: [run, key, cutoff]
-            ).map { MetricSpan(firstStep: $0[0], lastStep: $0[1], minTimestamp: $0[2], maxTimestamp: $0[3]) }
-            let selection = "SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? AND timestamp < ?"
-            for range in MetricSpan.stepRanges(spans) where removed < budget {
-                let arguments: StatementArguments = [run, key, range.lowerBound, range.upperBound, cutoff]
-                if dryRun {
-                    removed += try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection))", arguments: arguments) ?? 0
-                } else {
-                    try db.execute(sql: "DELETE FROM metrics WHERE (\(pairColumns)) IN (\(selection) LIMIT ?)", arguments: arguments + [budget - removed])
-                    removed += db.changesCount
-                }
+        // Removes (a dry run counts) up to `limit` rows of a selection of the table's key columns.
+        func removed(_ selection: String, _ arguments: StatementArguments, limit: Int, table: String = "metrics", key: String = pairColumns) throws -> Int {
+            if plan.dryRun {
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM (\(selection) LIMIT ?)", arguments: arguments + [limit]) ?? 0
             }
-            // A span wholly older than the cutoff holds nothing any more once the pass got through.
-            if !dryRun && removed < budget {
-                try db.execute(sql: "DELETE FROM metric_spans WHERE run_id = ? AND key = ? AND max_timestamp < ?", arguments: [run, key, cutoff])
-            }
+            try db.execute(sql: "DELETE FROM \(table) WHERE (\(key)) IN (\(selection) LIMIT ?)", arguments: arguments + [limit])
+            return db.changesCount
         }
-        if let keep = policy.maxPointsPerKey, removed < budget {
-            if dryRun {
-                let age = policy.maxAge.map { RetentionPolicy.cutoff(now, $0) } ?? .min
-                let left = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND key = ? AND timestamp >= ?", arguments: [run, key, age]) ?? 0
-                removed += max(0, left - keep)
-            } else if let cutoff = try Row.fetchOne(
+        switch action {
+        case .listEventKinds:
+            return .kinds(try String.fetchAll(db, sql: "SELECT DISTINCT kind FROM run_events"))
+        case .removeEvents(let kinds, let before, let limit):
+            let list = kinds.map { _ in "?" }.joined(separator: ", ")
+            let selection = """
+                SELECT e.event_id FROM run_events e JOIN runs r ON r.id = e.run_id
+                WHERE e.timestamp < ? AND e.kind IN (\(list)) AND (? IS NULL OR r.experiment_id = ?)
+                """
+            let arguments = StatementArguments([before] + kinds + [experiment, experiment] as [(any DatabaseValueConvertible)?])
+            return .count(try removed(selection, arguments, limit: limit, table: "run_events", key: "event_id"))
+        case .listPairs(let run, let key, let inclusive, let limit):
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id
+                    WHERE (lm.run_id, lm.key) \(inclusive ? ">=" : ">") (?, ?) AND (? IS NULL OR r.experiment_id = ?) ORDER BY lm.run_id, lm.key LIMIT ?
+                    """,
+                arguments: [run, key, experiment, experiment, limit]
+            )
+            return .pairs(rows.map { (run: $0[0], key: $0[1]) })
+        case .listSpans(let run, let key, let before):
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = ? AND key = ? AND min_timestamp < ?",
+                arguments: [run, key, before]
+            )
+            return .spans(rows.map { MetricSpan(firstStep: $0[0], lastStep: $0[1], minTimestamp: $0[2], maxTimestamp: $0[3]) })
+        case .removeOldPoints(let run, let key, let steps, let before, let limit):
+            let selection = "SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? AND timestamp < ?"
+            return .count(try removed(selection, [run, key, steps.lowerBound, steps.upperBound, before], limit: limit))
+        case .dropSpans(let run, let key, let before):
+            try db.execute(sql: "DELETE FROM metric_spans WHERE run_id = ? AND key = ? AND max_timestamp < ?", arguments: [run, key, before])
+            return .done
+        case .countPoints(let run, let key, let since):
+            return .count(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND key = ? AND timestamp >= ?", arguments: [run, key, since]) ?? 0)
+        case .findNewest(let run, let key, let offset):
+            let row = try Row.fetchOne(
                 db,
                 sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1 OFFSET ?",
-                arguments: [run, key, keep - 1]
-            ) {
-                // Everything before the keep-th newest point in the history's own order goes, oldest first.
-                try db.execute(
-                    sql: """
-                        DELETE FROM metrics WHERE (\(pairColumns)) IN (SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ?
-                        AND (step, timestamp, value, is_nan) < (?, ?, ?, ?) ORDER BY step, timestamp, value, is_nan LIMIT ?)
-                        """,
-                    arguments: [run, key, cutoff[0], cutoff[1], cutoff[2], cutoff[3], budget - removed]
-                )
-                removed += db.changesCount
-                if removed < budget {
-                    try db.execute(sql: "DELETE FROM metric_spans WHERE run_id = ? AND key = ? AND last_step < ?", arguments: [run, key, cutoff[0] as Int64])
-                }
-            }
+                arguments: [run, key, offset]
+            )
+            return .point(row.map { MetricPoint(value: ($0[3] as Bool) ? .nan : $0[2], timestamp: $0[1], step: $0[0]) })
+        case .removePointsBefore(let run, let key, let point, let limit):
+            let selection = """
+                SELECT \(pairColumns) FROM metrics WHERE run_id = ? AND key = ?
+                AND (step, timestamp, value, is_nan) < (?, ?, ?, ?) ORDER BY step, timestamp, value, is_nan
+                """
+            return .count(try removed(selection, [run, key, point.step, point.timestamp, point.storedValue, point.value.isNaN], limit: limit))
+        case .dropSpansBefore(let run, let key, let step):
+            try db.execute(sql: "DELETE FROM metric_spans WHERE run_id = ? AND key = ? AND last_step < ?", arguments: [run, key, step])
+            return .done
+        case .finished:
+            return .done
         }
-        return removed
     }
 
     // MARK: Projects and state documents
@@ -258,7 +231,7 @@ extension SQLiteStore {
         try await perform { db in
             if change == .create {
                 if try Bool.fetchOne(db, sql: "SELECT 1 FROM projects WHERE name = ?", arguments: [name]) == true {
-                    throw LedgerError(.resourceAlreadyExists, "A project named '\(name)' exists already.")
+                    throw LedgerError.projectExists(name)
                 }
                 try db.execute(sql: "INSERT INTO projects (name, created_at) VALUES (?, ?)", arguments: [name, now])
                 return

@@ -34,9 +34,7 @@ public struct SQLiteStore: TrackingStore {
     public func healthCheck() async -> LedgerError? {
         do {
             let migrator = try SQLiteMigrator()
-            let plan = try await read { db in try migrator.plan(db) }
-            if let next = plan.pending.first { return LedgerError(.schemaPending, "Migration \(next.filename) is pending.") }
-            return nil
+            return StoreRules.health(try await read { db in try migrator.plan(db) })
         } catch let error as LedgerError {
             return error
         } catch {
@@ -47,13 +45,11 @@ public struct SQLiteStore: TrackingStore {
     // MARK: Experiments
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
-        try Validation.checkExperimentName(name)
-        for tag in tags { try Validation.checkExperimentTag(tag) }
-        if let artifactLocation { try Validation.checkNoNUL(artifactLocation, field: "artifact_location") }
+        try StoreRules.checkNewExperiment(name: name, artifactLocation: artifactLocation, tags: tags)
         let now = clock()
         let id = try await perform { db -> Int64 in
             if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE name = ?"), arguments: [name]) == true {
-                throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
+                throw LedgerError.experimentExists(name)
             }
             try db.execute(
                 sql: "INSERT INTO experiments (name, artifact_location, creation_time, last_update_time) VALUES (?, ?, ?, ?)",
@@ -62,7 +58,7 @@ public struct SQLiteStore: TrackingStore {
             let id = db.lastInsertedRowID
             if artifactLocation == nil {
                 try db.cachedStatement(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?")
-                    .execute(arguments: ["mlflow-artifacts:/\(id)", id])
+                    .execute(arguments: [StoreRules.defaultArtifactLocation(id), id])
             }
             for tag in tags {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)")
@@ -76,7 +72,7 @@ public struct SQLiteStore: TrackingStore {
     public func experiment(id: ExperimentID) async throws -> Experiment {
         try await read { db in
             guard let experiment = try Self.fetchExperiments(db, sql: "WHERE experiment_id = ?", arguments: [id.rawValue]).first else {
-                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+                throw LedgerError.experimentNotFound(id)
             }
             return experiment
         }
@@ -110,27 +106,23 @@ public struct SQLiteStore: TrackingStore {
         let now = clock()
         try await perform { db in
             guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE experiment_id = ?"), arguments: [id.rawValue]) == true else {
-                throw LedgerError(.resourceDoesNotExist, "No experiment with id \(id).")
+                throw LedgerError.experimentNotFound(id)
             }
+            try StoreRules.checkChange(change, of: id)
             switch change {
             case .rename(let name):
-                try Validation.checkExperimentName(name)
                 let clash = try db.cachedStatement(sql: "SELECT 1 FROM experiments WHERE name = ? AND experiment_id <> ?")
                 if try Bool.fetchOne(clash, arguments: [name, id.rawValue]) == true {
-                    throw LedgerError(.resourceAlreadyExists, "Experiment(name=\(name)) already exists.")
+                    throw LedgerError.experimentExists(name)
                 }
                 try db.cachedStatement(sql: "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?")
                     .execute(arguments: [name, now, id.rawValue])
             case .setLifecycle(let stage):
-                if stage == .deleted && id == .defaultExperiment {
-                    throw LedgerError(.invalidParameterValue, "Cannot delete the default experiment '0'. This is an internally reserved experiment.")
-                }
                 try db.execute(
                     sql: "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? WHERE experiment_id = ?",
                     arguments: [stage.rawValue, now, id.rawValue]
                 )
             case .setTag(let tag):
-                try Validation.checkExperimentTag(tag)
                 try db.execute(
                     sql: "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
                     arguments: [id.rawValue, tag.key, tag.value]
@@ -215,32 +207,15 @@ public struct SQLiteStore: TrackingStore {
         return .applied
     }
 
-    /// The internal id and state of runs touched by one batch, so each is looked up once.
-    private struct RunCache {
-        var rows: [RunID: RunRow] = [:]
-    }
+    /// The runs touched by one batch, so that each is looked up once.
+    private typealias RunCache = [RunID: RunRecord]
 
-    private struct RunRow {
-        var id: Int64
-        var status: RunStatus
-        var endTime: Int64?
-        var lifecycle: LifecycleStage
-    }
-
-    private func runRow(_ runID: RunID, db: Database, cache: inout RunCache, forWriting: Bool = true) throws -> RunRow {
-        if let row = cache.rows[runID] { return row }
+    private func runRow(_ runID: RunID, db: Database, cache: inout RunCache) throws -> RunRecord {
+        if let row = cache[runID] { return row }
         let lookup = try db.cachedStatement(sql: "SELECT id, status, end_time, lifecycle_stage FROM runs WHERE run_uuid = ?")
-        guard let row = try Row.fetchOne(lookup, arguments: [runID.rawValue]) else {
-            throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
-        }
-        let run = RunRow(
-            id: row["id"], status: RunStatus(rawValue: row["status"]) ?? .running, endTime: row["end_time"],
-            lifecycle: LifecycleStage(rawValue: row["lifecycle_stage"]) ?? .active
-        )
-        if forWriting && run.lifecycle != .active {
-            throw LedgerError(.invalidParameterValue, "The run \(runID) must be in the 'active' state. Current state is \(run.lifecycle.rawValue).")
-        }
-        cache.rows[runID] = run
+        guard let row = try Row.fetchOne(lookup, arguments: [runID.rawValue]) else { throw LedgerError.runNotFound(runID) }
+        let run = try RunRecord(id: row[0], status: row[1], endTime: row[2], lifecycle: row[3]).writable(runID)
+        cache[runID] = run
         return run
     }
 
@@ -250,18 +225,14 @@ public struct SQLiteStore: TrackingStore {
             if let name = new.experimentName {
                 new.experimentID = try experimentID(named: name, db: db, now: now)
             }
-            guard let experiment = try Row.fetchOne(
+            let experiment = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT lifecycle_stage, artifact_location FROM experiments WHERE experiment_id = ?"),
                 arguments: [new.experimentID.rawValue]
-            ) else { throw LedgerError(.resourceDoesNotExist, "No experiment with id \(new.experimentID).") }
-            guard experiment["lifecycle_stage"] == LifecycleStage.active.rawValue else {
-                throw LedgerError(.invalidParameterValue, "The experiment \(new.experimentID) must be in the 'active' state to create runs in it.")
-            }
+            )
+            let (endTime, artifactURI) = try StoreRules.newRun(new, experiment: experiment.map { ($0[0], $0[1]) })
             if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM runs WHERE run_uuid = ?"), arguments: [new.runID.rawValue]) == true {
-                throw LedgerError(.resourceAlreadyExists, "A run with id \(new.runID) already exists.")
+                throw LedgerError.runExists(new.runID)
             }
-            let location: String = experiment["artifact_location"]
-            let endTime: Int64? = new.status.isTerminal ? new.startTime : nil
             try db.cachedStatement(
                 sql: """
                     INSERT INTO runs (run_uuid, experiment_id, name, status, start_time, end_time, user_id, artifact_uri)
@@ -269,11 +240,10 @@ public struct SQLiteStore: TrackingStore {
                     """
             ).execute(
                 arguments: [
-                    new.runID.rawValue, new.experimentID.rawValue, new.name, new.status.rawValue, new.startTime, endTime, new.userID,
-                    location.isEmpty ? "" : "\(location)/\(new.runID)/artifacts",
+                    new.runID.rawValue, new.experimentID.rawValue, new.name, new.status.rawValue, new.startTime, endTime, new.userID, artifactURI,
                 ]
             )
-            runs.rows[new.runID] = RunRow(id: db.lastInsertedRowID, status: new.status, endTime: endTime, lifecycle: .active)
+            runs[new.runID] = RunRecord(id: db.lastInsertedRowID, status: new.status, endTime: endTime, lifecycle: .active)
 
         case .logMetrics(let runID, let metrics):
             let run = try runRow(runID, db: db, cache: &runs)
@@ -286,14 +256,7 @@ public struct SQLiteStore: TrackingStore {
                 try insert.execute(arguments: [run.id, param.key, param.value])
                 guard db.changesCount == 0 else { continue }
                 let lookup = try db.cachedStatement(sql: "SELECT value FROM params WHERE run_id = ? AND key = ?")
-                let existing = try String.fetchOne(lookup, arguments: [run.id, param.key])
-                if let existing, existing != param.value {
-                    throw LedgerError(
-                        .invalidParameterValue,
-                        "Changing param values is not allowed. Param with key='\(param.key)' was already logged with value='\(existing)' "
-                            + "for run ID='\(runID)'. Attempted logging new value '\(param.value)'."
-                    )
-                }
+                try StoreRules.checkParam(param, existing: String.fetchOne(lookup, arguments: [run.id, param.key]), runID: runID)
             }
 
         case .setTags(let runID, let tags):
@@ -304,7 +267,7 @@ public struct SQLiteStore: TrackingStore {
             for tag in tags {
                 try upsert.execute(arguments: [run.id, tag.key, tag.value])
                 // MLflow keeps the run name and this tag in step.
-                if tag.key == "mlflow.runName" {
+                if tag.key == StoreRules.runNameTag {
                     try db.cachedStatement(sql: "UPDATE runs SET name = ? WHERE id = ?").execute(arguments: [tag.value, run.id])
                 }
             }
@@ -312,26 +275,18 @@ public struct SQLiteStore: TrackingStore {
         case .deleteTag(let runID, let key):
             let run = try runRow(runID, db: db, cache: &runs)
             try db.cachedStatement(sql: "DELETE FROM tags WHERE run_id = ? AND key = ?").execute(arguments: [run.id, key])
-            if db.changesCount == 0 {
-                throw LedgerError(.resourceDoesNotExist, "No tag with name: \(key) in run with id \(runID)")
-            }
+            if db.changesCount == 0 { throw LedgerError.tagNotFound(key, runID: runID) }
 
         case .updateRun(let runID, let update):
-            var run = try runRow(runID, db: db, cache: &runs)
-            if let status = update.status { run.status = try run.status.moving(to: status, runID: runID) }
-            if let endTime = update.endTime {
-                run.endTime = endTime
-            } else if run.status.isTerminal && run.endTime == nil {
-                run.endTime = now
-            }
+            let run = try runRow(runID, db: db, cache: &runs).applying(update, now: now, runID: runID)
             try db.cachedStatement(sql: "UPDATE runs SET status = ?, end_time = ? WHERE id = ?").execute(arguments: [run.status.rawValue, run.endTime, run.id])
             if let name = update.name {
                 try db.cachedStatement(sql: "UPDATE runs SET name = ? WHERE id = ?").execute(arguments: [name, run.id])
                 try db.cachedStatement(
-                    sql: "INSERT INTO tags (run_id, key, value) VALUES (?, 'mlflow.runName', ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
-                ).execute(arguments: [run.id, name])
+                    sql: "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
+                ).execute(arguments: [run.id, StoreRules.runNameTag, name])
             }
-            runs.rows[runID] = run
+            runs[runID] = run
 
         case .heartbeat(let runIDs, let time):
             let update = try db.cachedStatement(sql: "UPDATE runs SET heartbeat_time = max(coalesce(heartbeat_time, 0), ?) WHERE run_uuid = ?")
@@ -352,7 +307,7 @@ public struct SQLiteStore: TrackingStore {
         if let id = try Int64.fetchOne(lookup, arguments: [name]) { return ExperimentID(id) }
         try db.cachedStatement(sql: "INSERT INTO experiments (name, creation_time, last_update_time) VALUES (?, ?, ?)").execute(arguments: [name, now, now])
         let id = db.lastInsertedRowID
-        try db.cachedStatement(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?").execute(arguments: ["mlflow-artifacts:/\(id)", id])
+        try db.cachedStatement(sql: "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?").execute(arguments: [StoreRules.defaultArtifactLocation(id), id])
         return ExperimentID(id)
     }
 
@@ -415,10 +370,7 @@ public struct SQLiteStore: TrackingStore {
                 VALUES (?1, (SELECT experiment_id FROM runs WHERE id = ?1), ?2, ?3, ?4, ?5, ?6)
                 ON CONFLICT (run_id, key) DO UPDATE SET
                     step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
-                WHERE excluded.step > latest_metrics.step
-                   OR (excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp
-                   OR (excluded.timestamp = latest_metrics.timestamp AND excluded.is_nan = 0
-                       AND (latest_metrics.is_nan = 1 OR excluded.value > latest_metrics.value))))
+                WHERE \(StoreRules.latestMetricSupersedes(new: "excluded", old: "latest_metrics"))
                 """
         )
         let span = try db.cachedStatement(
@@ -433,7 +385,7 @@ public struct SQLiteStore: TrackingStore {
     public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {
         try await perform { db in
             try db.cachedStatement(sql: "UPDATE runs SET lifecycle_stage = ? WHERE run_uuid = ?").execute(arguments: [stage.rawValue, runID.rawValue])
-            if db.changesCount == 0 { throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
+            if db.changesCount == 0 { throw LedgerError.runNotFound(runID) }
         }
     }
 
@@ -447,18 +399,13 @@ public struct SQLiteStore: TrackingStore {
     }
 
     public func searchRuns(_ query: RunQuery) async throws -> RunPage {
-        let plan = try SearchPlan(query, dialect: .sqlite)
+        let start = try SearchLoop(query, dialect: .sqlite)
         return try await read { db in
-            var ids: [Int64] = []
-            // One row more than the page tells whether another page follows.
-            let wanted = query.maxResults + 1
-            for phase in plan.phases where ids.count < wanted {
-                let statement = plan.statement(phase: phase, limit: wanted - ids.count)
-                ids += try Int64.fetchAll(try searchShapes.statement(db, sql: statement.sql), arguments: Self.arguments(statement.bindings))
+            var loop = start
+            while let statement = loop.next() {
+                loop.add(try Int64.fetchAll(try searchShapes.statement(db, sql: statement.sql), arguments: Self.arguments(statement.bindings)))
             }
-            let hasMore = ids.count > query.maxResults
-            let runs = try Self.loadRuns(db, ids: Array(ids.prefix(query.maxResults)))
-            return RunPage(runs: runs, nextPageToken: hasMore ? runs.last.map(plan.nextPageToken(after:)) : nil)
+            return loop.page(try Self.loadRuns(db, ids: loop.pageIDs))
         }
     }
 
@@ -517,7 +464,7 @@ public struct SQLiteStore: TrackingStore {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when no run has this id.
     static func internalID(of runID: RunID, db: Database) throws -> Int64 {
         guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM runs WHERE run_uuid = ?"), arguments: [runID.rawValue]) else {
-            throw LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.")
+            throw LedgerError.runNotFound(runID)
         }
         return id
     }
