@@ -43,24 +43,24 @@ struct EnergyStudy: AsyncParsableCommand {
 
     func run() async throws {
         let token = ProcessInfo.processInfo.environment["RUNLEDGER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        let store = try await LedgerConnect.open(try DatabaseLocation(database), options: ConnectOptions(token: token))
         var plan = Study(seed: seed, steps: steps)
         let designs = (0..<runs).map { _ in plan.next() }
         let started = ContinuousClock.now
         let configuration = LedgerConfiguration(spoolDirectory: URL(fileURLWithPath: spool), closeTimeout: .seconds(closeTimeout))
-        let ledger = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, design) in designs.enumerated() {
-                    if index >= workers { try await group.next() }
-                    group.addTask { try? await record(design, in: ledger) }
+        let ledger = try await LedgerConnect.withStore(try DatabaseLocation(database), options: ConnectOptions(token: token)) { store in
+            try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, design) in designs.enumerated() {
+                        if index >= workers { try await group.next() }
+                        group.addTask { try? await record(design, in: ledger) }
+                    }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
+                return ledger
             }
-            return ledger
         }
         // Read after the ledger closed: the last batches are counted too.
         let statistics = ledger.statistics
-        try await store.close()
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let points = designs.reduce(0) { $0 + $1.loggedHours.count * 5 + ($1.failure == nil ? kpiNames.count : 0) }

@@ -1,5 +1,5 @@
 public import LedgerCore
-public import LedgerPostgres
+import LedgerPostgres
 import LedgerRemote
 import LedgerSQLite
 public import Logging
@@ -81,8 +81,17 @@ public struct ConnectOptions: Sendable {
 
 /// The one place that picks a concrete backend for a location.
 public enum LedgerConnect {
-    /// Opens the store at `location`.
-    public static func open(_ location: DatabaseLocation, options: ConnectOptions = ConnectOptions()) async throws -> any TrackingStore {
+    /// Runs `body` with the store at `location`, opened (and migrated or checked) first; the store's background work
+    /// (``TrackingStore/run()``) runs beside `body` in a child task, and the store is closed when `body` returns.
+    ///
+    /// ```swift
+    /// let runs = try await LedgerConnect.withStore(try DatabaseLocation("runledger.sqlite")) { store in
+    ///     try await store.searchAllRuns(RunQuery(experimentIDs: [.defaultExperiment]))
+    /// }
+    /// ```
+    public static func withStore<T: Sendable>(
+        _ location: DatabaseLocation, options: ConnectOptions = ConnectOptions(), _ body: (any TrackingStore) async throws -> T
+    ) async throws -> T {
         let store: any TrackingStore
         switch location {
         case .sqlite(let path):
@@ -90,26 +99,34 @@ public enum LedgerConnect {
                 path: path, options: SQLiteOptions(migrate: options.migrate, create: options.create, readOnly: options.readOnly, logger: options.logger)
             )
         case .postgres(let postgres):
-            store = try await PostgresStore.open(postgres, options: postgresOptions(migrate: options.migrate, readOnly: options.readOnly, logger: options.logger))
+            store = try PostgresStore(postgres, options: postgresOptions(migrate: options.migrate, readOnly: options.readOnly, logger: options.logger))
         case .server(let url):
             // The server owns its schema and migrations; a user folder cannot be applied through it.
             if options.userMigrations != nil { throw noMigrationsThrough(url) }
-            return try RemoteStore(url: url, options: RemoteOptions(token: options.token, logger: options.logger))
+            store = try RemoteStore(url: url, options: RemoteOptions(token: options.token, logger: options.logger))
         }
-        if let folder = options.userMigrations {
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
             do {
-                let apply = options.migrate && !options.readOnly
-                let rows = apply ? try await migrateUp(location, userFolder: folder, logger: options.logger)
-                    : try await validateMigrations(location, userFolder: folder)
-                if let pending = rows.first(where: { $0.state == .pending }) {
-                    throw LedgerError(.schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
+                if let postgres = store as? PostgresStore { try await postgres.prepare() }
+                if let folder = options.userMigrations {
+                    let apply = options.migrate && !options.readOnly
+                    let rows = apply ? try await migrateUp(location, userFolder: folder, logger: options.logger)
+                        : try await validateMigrations(location, userFolder: folder)
+                    if let pending = rows.first(where: { $0.state == .pending }) {
+                        throw LedgerError(.schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
+                    }
                 }
+                let result = try await body(store)
+                try await store.close()
+                group.cancelAll()
+                return result
             } catch {
                 try? await store.close()
+                group.cancelAll()
                 throw error
             }
         }
-        return store
     }
 
     static func postgresOptions(migrate: Bool = true, readOnly: Bool = false, logger: Logger) -> PostgresOptions {
@@ -153,7 +170,7 @@ public enum LedgerConnect {
         case .sqlite(let path):
             if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: true, logger: logger) }
             let store = try await SQLiteStore.open(path: path, options: SQLiteOptions(migrate: true, create: true, logger: logger))
-            try store.close()
+            try await store.close()
             return try SQLiteStore.migrationStatus(path: path)
         case .postgres(let postgres):
             let options = postgresOptions(logger: logger)

@@ -279,7 +279,8 @@ public struct MetricSpan: Sendable, Equatable {
             if let last = ranges.last, span.firstStep <= last.upperBound {
                 ranges[ranges.count - 1] = last.lowerBound...max(last.upperBound, span.lastStep)
             } else {
-                ranges.append(span.firstStep...span.lastStep)
+                // A damaged row with its steps the wrong way round reads as one step, never a trap.
+                ranges.append(span.firstStep...max(span.firstStep, span.lastStep))
             }
         }
         return ranges

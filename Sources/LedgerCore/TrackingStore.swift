@@ -96,6 +96,10 @@ public protocol TrackingStore: Sendable {
 
     /// Finishes pending work and releases connections and files; later calls fail.
     func close() async throws
+
+    /// The store's background work (a connection pool's), run by its owner in a structured scope for as long as the
+    /// store is in use; it returns when its task is cancelled. Stores that need none return at once.
+    func run() async throws
 }
 
 /// A change to an experiment.
@@ -118,6 +122,8 @@ public struct RunPage: Sendable, Equatable {
 }
 
 extension TrackingStore {
+    public func run() async throws {}
+
     /// A page of the whole history, for stores that cannot read a range (a server speaks MLflow's paging instead).
     public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
         let history = try await metricHistory(runID: runID, key: key)

@@ -21,6 +21,9 @@ public struct PostgresPoolStatistics: Sendable, Equatable {
 
 /// Everything between the store and PostgresNIO's pooled client: the wait for a connection is bounded, transient
 /// failures are retried with backoff and jitter, errors become ``LedgerError``s, and the pool's figures are counted.
+///
+/// The client's own work (connections, keep-alive) runs in ``run()``, which the store's owner runs in a structured
+/// scope (``PostgresStore/run()``); operations wait until it does.
 final class PostgresGate: Sendable {
     let client: PostgresClient
     let options: PostgresOptions
@@ -29,14 +32,12 @@ final class PostgresGate: Sendable {
     let identity: String
     let logger: Logger
     private let counters = Mutex<(inUse: Int, waiting: Int, retries: Int)>((0, 0, 0))
-    /// Timer tasks of operations still running; each finished operation stops its own.
-    let liveTimers = Atomic<Int>(0)
     /// Runs this process created: in all, and when it last refreshed the planner's statistics.
     private let created = Mutex<(total: Int, atLastAnalyze: Int)>((0, 0))
     private let gauges: (inUse: Gauge, waiting: Gauge, open: Gauge, idle: Gauge)
     private let retries: Counter
-    /// The client's background work (connection creation, keep-alive); cancelling it closes the client.
-    private let runTask: Task<Void, Never>
+    /// Finished by ``close()``: the pool's run ends.
+    private let closing = AsyncStream.makeStream(of: Never.self)
 
     init(client: PostgresClient, options: PostgresOptions, applicationName: String, identity: String) {
         self.client = client
@@ -51,14 +52,20 @@ final class PostgresGate: Sendable {
             Gauge(label: "runledger_postgres_connections", dimensions: [("state", "idle")])
         )
         retries = Counter(label: "runledger_postgres_retries_total")
-        runTask = Task { await client.run() }
     }
 
-    /// Closes every connection; later operations fail.
-    func shutdown() async {
-        runTask.cancel()
-        await runTask.value
+    /// Runs the client's pool until ``close()`` or until the calling task is cancelled.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            group.addTask { for await _ in self.closing.stream {} }
+            await group.next()
+            group.cancelAll()
+        }
     }
+
+    /// Ends ``run()``: the pool closes its connections, and later operations fail.
+    func close() { closing.continuation.finish() }
 
     /// Runs `body` on a pooled connection, retrying transient failures.
     ///
@@ -109,52 +116,37 @@ final class PostgresGate: Sendable {
         }
     }
 
-    /// Leases a connection, waiting at most the acquire timeout for one, and bounds the whole operation.
-    ///
-    /// Two deadlines release the caller whatever the driver does: the acquire timeout (the pool may never answer a
-    /// cancelled lease request after an outage), and the statement timeout plus a grace period once a connection is
-    /// held (a query on a connection whose server died has been seen to never return). Past the second, the
-    /// connection is closed, which fails whatever still waits on it and returns its slot to the pool.
+    /// Leases a connection and runs `body` on it, racing both against two deadlines in one task group: the acquire
+    /// timeout while no connection is held, then the statement timeout plus a grace period (a query on a connection
+    /// whose server died has been seen never to return). Past the second, the connection is closed, which fails
+    /// whatever still waits on it and returns its slot to the pool.
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let held = Held()
+        let held = HeldConnection()
         adjust(waiting: 1)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let outcome = Outcome(continuation)
-            let timer = TimerHandle()
-            let lease = Task {
-                // The timer is stopped as soon as the operation ends: left sleeping, timers of finished operations
-                // (one per statement, alive for the whole statement timeout) held hundreds of MB under load.
-                defer { timer.cancel() }
-                do {
-                    let value = try await self.client.withConnection { connection in
-                        held.set(connection)
-                        self.adjust(inUse: 1, waiting: -1)
-                        defer { self.adjust(inUse: -1) }
-                        return try await body(connection)
-                    }
-                    outcome.resume(with: .success(value))
-                } catch {
-                    if held.connection == nil { self.adjust(waiting: -1) }
-                    outcome.resume(with: .failure(error))
+        defer { if !held.wasLeased { adjust(waiting: -1) } }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    held.lease(connection)
+                    self.adjust(inUse: 1, waiting: -1)
+                    defer { self.adjust(inUse: -1) }
+                    return try await body(connection)
                 }
             }
-            timer.start {
-                self.liveTimers.add(1, ordering: .relaxed)
-                defer { self.liveTimers.subtract(1, ordering: .relaxed) }
-                try? await Task.sleep(for: self.options.acquireTimeout)
-                guard !Task.isCancelled, !outcome.isDone else { return }
+            group.addTask {
+                try await Task.sleep(for: self.options.acquireTimeout)
                 guard let connection = held.connection else {
-                    outcome.resume(with: .failure(AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)))
-                    lease.cancel()
-                    return
+                    throw AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)
                 }
-                try? await Task.sleep(for: self.options.statementTimeout + .seconds(2))
-                guard !Task.isCancelled, !outcome.isDone else { return }
-                self.logger.warning("A PostgreSQL operation outlived the statement timeout; closing its connection")
-                outcome.resume(with: .failure(OperationTimeout()))
-                lease.cancel()
+                try await Task.sleep(for: self.options.statementTimeout + .seconds(2))
+                self.logger.debug("A PostgreSQL operation outlived the statement timeout; closing its connection")
                 try? await connection.close()
+                throw OperationTimeout()
             }
+            defer { group.cancelAll() }
+            // The first child to finish decides: the operation's value, or the deadline's error.
+            guard let value = try await group.next() ?? nil else { throw OperationTimeout() }
+            return value
         }
     }
 
@@ -172,10 +164,9 @@ final class PostgresGate: Sendable {
     var usage: (inUse: Int, waiting: Int) { counters.withLock { ($0.inUse, $0.waiting) } }
 
     /// Counts runs this process created and, each time their number has doubled (from 500 on), refreshes the planner's
-    /// statistics of the tables searches read, in the background. Autovacuum does it too, but only after its next
-    /// nap: a study that loads thousands of runs into a fresh database and searches at once would otherwise get
-    /// plans made for empty tables (measured: 0.5-1 s instead of 3 ms for a 5-result search).
-    func recordCreatedRuns(_ count: Int) {
+    /// statistics of the tables searches read. Autovacuum does it too, but only after its next nap: a study that loads
+    /// thousands of runs into a fresh database and searches at once would otherwise get plans made for empty tables.
+    func recordCreatedRuns(_ count: Int) async {
         guard count > 0 else { return }
         let due = created.withLock { state -> Bool in
             state.total += count
@@ -184,15 +175,10 @@ final class PostgresGate: Sendable {
             return true
         }
         guard due else { return }
-        let logger = logger
-        Task {
-            do {
-                try await self.run { connection in
-                    try await connection.query("ANALYZE runs, params, tags, latest_metrics", logger: logger)
-                }
-            } catch {
-                logger.debug("ANALYZE after a bulk load failed; autovacuum will do it", metadata: ["error": "\(error)"])
-            }
+        do {
+            try await run { connection in try await connection.query("ANALYZE runs, params, tags, latest_metrics", logger: self.logger) }
+        } catch {
+            logger.debug("ANALYZE after a bulk load failed; autovacuum will do it", metadata: ["error": "\(error)"])
         }
     }
 
@@ -214,47 +200,12 @@ final class PostgresGate: Sendable {
     }
 }
 
-/// The leased connection, shared between the lease and its timer.
-private final class Held: Sendable {
+/// The leased connection, shared between an operation and its deadline.
+private final class HeldConnection: Sendable {
     private let state = Mutex<PostgresConnection?>(nil)
-    func set(_ connection: PostgresConnection) { state.withLock { $0 = connection } }
+    func lease(_ connection: PostgresConnection) { state.withLock { $0 = connection } }
     var connection: PostgresConnection? { state.withLock { $0 } }
-}
-
-/// The timer task of one operation; cancelling before it starts means it never runs.
-private final class TimerHandle: Sendable {
-    private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
-    func start(_ body: @escaping @Sendable () async -> Void) {
-        let task = Task(operation: body)
-        let cancelled = state.withLock { state in
-            state.task = task
-            return state.cancelled
-        }
-        if cancelled { task.cancel() }
-    }
-
-    func cancel() {
-        let task = state.withLock { state in
-            state.cancelled = true
-            return state.task
-        }
-        task?.cancel()
-    }
-}
-
-/// Resumes a continuation once, whichever of the lease and its timer comes first.
-private final class Outcome<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
-    var isDone: Bool { continuation.withLock { $0 == nil } }
-
-    func resume(with result: Result<T, any Error>) {
-        let pending = continuation.withLock { value in
-            defer { value = nil }
-            return value
-        }
-        pending?.resume(with: result)
-    }
+    var wasLeased: Bool { connection != nil }
 }
 
 /// No pooled connection became free within the acquire timeout.

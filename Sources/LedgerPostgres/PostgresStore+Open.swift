@@ -30,41 +30,48 @@ public struct PostgresOptions: Sendable {
 }
 
 extension PostgresStore {
-    /// Connects to the database at `location`, migrating it (or checking that it is current) first.
-    ///
+    /// A store for the database at `location`; nothing connects until ``run()`` runs. Most callers use
+    /// ``withStore(_:options:_:)``, which runs the pool and migrates (or checks) the schema first.
+    public init(_ location: PostgresLocation, options: PostgresOptions = PostgresOptions()) throws {
+        self.init(gate: try Self.makeGate(location, options: options), migrator: try PostgresMigrator())
+    }
+
+    /// Runs the connection pool until ``close()`` or until its task is cancelled (in a `ServiceGroup`, or
+    /// ``withStore(_:options:_:)``).
+    public func run() async throws { await gate.run() }
+
+    /// Migrates the schema (or, when migration is off or the store read-only, checks that it is current).
     /// - Throws: ``LedgerError/Code/storeUnavailable`` when the server cannot be reached within the acquire timeout;
     ///   ``LedgerError/Code/schemaPending`` when migrations are pending and `options.migrate` is false;
     ///   ``LedgerError/Code/migrationConflict`` or ``LedgerError/Code/schemaTooNew`` as the migration plan decides.
-    public static func open(_ location: PostgresLocation, options: PostgresOptions = PostgresOptions()) async throws -> PostgresStore {
-        let gate = try makeGate(location, options: options)
-        let migrator: PostgresMigrator
-        do {
-            migrator = try PostgresMigrator()
-        } catch {
-            await gate.shutdown()
-            throw error
-        }
-        let store = PostgresStore(gate: gate, migrator: migrator)
-        do {
-            let logger = options.logger
-            try await gate.run { connection in
-                if options.migrate && !options.readOnly {
-                    try await migrator.migrate(connection, logger: logger, clock: options.clock)
-                } else {
-                    let plan = try await migrator.plan(connection, logger: logger)
-                    if let next = plan.pending.first {
-                        throw LedgerError(
-                            .schemaPending,
-                            "The database's schema is not current: migration \(next.filename) is pending. Run `runledger migrate up` first."
-                        )
-                    }
-                }
+    public func prepare() async throws {
+        let (migrator, options) = (migrator, gate.options)
+        try await gate.run { connection in
+            if options.migrate && !options.readOnly {
+                try await migrator.migrate(connection, logger: options.logger, clock: options.clock)
+            } else if let next = try await migrator.plan(connection, logger: options.logger).pending.first {
+                throw LedgerError(
+                    .schemaPending, "The database's schema is not current: migration \(next.filename) is pending. Run `runledger migrate up` first."
+                )
             }
-        } catch {
-            try? await store.close()
-            throw error
         }
-        return store
+    }
+
+    /// Runs `body` with a prepared store whose pool runs beside it in a child task; the pool closes when `body` returns.
+    ///
+    /// ```swift
+    /// try await PostgresStore.withStore(try PostgresLocation(url: url)) { store in try await store.experiments(view: .all) }
+    /// ```
+    public static func withStore<T: Sendable>(
+        _ location: PostgresLocation, options: PostgresOptions = PostgresOptions(), _ body: (PostgresStore) async throws -> T
+    ) async throws -> T {
+        let store = try PostgresStore(location, options: options)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { store.gate.close() }
+            try await store.prepare()
+            return try await body(store)
+        }
     }
 
     /// Runs `body` with a migrator connection and closes it after; for `migrate status|up|validate`.
@@ -73,14 +80,11 @@ extension PostgresStore {
         _ body: @escaping @Sendable (PostgresMigrations) async throws -> T
     ) async throws -> T {
         let gate = try makeGate(location, options: options)
-        do {
-            let migrator = try files.map { PostgresMigrator(files: $0, table: .user) } ?? PostgresMigrator()
-            let result = try await body(PostgresMigrations(gate: gate, migrator: migrator, clock: options.clock))
-            await gate.shutdown()
-            return result
-        } catch {
-            await gate.shutdown()
-            throw error
+        let migrator = try files.map { PostgresMigrator(files: $0, table: .user) } ?? PostgresMigrator()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await gate.run() }
+            defer { gate.close() }
+            return try await body(PostgresMigrations(gate: gate, migrator: migrator, clock: options.clock))
         }
     }
 

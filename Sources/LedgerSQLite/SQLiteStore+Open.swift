@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Synchronization
 public import LedgerCore
 public import Logging
 
@@ -181,7 +182,7 @@ extension SQLiteStore {
         let migrator = SQLiteMigrator(files: files, table: .user)
         if apply {
             let store = try await open(path: path, options: SQLiteOptions(migrate: true, create: true, logger: logger))
-            try store.close()
+            try await store.close()
         } else {
             guard FileManager.default.fileExists(atPath: path) else { return MigrationPlan.status(available: files, applied: []) }
             try inspect(path: path, migrator: try SQLiteMigrator(), allowPending: false)
@@ -200,5 +201,45 @@ extension SQLiteStore {
         } catch let error as DatabaseError {
             throw LedgerError(.migrationConflict, "A migration of the folder failed: \(error.message ?? "\(error.resultCode)"). Nothing of that file was applied.")
         }
+    }
+}
+
+/// The store's connection pool, opened on first use and again after a failed attempt.
+///
+/// Opening a writable pool on a file whose WAL is empty writes to it (GRDB makes sure a WAL file exists), which
+/// needs the write lock. While another process holds that lock, opening fails; the store must still exist so that
+/// its callers see "unavailable" and keep their data (the SDK spools it) rather than failing to start.
+final class SQLiteConnection: Sendable {
+    let path: String
+    private let configuration: Configuration
+    private let state = Mutex<(pool: DatabasePool?, closed: Bool)>((nil, false))
+    private let checkpointer: WALCheckpointer?
+
+    init(path: String, configuration: Configuration, pool: DatabasePool?, checkpointer: WALCheckpointer?) {
+        self.path = path
+        self.configuration = configuration
+        self.checkpointer = checkpointer
+        state.withLock { $0.pool = pool }
+    }
+
+    func pool() throws -> DatabasePool {
+        try state.withLock { state in
+            guard !state.closed else { throw LedgerError(.invalidState, "The store was closed.") }
+            if let pool = state.pool { return pool }
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            state.pool = pool
+            return pool
+        }
+    }
+
+    func close() async throws {
+        let pool = state.withLock { state -> DatabasePool? in
+            state.closed = true
+            defer { state.pool = nil }
+            return state.pool
+        }
+        // First, so that closing the pool's last connection can checkpoint the whole log and remove it.
+        await checkpointer?.stop()
+        try pool?.close()
     }
 }

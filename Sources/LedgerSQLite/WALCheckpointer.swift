@@ -41,12 +41,12 @@ final class WALCheckpointer: Sendable {
         /// Threads not yet ended, including one that stopped taking work but still closes its connection.
         var threads = 0
         var stopped = false
-        var idleWaiters: [DispatchSemaphore] = []
-        var exitWaiters: [DispatchSemaphore] = []
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        var exitWaiters: [CheckedContinuation<Void, Never>] = []
 
         mutating func releaseIdleWaiters() {
             guard !scheduled && !checkpointing else { return }
-            for waiter in idleWaiters { waiter.signal() }
+            for waiter in idleWaiters { waiter.resume() }
             idleWaiters = []
         }
     }
@@ -81,28 +81,29 @@ final class WALCheckpointer: Sendable {
         )
     }
 
-    /// Ends background checkpoints; returns once the thread (and its connection) is gone.
-    func stop() {
-        let exited = DispatchSemaphore(value: 0)
-        let running = state.withLock { state -> Bool in
-            state.stopped = true
-            if state.threads > 0 { state.exitWaiters.append(exited) }
-            return state.threads > 0
+    /// Ends background checkpoints; returns once the thread (and its connection) is gone, suspending meanwhile
+    /// (a checkpoint may take a while on a slow disk, and no thread of the caller's pool waits for it).
+    func stop() async {
+        await withCheckedContinuation { exited in
+            let running = state.withLock { state -> Bool in
+                state.stopped = true
+                if state.threads > 0 { state.exitWaiters.append(exited) }
+                return state.threads > 0
+            }
+            if running { wake.signal() } else { exited.resume() }
         }
-        guard running else { return }
-        wake.signal()
-        exited.wait()
     }
 
     /// Returns once every checkpoint asked for so far has run (tests await this instead of polling the files).
-    func waitUntilIdle() {
-        let idle = DispatchSemaphore(value: 0)
-        let busy = state.withLock { state -> Bool in
-            guard state.scheduled || state.checkpointing else { return false }
-            state.idleWaiters.append(idle)
-            return true
+    func waitUntilIdle() async {
+        await withCheckedContinuation { idle in
+            let busy = state.withLock { state -> Bool in
+                guard state.scheduled || state.checkpointing else { return false }
+                state.idleWaiters.append(idle)
+                return true
+            }
+            if !busy { idle.resume() }
         }
-        if busy { idle.wait() }
     }
 
     private func schedule() {
@@ -138,7 +139,7 @@ final class WALCheckpointer: Sendable {
             state.withLock { state in
                 state.threads -= 1
                 guard state.threads == 0 else { return }
-                for waiter in state.exitWaiters { waiter.signal() }
+                for waiter in state.exitWaiters { waiter.resume() }
                 state.exitWaiters = []
             }
         }

@@ -23,28 +23,20 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// Runs `body` on an existing database opened read-only; a missing file is an error rather than a new empty database.
-    func reading<T>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
+    func reading<T: Sendable>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
         try await using(ConnectOptions(migrate: true, create: false, readOnly: true, token: serverToken, logger: cliLogger()), body)
     }
 
     /// Runs `body` on the database, creating and migrating it when needed.
-    func writing<T>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
+    func writing<T: Sendable>(_ body: (any TrackingStore) async throws -> T) async throws -> T {
         try await using(ConnectOptions(migrate: true, create: true, token: serverToken, logger: cliLogger()), body)
     }
 
     /// The bearer token for a RunLedger server (`--database http://…` started with `--auth-token-file`).
     private var serverToken: String? { ProcessInfo.processInfo.environment["RUNLEDGER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
 
-    private func using<T>(_ options: ConnectOptions, _ body: (any TrackingStore) async throws -> T) async throws -> T {
-        let store = try await LedgerConnect.open(location, options: options)
-        do {
-            let result = try await body(store)
-            try await store.close()
-            return result
-        } catch {
-            try? await store.close()
-            throw error
-        }
+    private func using<T: Sendable>(_ options: ConnectOptions, _ body: (any TrackingStore) async throws -> T) async throws -> T {
+        try await LedgerConnect.withStore(location, options: options, body)
     }
 }
 

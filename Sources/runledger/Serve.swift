@@ -73,7 +73,6 @@ extension RunLedgerCommand {
                 let registry = PrometheusCollectorRegistry()
                 MetricsSystem.bootstrap(LedgerServer.metricsFactory(registry: registry))
                 let location = try database.location
-                let store = try await LedgerConnect.open(location, options: ConnectOptions(migrate: true, create: true, logger: logger))
                 let list = { (text: String?) in text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } }
                 let origins = list(corsAllowedOrigins) ?? []
                 let policy = list(allowedHosts).map { OriginPolicy(allowedHosts: $0, corsAllowedOrigins: origins) }
@@ -86,31 +85,23 @@ extension RunLedgerCommand {
                 let banner: @Sendable (Int) -> String = { [host, auth = tokens == nil ? "off" : "bearer tokens"] port in
                     "RunLedger serving http://\(host):\(port) (database: \(location), auth: \(auth))\n"
                 }
-                let app = LedgerServer.application(store: store, configuration: configuration, registry: registry, logger: logger) { port in
-                    // Unbuffered, so that a supervisor or test reading the pipe learns the port at once.
-                    FileHandle.standardOutput.write(Data(banner(port).utf8))
-                }
-                var services: [any Service] = [app]
                 // Zero turns either off.
                 let reapTimeout = try DurationText.milliseconds(reapAfter), pruneInterval = try DurationText.milliseconds(pruneEvery)
-                if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
-                if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
-                let group = ServiceGroup(
-                    configuration: {
-                        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-                        // In-flight requests get 10 s after SIGTERM, then are cancelled: the process ends within 15 s.
-                        configuration.maximumGracefulShutdownDuration = .seconds(10)
-                        configuration.maximumCancellationDuration = .seconds(3)
-                        return configuration
-                    }()
-                )
-                do {
-                    try await group.run()
-                } catch {
-                    try? await store.close()
-                    throw error
+                // The store's pool runs around the group: it opens first and closes after the last request.
+                try await LedgerConnect.withStore(location, options: ConnectOptions(migrate: true, create: true, logger: logger)) { store in
+                    let app = LedgerServer.application(store: store, configuration: configuration, registry: registry, logger: logger) { port in
+                        // Unbuffered, so that a supervisor or test reading the pipe learns the port at once.
+                        FileHandle.standardOutput.write(Data(banner(port).utf8))
+                    }
+                    var services: [any Service] = [app]
+                    if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
+                    if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
+                    var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                    // In-flight requests get 10 s after SIGTERM, then are cancelled: the process ends within 15 s.
+                    group.maximumGracefulShutdownDuration = .seconds(10)
+                    group.maximumCancellationDuration = .seconds(3)
+                    try await ServiceGroup(configuration: group).run()
                 }
-                try await store.close()
                 logger.info("stopped")
             }
         }

@@ -332,7 +332,7 @@ struct InputRuleTests {
         }
         let server = try await TestServer()
         try await server.test { client in
-            try server.store.close()
+            try await server.store.close()
             let ready = try await client.send(.get, "/ready")
             #expect(ready.status == .serviceUnavailable && !ready.text.contains(server.folder.path) && ready.text.contains("request"), "\(ready.text)")
         }

@@ -22,12 +22,16 @@ struct TestServer {
     }
 
     func test<Value>(_ configuration: ServerConfiguration = ServerConfiguration(), _ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
-        defer {
-            try? store.close()
-            try? FileManager.default.removeItem(at: folder)
-        }
+        defer { try? FileManager.default.removeItem(at: folder) }
         let app = Application(router: LedgerServer.router(store: store, configuration: configuration, registry: registry))
-        return try await app.test(.router, body)
+        do {
+            let result = try await app.test(.router, body)
+            try await store.close()
+            return result
+        } catch {
+            try? await store.close()
+            throw error
+        }
     }
 }
 
@@ -193,7 +197,7 @@ struct OperationsTests {
         try await server.test { client in
             #expect(try await client.call(.get, "/health").0 == .ok)
             #expect(try await client.call(.get, "/ready").0 == .ok)
-            try server.store.close()
+            try await server.store.close()
             let (status, body) = try await client.call(.get, "/ready")
             #expect(status == .serviceUnavailable)
             #expect(body["error_code"] != nil)
@@ -204,7 +208,6 @@ struct OperationsTests {
     @Test("the reaper kills runs whose heartbeat is older than its timeout, and only those")
     func reaper() async throws {
         let server = try await TestServer()
-        defer { try? server.store.close() }
         let stale = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
         let fresh = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
         _ = try await server.store.write(WriteBatch([.createRun(stale), .createRun(fresh), .heartbeat([stale.runID], at: 1_000), .heartbeat([fresh.runID], at: 299_000)]))
@@ -213,7 +216,7 @@ struct OperationsTests {
         #expect(try await server.store.run(stale.runID).info.status == .killed)
         #expect(try await server.store.run(stale.runID).info.endTime == 302_000)
         #expect(try await server.store.run(fresh.runID).info.status == .running)
-        try server.store.close()
+        try await server.store.close()
         #expect(await reaper.reapOnce().isEmpty, "a store that fails is logged, not thrown")
     }
 

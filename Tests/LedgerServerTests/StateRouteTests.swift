@@ -119,7 +119,7 @@ struct StateRouteTests {
         #expect(first.points == 5_000 && first.events == 1)
         #expect(try await server.store.metricHistory(runID: run.runID, key: "soc").first?.step == 5_000)
         #expect(await pruner.pruneOnce() == (0, 0))
-        try server.store.close()
+        try await server.store.close()
     }
 
     @Test("the OpenAPI document lists the state document's GET and PUT and the new routes")

@@ -84,7 +84,7 @@ struct PostgresBackendTests {
             _ = try await LedgerConnect.validateMigrations(location, userFolder: folder)
         }
         await expectLedgerError(.migrationConflict, "002_agent_metrics.sql was edited") {
-            _ = try await LedgerConnect.open(location, options: ConnectOptions(userMigrations: folder))
+            try await LedgerConnect.withStore(location, options: ConnectOptions(userMigrations: folder)) { _ in }
         }
     }
 
@@ -118,8 +118,8 @@ struct PostgresBackendTests {
         options.acquireTimeout = .seconds(2)
         // Migrated first with the default pool: on a loaded machine the migrations alone can outlast a 2 s acquire timeout.
         let location = try PostgresLocation(url: try TestPostgres.freshDatabase())
-        try await PostgresStore.open(location).close()
-        let store = try await PostgresStore.open(location, options: options)
+        try await PostgresStore.opened(location).close()
+        let store = try await PostgresStore.opened(location, options: options)
         let gate = store.gate
         let slow = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -154,27 +154,10 @@ struct PostgresBackendTests {
         try await store.close()
     }
 
-    @Test("a finished operation stops its timer: none is left sleeping after many writes")
-    func timersStop() async throws {
-        let store = try await PostgresStore.open(try PostgresLocation(url: try TestPostgres.freshDatabase()))
-        let experiment = try await store.createExperiment(name: "timers", artifactLocation: nil, tags: [])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<8 {
-                group.addTask {
-                    for _ in 0..<50 { _ = try await store.write(WriteBatch([.createRun(NewRun(experimentID: experiment.id, startTime: 1))])) }
-                }
-            }
-            try await group.waitForAll()
-        }
-        // Before the fix each of these 400 writes left a timer asleep for the whole statement timeout.
-        try await waitUntil { store.gate.liveTimers.load(ordering: .relaxed) == 0 }
-        try await store.close()
-    }
-
     @Test("connections killed by the server (57P01) are retried transparently; bad input is not retried")
     func transientFailuresRetried() async throws {
         let url = try TestPostgres.freshDatabase()
-        let store = try await PostgresStore.open(try PostgresLocation(url: url))
+        let store = try await PostgresStore.opened(try PostgresLocation(url: url))
         let experiment = try await store.createExperiment(name: "retry", artifactLocation: nil, tags: [])
         // Every pooled connection is terminated behind the store's back; the next calls must still succeed.
         for _ in 0..<3 {
@@ -205,7 +188,7 @@ struct PostgresBackendTests {
     @Test("migration 0003 files every latest metric of an older database under its run's experiment")
     func latestMetricsByExperiment() async throws {
         let url = try TestPostgres.freshDatabase()
-        let store = try await PostgresStore.open(try PostgresLocation(url: url))
+        let store = try await PostgresStore.opened(try PostgresLocation(url: url))
         let experiments = [ExperimentID.defaultExperiment, try await store.createExperiment(name: "north", artifactLocation: nil, tags: []).id]
         var runs: [ExperimentID: [RunID]] = [:]
         for index in 0..<10 {
@@ -223,7 +206,7 @@ struct PostgresBackendTests {
             DELETE FROM runledger_schema_history WHERE version = 3
             """
         )
-        let migrated = try await PostgresStore.open(try PostgresLocation(url: url))
+        let migrated = try await PostgresStore.opened(try PostgresLocation(url: url))
         #expect(try TestPostgres.psql(url, "SELECT count(*) FROM latest_metrics l JOIN runs r ON r.id = l.run_id WHERE l.experiment_id = r.experiment_id") == "10")
         #expect(try TestPostgres.psql(url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'latest_metrics'::regclass AND attname = 'experiment_id'") == "t")
         #expect(try TestPostgres.psql(url, "SELECT string_agg(indexname, ',') FROM pg_indexes WHERE tablename = 'latest_metrics' AND indexname <> 'latest_metrics_pkey'")
@@ -239,12 +222,12 @@ struct PostgresBackendTests {
     @Test("the health check reports a current schema as healthy and a newer one with its reason")
     func healthCheck() async throws {
         let url = try TestPostgres.freshDatabase()
-        let store = try await PostgresStore.open(try PostgresLocation(url: url))
+        let store = try await PostgresStore.opened(try PostgresLocation(url: url))
         #expect(await store.healthCheck() == nil)
         try TestPostgres.psql(url, "INSERT INTO runledger_schema_history VALUES (999, 'future', 'x', 0, 0)")
         #expect(await store.healthCheck()?.code == .schemaTooNew)
         try await store.close()
-        await expectLedgerError(.schemaTooNew, "newer than this RunLedger knows") { _ = try await PostgresStore.open(try PostgresLocation(url: url)) }
+        await expectLedgerError(.schemaTooNew, "newer than this RunLedger knows") { _ = try await PostgresStore.opened(try PostgresLocation(url: url)) }
     }
 
     @Test("an unreachable server fails the open within the acquire timeout, as unavailable")
@@ -253,7 +236,7 @@ struct PostgresBackendTests {
         options.acquireTimeout = .milliseconds(500)
         // Port 1 on loopback: nothing listens there.
         await expectLedgerError(.storeUnavailable, "No PostgreSQL connection became free") {
-            _ = try await PostgresStore.open(PostgresLocation(host: "127.0.0.1", port: 1, username: "postgres", database: "none"), options: options)
+            _ = try await PostgresStore.opened(PostgresLocation(host: "127.0.0.1", port: 1, username: "postgres", database: "none"), options: options)
         }
     }
 }

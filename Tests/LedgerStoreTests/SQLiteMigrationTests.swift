@@ -84,7 +84,7 @@ struct SQLiteMigrationTests {
         try modify(path, backfill)
         let newest = try await store.metricWindow(MetricWindow(scope: .run(run.runID), keys: ["soc"], limit: 10, from: 100, to: 200))
         #expect(newest.map(\.point.timestamp) == Array((190..<200).reversed()))
-        try store.close()
+        try await store.close()
     }
 
     @Test("migration 0004 rebuilds metrics without its foreign key and keeps every point of an older file")
@@ -97,7 +97,7 @@ struct SQLiteMigrationTests {
             return Metric(key: "k\(index % 3)", value: value, timestamp: Int64(index), step: Int64(index / 3))
         }
         _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points)]))
-        try store.close()
+        try await store.close()
         // As a file from before migration 0004 would be: the history table as 0001 made it, 0004 and later not recorded
         // (0005 rebuilds latest_metrics from whichever shape it finds).
         try restore(
@@ -126,7 +126,7 @@ struct SQLiteMigrationTests {
             // Compared as text, so that the one NaN equals itself.
             #expect(stored.map { "\($0)" } == expected.map { "\($0)" })
         }
-        try migrated.close()
+        try await migrated.close()
     }
 
     @Test("migration 0005 files every latest metric of an older file under its run's experiment, and searches still find them")
@@ -144,7 +144,7 @@ struct SQLiteMigrationTests {
             _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, metrics)]))
             costs[experiment, default: []].append((run.runID, cost))
         }
-        try store.close()
+        try await store.close()
         // As a file from before migration 0005 would be: latest_metrics and its index as 0001 made them, 0005 not recorded.
         try restore(
             path, table: "latest_metrics",
@@ -185,7 +185,7 @@ struct SQLiteMigrationTests {
         #expect(cheapest.runs.map(\.info.runID) == [late])
         let elsewhere = try await migrated.searchRuns(RunQuery(experimentIDs: [experiments[1]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
         #expect(elsewhere.runs.map(\.info.runID) != [late])
-        try migrated.close()
+        try await migrated.close()
     }
 
     @Test("a migration file edited after it was applied is refused at start-up and by validate")

@@ -26,7 +26,23 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     }
 
     static let postgres = StoreBackend(name: "PostgreSQL") {
-        try await PostgresStore.open(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+        try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+    }
+}
+
+extension PostgresStore {
+    /// A prepared store whose pool runs until ``close()``; tests hold stores across many calls, and a test's task
+    /// outlives none of them.
+    static func opened(_ location: PostgresLocation, options: PostgresOptions = PostgresOptions()) async throws -> PostgresStore {
+        let store = try PostgresStore(location, options: options)
+        Task { try await store.run() }
+        do {
+            try await store.prepare()
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        return store
     }
 }
 

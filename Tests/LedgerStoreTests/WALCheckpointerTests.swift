@@ -29,10 +29,10 @@ struct WALCheckpointerTests {
         let empty = size(path)
         // About 300 frames: SQLite's automatic checkpoint (1000 frames) would not have run, and the writer never does.
         try await insert(pool, rows: 100, bytes: 8000)
-        checkpointer.waitUntilIdle()
+        await checkpointer.waitUntilIdle()
         // Not every row: once a checkpoint is complete the log restarts, and the last few commits may stay below the bound.
         #expect(size(path) >= empty + 80 * 8000, "most rows are in the database file, not only in the log")
-        checkpointer.stop()
+        await checkpointer.stop()
         try pool.close()
         #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "with the checkpoint connection closed first, closing the pool removes the log")
     }
@@ -47,7 +47,7 @@ struct WALCheckpointerTests {
         let frame = 4096 + 24
         #expect(size(path + "-wal") <= 32 + (100 + 10) * frame)
         #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM blobs") } == 400)
-        checkpointer.stop()
+        await checkpointer.stop()
         try pool.close()
     }
 
@@ -56,10 +56,10 @@ struct WALCheckpointerTests {
         let path = temporaryPath("stopped.sqlite")
         let checkpointer = WALCheckpointer(path: path, backgroundFrames: 20, writerFrames: 1_000_000)
         let pool = try await pool(path, checkpointer)
-        checkpointer.stop()
+        await checkpointer.stop()
         let empty = size(path)
         try await insert(pool, rows: 100, bytes: 8000)
-        checkpointer.waitUntilIdle()
+        await checkpointer.waitUntilIdle()
         #expect(size(path) == empty)
         #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM blobs") } == 100)
         try pool.close()

@@ -8,23 +8,24 @@ struct EdgeValueCLITests {
     @Test("steps and timestamps at the Int64 limits, NaN and infinities, a key starting with a combining mark: every read command exits 0 or says why")
     func edgeValues() async throws {
         let path = temporaryFolder().appendingPathComponent("edge.sqlite").path
-        let store = try await LedgerConnect.open(try DatabaseLocation(path), options: ConnectOptions(migrate: true, create: true))
-        let experiment = try await store.createExperiment(name: "edge", artifactLocation: nil, tags: [])
-        let run = NewRun(experimentID: experiment.id, name: "=cmd|' /C calc'!A0", startTime: .max)
-        let other = NewRun(experimentID: experiment.id, name: "other", startTime: .min)
-        let key = "\u{0345}combining"
-        let edge = [(Int64.min, Int64.min, Double.nan), (.max, .max, .infinity), (0, 1, -0.0), (.max - 1, 2, -.infinity)].map {
-            Metric(key: "edge", value: $0.2, timestamp: $0.1, step: $0.0)
+        let (run, key) = try await LedgerConnect.withStore(try DatabaseLocation(path), options: ConnectOptions(migrate: true, create: true)) { store in
+            let experiment = try await store.createExperiment(name: "edge", artifactLocation: nil, tags: [])
+            let run = NewRun(experimentID: experiment.id, name: "=cmd|' /C calc'!A0", startTime: .max)
+            let other = NewRun(experimentID: experiment.id, name: "other", startTime: .min)
+            let key = "\u{0345}combining"
+            let edge = [(Int64.min, Int64.min, Double.nan), (.max, .max, .infinity), (0, 1, -0.0), (.max - 1, 2, -.infinity)].map {
+                Metric(key: "edge", value: $0.2, timestamp: $0.1, step: $0.0)
+            }
+            _ = try await store.write(
+                WriteBatch([
+                    .createRun(run), .createRun(other), .logMetrics(run.runID, edge + [Metric(key: "cost", value: 1, timestamp: 1, step: 0)]),
+                    .logMetrics(other.runID, [Metric(key: "edge", value: 1, timestamp: 0, step: 0), Metric(key: "cost", value: 2, timestamp: 0, step: 0)]),
+                    .logParams(run.runID, [KeyValue(key, "\u{0301}value")]), .setTags(run.runID, [KeyValue(key, "+1-1")]),
+                    .logEvents(run.runID, [RunEvent(timestamp: .max, kind: "edge"), RunEvent(timestamp: .min, kind: "edge")]),
+                ])
+            )
+            return (run, key)
         }
-        _ = try await store.write(
-            WriteBatch([
-                .createRun(run), .createRun(other), .logMetrics(run.runID, edge + [Metric(key: "cost", value: 1, timestamp: 1, step: 0)]),
-                .logMetrics(other.runID, [Metric(key: "edge", value: 1, timestamp: 0, step: 0), Metric(key: "cost", value: 2, timestamp: 0, step: 0)]),
-                .logParams(run.runID, [KeyValue(key, "\u{0301}value")]), .setTags(run.runID, [KeyValue(key, "+1-1")]),
-                .logEvents(run.runID, [RunEvent(timestamp: .max, kind: "edge"), RunEvent(timestamp: .min, kind: "edge")]),
-            ])
-        )
-        try await store.close()
         let id = run.runID.rawValue
         let output = temporaryFolder().appendingPathComponent("out").path
         let commands: [[String]] = [

@@ -77,7 +77,7 @@ struct FaultTests {
         #expect(events.map(\.event.message) == (0..<total).reversed().map { "call \($0)" }, "each once, newest first")
         #expect(try await store.runEvents(EventQuery(runID: runID, kinds: ["health_check"], minimumLevel: .warning, limit: 1000)).count == total / 100)
         #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'latency_ms'") == total)
-        try store.close()
+        try await store.close()
     }
 
     @Test("a logging process killed with SIGKILL: what was fully spooled arrives exactly once, its runs are reaped as KILLED")
@@ -147,7 +147,7 @@ struct FaultTests {
         writer.lock.release()
         let handle = try FileHandle(forWritingTo: segment)
         try handle.truncate(atOffset: try handle.seekToEnd() - 3)
-        try handle.close()
+        try await handle.close()
 
         let ledger = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { $0 }
         #expect(ledger.statistics.tornRecords == 1)

@@ -50,14 +50,14 @@ func measureBulkWrites() async throws {
             batchIndex += 1
         }
     }
-    try store.close()
+    try await store.close()
     let storeRate = Double(points) / storeSeconds
 
     // The engine's own rate: one INSERT … SELECT of the same number of rows into the same table, in a fresh file.
     let enginePath = folder.appendingPathComponent("engine.sqlite").path
     let engineStore = try await SQLiteStore.open(path: enginePath)
     try await engineStore.createRun(NewRun(experimentID: .defaultExperiment, startTime: 0))
-    try engineStore.close()
+    try await engineStore.close()
     var configuration = Configuration()
     configuration.prepareDatabase { try $0.execute(sql: "PRAGMA synchronous = NORMAL") }
     let engine = try DatabasePool(path: enginePath, configuration: configuration)
@@ -72,7 +72,7 @@ func measureBulkWrites() async throws {
             )
         }
     }
-    try engine.close()
+    try await engine.close()
     let engineRate = Double(points) / engineSeconds
     print(String(format: "store API (batches of %d, one transaction each): %10.0f points/s  (%.2f s)", perBatch, storeRate, storeSeconds))
     print(String(format: "SQLite engine INSERT … SELECT (%@):        %10.0f rows/s    (%.2f s)", hasSeries ? "generate_series" : "recursive CTE", engineRate, engineSeconds))
@@ -150,12 +150,12 @@ func measureSearches(on searchStore: any TrackingStore, backend: String) async t
 
 let searchStore = try await SQLiteStore.open(path: folder.appendingPathComponent("search.sqlite").path)
 try await measureSearches(on: searchStore, backend: "SQLite")
-try searchStore.close()
+try await searchStore.close()
 
 // With `--postgres URL` (an empty database: Benchmarks/postgres.sh passes its throwaway cluster) the same load and
 // searches run on PostgreSQL, in the same process, for a side-by-side reading.
 if let index = arguments.firstIndex(of: "--postgres"), index + 1 < arguments.count {
-    let postgres = try await PostgresStore.open(try PostgresLocation(url: arguments[index + 1]))
-    try await measureSearches(on: postgres, backend: "PostgreSQL")
-    try await postgres.close()
+    try await PostgresStore.withStore(try PostgresLocation(url: arguments[index + 1])) { postgres in
+        try await measureSearches(on: postgres, backend: "PostgreSQL")
+    }
 }

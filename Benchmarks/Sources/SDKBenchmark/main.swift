@@ -165,7 +165,7 @@ try await Ledger.withLedger(store: ingestStore, configuration: configuration("in
     for run in runs { run.end() }
 }
 let ingestSeconds = (ContinuousClock.now - ingestStart).seconds
-try ingestStore.close()
+try await ingestStore.close()
 let enginePath = folder.appendingPathComponent("engine.sqlite").path
 try await SQLiteStore.open(path: enginePath).close()
 let engine = try DatabasePool(path: enginePath)
@@ -180,7 +180,7 @@ try await engine.write { db in
     )
 }
 let engineSeconds = (ContinuousClock.now - engineStart).seconds
-try engine.close()
+try await engine.close()
 print(String(format: "SDK (log calls until flushed and closed): %9.0f points/s (%.2f s)", Double(points) / ingestSeconds, ingestSeconds))
 print(String(format: "SQLite engine INSERT … SELECT:            %9.0f rows/s   (%.2f s)", Double(points) / engineSeconds, engineSeconds))
 print(String(format: "ratio SDK / engine: %.0f %%", Double(points) / ingestSeconds / (Double(points) / engineSeconds) * 100))

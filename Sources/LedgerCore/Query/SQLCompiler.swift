@@ -9,6 +9,7 @@ public enum SQLValue: Sendable, Equatable {
     case integer(Int64)
     case real(Double)
     case text(String)
+    case null
 }
 
 /// SQL text with `?` (SQLite) or `$n` (PostgreSQL) placeholders and the values bound to them, in order.

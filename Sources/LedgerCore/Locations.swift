@@ -1,5 +1,4 @@
 import Foundation
-public import LedgerCore
 
 /// A parsed `postgres://user:password@host:port/database?sslmode=…` URL (`postgresql://` too).
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
