@@ -156,7 +156,7 @@ public enum LedgerConnect {
         switch location {
         case .sqlite(let path):
             if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: false, logger: Logger(label: "runledger")) }
-            return try SQLiteStore.validateMigrations(path: path)
+            return try SQLiteStore.migrationStatus(path: path, validate: true)
         case .postgres(let postgres):
             return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.validate() }
         case .server(let url): throw noMigrationsThrough(url)

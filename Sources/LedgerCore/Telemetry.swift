@@ -205,7 +205,7 @@ public struct EventQuery: Sendable, Equatable {
 /// Both backends ingest through this, so the per-key rules live in one place.
 ///
 /// A point's key is compared with the previous point's, then with the keys seen so far, and hashed only once a
-/// write has many keys: a String hash per point was 7 % of the SQLite writer's time under the telemetry workload.
+/// write has many keys: a String hash per point is a noticeable share of the writer's time.
 public struct MetricKeySummary: Sendable {
     /// Distinct keys, in order of first appearance.
     public private(set) var keys: [String] = []

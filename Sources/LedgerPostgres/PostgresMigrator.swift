@@ -10,18 +10,11 @@ public struct PostgresMigrator: Sendable {
     static let advisoryLock: Int64 = 0x524C_6D69_6772_6174
 
     public let history: MigrationHistory
-    /// The migration files this migrator applies.
-    public var files: [MigrationFile] { history.files }
 
-    /// RunLedger's shipped migrations.
-    public init() throws {
-        let folder = Bundle.module.url(forResource: "migrations", withExtension: nil)?.appendingPathComponent("postgres")
-        self.init(files: try MigrationHistory.bundledFiles(folder, backend: "PostgreSQL"))
-    }
-
-    /// Other files (a user's folder, or tests).
-    public init(files: [MigrationFile], table: MigrationHistory.Table = .ledger) {
-        history = MigrationHistory(files: files, table: table, dialect: .postgres)
+    /// The shipped files, or `files` (a user's folder, or tests).
+    public init(files: [MigrationFile]? = nil, table: MigrationHistory.Table = .ledger) throws {
+        let shipped = Bundle.module.url(forResource: "migrations", withExtension: nil)?.appendingPathComponent("postgres")
+        history = MigrationHistory(files: try files ?? MigrationHistory.bundledFiles(shipped, backend: "PostgreSQL"), table: table, dialect: .postgres)
     }
 
     func applied(_ connection: PostgresConnection, logger: Logger) async throws -> [AppliedMigration] {

@@ -80,7 +80,7 @@ extension PostgresStore {
         _ body: @escaping @Sendable (PostgresMigrations) async throws -> T
     ) async throws -> T {
         let gate = try makeGate(location, options: options)
-        let migrator = try files.map { PostgresMigrator(files: $0, table: .user) } ?? PostgresMigrator()
+        let migrator = try PostgresMigrator(files: files, table: files == nil ? .ledger : .user)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await gate.run() }
             defer { gate.close() }

@@ -8,12 +8,12 @@ import Logging
 /// The rules are ``StoreRules``'s and most statements ``StoreSQL``'s (one conformance suite runs against every
 /// backend); what is here is how PostgreSQL runs them, and the bulk paths written for it (`unnest` over arrays).
 /// Each write batch is one transaction; concurrent writers run in parallel on pooled connections.
-public struct PostgresStore: TrackingStore {
+public struct PostgresStore: RelationalStore {
     let gate: PostgresGate
     /// RunLedger's migration files, read from the bundle once at open (the health check compares against them).
     let migrator: PostgresMigrator
     var logger: Logger { gate.logger }
-    var clock: @Sendable () -> Int64 { gate.options.clock }
+    public var clock: @Sendable () -> Int64 { gate.options.clock }
 
     init(gate: PostgresGate, migrator: PostgresMigrator) {
         self.gate = gate
@@ -44,48 +44,33 @@ public struct PostgresStore: TrackingStore {
     }
 
     /// Runs shared statements on a pooled connection; `transaction` wraps them in one.
-    func rows(transaction: Bool = false, idempotent: Bool = true, _ body: @escaping @Sendable (Statements) async throws -> [SQLRow]) async throws
-        -> [SQLRow]
+    func statements<T: Sendable>(transaction: Bool = false, idempotent: Bool = true, _ body: @escaping @Sendable (Statements) async throws -> T)
+        async throws -> T
     {
         let logger = logger
         if transaction { return try await gate.transaction(idempotent: idempotent) { try await body(Statements(connection: $0, logger: logger)) } }
         return try await gate.run { try await body(Statements(connection: $0, logger: logger)) }
     }
 
-    // MARK: Experiments
-
-    public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
-        try StoreRules.checkNewExperiment(name: name, artifactLocation: artifactLocation, tags: tags)
-        let script = StoreSQL.createExperiment(name: name, artifactLocation: artifactLocation, tags: tags, now: clock())
-        try await rows(transaction: true, idempotent: false) { try await $0.run(script) }
-        guard let experiment = try await experiment(named: name) else { throw LedgerError(.internal, "A created experiment could not be read back.") }
-        return experiment
-    }
-
-    public func experiment(id: ExperimentID) async throws -> Experiment {
-        guard let experiment = try await experiments(.id(id)).first else { throw LedgerError.experimentNotFound(id) }
-        return experiment
-    }
-
-    public func experiment(named name: String) async throws -> Experiment? { try await experiments(.name(name)).first }
-
-    public func experiments(view: ViewType) async throws -> [ExperimentSummary] {
-        let logger = logger
-        return try await gate.run { connection in
-            let statements = Statements(connection: connection, logger: logger)
-            return try StoreSQL.summaries(try await statements.experiments(.stages(view.stages)), counts: try await statements.rows(StoreSQL.runCounts))
+    public func read(_ statements: [SQLTemplate]) async throws -> [[SQLRow]] {
+        try await self.statements(transaction: statements.count > 1) { db in
+            var rows: [[SQLRow]] = []
+            for statement in statements { rows.append(try await db.rows(statement)) }
+            return rows
         }
     }
 
-    public func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws {
-        try StoreRules.checkChange(change, of: id)
-        let script = StoreSQL.updateExperiment(id, change, now: clock())
-        try await rows(transaction: true) { try await $0.run(script) }
+    public func write(_ script: [StoreSQL.Step], idempotent: Bool) async throws -> [SQLRow] {
+        try await statements(transaction: true, idempotent: idempotent) { try await $0.run(script) }
     }
 
-    private func experiments(_ filter: StoreSQL.ExperimentFilter) async throws -> [Experiment] {
-        let logger = logger
-        return try await gate.run { try await Statements(connection: $0, logger: logger).experiments(filter) }
+    public func run<Plan: StatementPlan>(_ plan: Plan, writing: Bool) async throws -> Plan.Result {
+        try await statements(transaction: writing) { db in
+            var plan = plan
+            var statement = try plan.next(nil)
+            while let next = statement { statement = try plan.next(try await db.rows(next)) }
+            return plan.result
+        }
     }
 
     // MARK: Writes
@@ -201,11 +186,6 @@ public struct PostgresStore: TrackingStore {
         }
     }
 
-    public func reapRuns(heartbeatBefore cutoff: Int64, endTime: Int64) async throws -> [RunID] {
-        try await rows(transaction: true) { try await $0.rows(StoreSQL.reapRuns(heartbeatBefore: cutoff, endTime: endTime)) }
-            .compactMap { RunID(try $0.text(0)) }
-    }
-
     /// Rows per INSERT: arrays are one bind each, so a statement can carry many points.
     private static let rowsPerInsert = 20_000
 
@@ -244,10 +224,6 @@ public struct PostgresStore: TrackingStore {
             """,
             logger: logger
         )
-    }
-
-    public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {
-        try await rows { try await $0.run(StoreSQL.setRunLifecycle(runID, stage)) }
     }
 
     // MARK: Reads
@@ -377,11 +353,6 @@ struct Statements: Sendable {
         var rows: [SQLRow] = []
         for step in steps { rows = try step.check(try await self.rows(step.sql)) }
         return rows
-    }
-
-    func experiments(_ filter: StoreSQL.ExperimentFilter) async throws -> [Experiment] {
-        let rows = try await rows(StoreSQL.experiments(filter))
-        return try StoreSQL.experiments(rows, tags: rows.isEmpty ? [] : try await self.rows(StoreSQL.experimentTags(rows.map { try $0.int64(0) })))
     }
 
     /// The internal id of a run.

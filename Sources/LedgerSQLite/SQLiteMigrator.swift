@@ -6,18 +6,11 @@ public import LedgerCore
 /// its own `BEGIN IMMEDIATE` transaction that first re-reads the history.
 public struct SQLiteMigrator: Sendable {
     public let history: MigrationHistory
-    /// The migration files this migrator applies.
-    public var files: [MigrationFile] { history.files }
 
-    /// The shipped migration files.
-    public init() throws {
-        let folder = Bundle.module.url(forResource: "migrations", withExtension: nil)?.appendingPathComponent("sqlite")
-        self.init(files: try MigrationHistory.bundledFiles(folder, backend: "SQLite"))
-    }
-
-    /// Other files (a user's folder, or tests simulating edits and conflicts).
-    public init(files: [MigrationFile], table: MigrationHistory.Table = .ledger) {
-        history = MigrationHistory(files: files, table: table, dialect: .sqlite)
+    /// The shipped files, or `files` (a user's folder, or tests simulating edits and conflicts).
+    public init(files: [MigrationFile]? = nil, table: MigrationHistory.Table = .ledger) throws {
+        let shipped = Bundle.module.url(forResource: "migrations", withExtension: nil)?.appendingPathComponent("sqlite")
+        history = MigrationHistory(files: try files ?? MigrationHistory.bundledFiles(shipped, backend: "SQLite"), table: table, dialect: .sqlite)
     }
 
     /// The history rows, or none when the table does not exist yet.

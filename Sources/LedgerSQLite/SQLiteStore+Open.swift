@@ -78,11 +78,8 @@ extension SQLiteStore {
         configuration.prepareDatabase { db in
             // WAL + NORMAL: a committed transaction survives a process crash; only an OS crash can lose the last commits.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // A multi-row INSERT into a table with a foreign key keeps a statement journal (the pages it touches,
-            // in case it aborts), and past 64 KiB SQLite spills that journal to a temporary file: two pwrite calls
-            // per page per statement. In memory the telemetry workload wrote 8× fewer pages. (Since migration 0004
-            // the history table has no foreign key; params, tags and the other tables keep theirs.) Only the writer
-            // does this; readers keep the default so that a large sort can still spill to disk.
+            // Statement journals (kept by multi-row INSERTs into tables with foreign keys) stay in memory instead of
+            // spilling to a temporary file past 64 KiB. Only the writer: a reader's large sort may still spill to disk.
             if !db.configuration.readonly {
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
                 checkpointer?.install(on: db)
@@ -146,30 +143,18 @@ extension SQLiteStore {
         }
     }
 
-    /// The migration status of the database at `path`, without changing it.
-    public static func migrationStatus(path: String) throws -> [MigrationStatus] {
+    /// The migration status of the database at `path`, without changing it; with `validate`, refused as opening it
+    /// would refuse it (edited file, duplicate version, newer schema).
+    public static func migrationStatus(path: String, validate: Bool = false) throws -> [MigrationStatus] {
         let migrator = try SQLiteMigrator()
-        guard FileManager.default.fileExists(atPath: path) else { return MigrationPlan.status(available: migrator.files, applied: []) }
-        try inspectOwnership(path: path)
+        guard FileManager.default.fileExists(atPath: path) else { return migrator.history.status(applied: []) }
+        try inspect(path: path, migrator: validate ? migrator : nil, allowPending: true)
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(5)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }
         return try queue.read { db in try migrator.status(db) }
-    }
-
-    /// Checks the migrations of the database at `path` without applying any.
-    /// - Throws: the ``LedgerError`` that opening it would throw (edited file, duplicate version, newer schema).
-    public static func validateMigrations(path: String) throws -> [MigrationStatus] {
-        let migrator = try SQLiteMigrator()
-        guard FileManager.default.fileExists(atPath: path) else { return MigrationPlan.status(available: migrator.files, applied: []) }
-        try inspect(path: path, migrator: migrator, allowPending: true)
-        return try migrationStatus(path: path)
-    }
-
-    private static func inspectOwnership(path: String) throws {
-        try inspect(path: path, migrator: nil, allowPending: true)
     }
 }
 
@@ -179,7 +164,7 @@ extension SQLiteStore {
     /// The folder's history lives in ``MigrationHistory/Table/user``, apart from RunLedger's own. The whole plan is
     /// checked (duplicate versions, edited files) before anything runs; each file is applied in its own transaction.
     public static func userMigrations(path: String, files: [MigrationFile], apply: Bool, logger: Logger) async throws -> [MigrationStatus] {
-        let migrator = SQLiteMigrator(files: files, table: .user)
+        let migrator = try SQLiteMigrator(files: files, table: .user)
         if apply {
             let store = try await open(path: path, options: SQLiteOptions(migrate: true, create: true, logger: logger))
             try await store.close()

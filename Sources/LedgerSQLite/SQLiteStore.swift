@@ -10,12 +10,12 @@ import Logging
 /// Writes go through GRDB's single writer, so concurrent writers queue instead of failing with "database is locked";
 /// reads run concurrently on a snapshot. The rules are ``StoreRules``'s and most statements ``StoreSQL``'s; what is
 /// here is how SQLite runs them, and the hot paths written for it.
-public struct SQLiteStore: TrackingStore {
+public struct SQLiteStore: RelationalStore {
     private let connection: SQLiteConnection
     private let commits = GroupCommit<WriteBatch, WriteOutcome>()
     private let searchShapes = SearchStatementShapes()
     let logger: Logger
-    let clock: @Sendable () -> Int64
+    public let clock: @Sendable () -> Int64
 
     /// Wraps a migrated database; ``open(path:options:)`` is the public way in.
     init(connection: SQLiteConnection, logger: Logger, clock: @escaping @Sendable () -> Int64) {
@@ -40,40 +40,18 @@ public struct SQLiteStore: TrackingStore {
         }
     }
 
-    // MARK: Experiments
+    public func read(_ statements: [SQLTemplate]) async throws -> [[SQLRow]] { try await read { db in try statements.map { try db.rows($0) } } }
 
-    public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
-        try StoreRules.checkNewExperiment(name: name, artifactLocation: artifactLocation, tags: tags)
-        let script = StoreSQL.createExperiment(name: name, artifactLocation: artifactLocation, tags: tags, now: clock())
-        try await perform { db in try db.run(script) }
-        guard let experiment = try await experiment(named: name) else { throw LedgerError(.internal, "A created experiment could not be read back.") }
-        return experiment
-    }
+    public func write(_ script: [StoreSQL.Step], idempotent: Bool) async throws -> [SQLRow] { try await perform { db in try db.run(script) } }
 
-    public func experiment(id: ExperimentID) async throws -> Experiment {
-        guard let experiment = try await experiments(.id(id)).first else { throw LedgerError.experimentNotFound(id) }
-        return experiment
-    }
-
-    public func experiment(named name: String) async throws -> Experiment? { try await experiments(.name(name)).first }
-
-    public func experiments(view: ViewType) async throws -> [ExperimentSummary] {
-        try await read { db in try StoreSQL.summaries(Self.experiments(.stages(view.stages), db), counts: db.rows(StoreSQL.runCounts)) }
-    }
-
-    public func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws {
-        try StoreRules.checkChange(change, of: id)
-        let script = StoreSQL.updateExperiment(id, change, now: clock())
-        try await perform { db in try db.run(script) }
-    }
-
-    private func experiments(_ filter: StoreSQL.ExperimentFilter) async throws -> [Experiment] {
-        try await read { db in try Self.experiments(filter, db) }
-    }
-
-    private static func experiments(_ filter: StoreSQL.ExperimentFilter, _ db: Database) throws -> [Experiment] {
-        let rows = try db.rows(StoreSQL.experiments(filter))
-        return try StoreSQL.experiments(rows, tags: rows.isEmpty ? [] : db.rows(StoreSQL.experimentTags(rows.map { try $0.int64(0) })))
+    public func run<Plan: StatementPlan>(_ plan: Plan, writing: Bool) async throws -> Plan.Result {
+        let pass: @Sendable (Database) throws -> Plan.Result = { db in
+            var plan = plan
+            var statement = try plan.next(nil)
+            while let next = statement { statement = try plan.next(db.rows(next)) }
+            return plan.result
+        }
+        return writing ? try await perform(pass) : try await read(pass)
     }
 
     // MARK: Writes
@@ -191,10 +169,6 @@ public struct SQLiteStore: TrackingStore {
         }
     }
 
-    public func reapRuns(heartbeatBefore cutoff: Int64, endTime: Int64) async throws -> [RunID] {
-        try await perform { db in try db.rows(StoreSQL.reapRuns(heartbeatBefore: cutoff, endTime: endTime)).compactMap { RunID(try $0.text(0)) } }
-    }
-
     /// Rows per multi-row INSERT: amortises the statement start-up over many rows (6 × 64 = 384 bindings).
     private static let rowsPerInsert = 64
 
@@ -248,10 +222,6 @@ public struct SQLiteStore: TrackingStore {
             try upsert.execute(arguments: [runID, key, point.step, point.timestamp, point.storedValue, point.value.isNaN])
             try span.execute(arguments: [runID, key, covered.firstStep, covered.lastStep, covered.minTimestamp, covered.maxTimestamp])
         }
-    }
-
-    public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {
-        try await perform { db in try db.run(StoreSQL.setRunLifecycle(runID, stage)) }
     }
 
     // MARK: Reads
@@ -317,9 +287,8 @@ public struct SQLiteStore: TrackingStore {
     /// Loads runs with their params, tags and latest metrics, in the order of `ids`.
     private static func loadRuns(_ db: Database, ids: [Int64]) throws -> [Run] {
         var runs: [Int64: Run] = [:]
-        // Chunks stay well under SQLite's limit on bound variables. Each list is padded to a power of two by
-        // repeating its last id, so that the statements come from the connection's cache (at most ten shapes each)
-        // instead of being compiled per page: compiling them was about 6 % of a search's time.
+        // Chunks stay well under SQLite's limit on bound variables. Each list is padded to a power of two by repeating
+        // its last id, so that the statements come from the connection's cache (at most ten shapes each).
         for start in stride(from: 0, to: ids.count, by: 512) {
             let chunk = Array(ids[start..<min(start + 512, ids.count)])
             var width = 1
@@ -444,8 +413,8 @@ extension Database {
 
 /// Which search statements the readers keep prepared: the first 64 distinct SQL texts the store sees.
 ///
-/// Preparing a statement through GRDB runs its authorizer over every column the statement reads, which cost twice
-/// what SQLite took to run a small search. A search's text depends only on the shape of its filter and ordering
+/// Preparing a statement through GRDB runs its authorizer over every column the statement reads, which costs more
+/// than running a small search. A search's text depends only on the shape of its filter and ordering
 /// (values are bound), so a dashboard repeats a few; admitting only the first 64 keeps every reader's statement
 /// cache bounded whatever clients send, and later shapes are prepared per call.
 final class SearchStatementShapes: Sendable {

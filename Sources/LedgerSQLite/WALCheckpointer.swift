@@ -5,22 +5,14 @@ import Synchronization
 
 /// Copies the write-ahead log back into the database file on a connection and thread of its own.
 ///
-/// SQLite's automatic checkpoint runs on the connection that committed, so the one writer spent its time copying
-/// pages and waiting for the disk's fsync instead of committing the next group: under sustained telemetry the
-/// writer was ~14 % in disk waits, and the server ingested 19–43 % more points/s with no checkpoints at all.
-/// Here the writer's commit only signals, and a passive checkpoint copies what it can while the writer goes on.
+/// SQLite's automatic checkpoint runs on the connection that committed, so the one writer would copy pages and wait
+/// for fsync instead of committing the next group. Here a commit only signals, and a passive checkpoint copies what it
+/// can while the writer goes on. The thread runs at Linux's idle scheduling class, so that it never takes CPU from the
+/// simulation being logged ("logging never slows the simulation" comes first).
 ///
-/// The thread runs at Linux's idle scheduling class: it gets only CPU that nothing else wants. At normal priority it
-/// took a core from the simulation it served (on 2 vCPUs, a loop logging 8 metrics per step ran 13.6 % slower,
-/// against 3.6 % with SQLite's own checkpoints; 2.9 % at idle priority), and "logging never slows the simulation"
-/// comes first. The server gained too: 270k against 297k points/s, the checkpoint no longer preempting the writer.
-///
-/// A checkpoint that runs beside a busy writer never catches up with its newest frames, and SQLite restarts the
-/// log only after a complete one, so the log would grow without bound. Past ``writerFrames`` the writer therefore
-/// checkpoints itself, between two of its own transactions, as SQLite would; by then the background has copied most
-/// pages, so the writer's share is the remainder and one fsync. When the CPU is never idle, a background checkpoint
-/// that started may hold SQLite's checkpoint lock for a while (its thread still gets a small share), and the log grows
-/// past that bound until it ends.
+/// A checkpoint beside a busy writer never catches up with its newest frames, and SQLite restarts the log only after
+/// a complete one; past ``writerFrames`` the writer therefore checkpoints itself between two of its transactions, as
+/// SQLite would, copying what the background left.
 final class WALCheckpointer: Sendable {
     /// Frames in the log (with 4 KiB pages, 16 MiB) before the background checkpoints.
     let backgroundFrames: Int32
@@ -51,8 +43,8 @@ final class WALCheckpointer: Sendable {
         }
     }
 
-    /// Larger bounds copy fewer pages twice (a page rewritten by many commits is copied once per checkpoint):
-    /// 4000 and 16000 frames ingested ~3 % more than SQLite's default of 1000 (and 8000), with a log of 64 MiB at most.
+    /// Larger bounds than SQLite's 1000 copy fewer pages twice (a page rewritten by many commits is copied once per
+    /// checkpoint), with a log of 64 MiB at most.
     init(path: String, backgroundFrames: Int32 = 4000, writerFrames: Int32 = 16000) {
         self.path = path
         self.backgroundFrames = backgroundFrames

@@ -37,12 +37,12 @@ struct SQLiteMigrationTests {
         let path = temporaryPath("new.sqlite")
         try await SQLiteStore.open(path: path).close()
         let first = try history(path)
-        let shipped = try SQLiteMigrator().files
+        let shipped = try SQLiteMigrator().history.files
         #expect(first.count == shipped.count)
         #expect(first.map { $0["checksum"] as String } == shipped.map(\.checksum))
         try await SQLiteStore.open(path: path).close()
         #expect(try history(path).count == first.count)
-        #expect(try SQLiteStore.validateMigrations(path: path).allSatisfy { $0.state == .applied })
+        #expect(try SQLiteStore.migrationStatus(path: path, validate: true).allSatisfy { $0.state == .applied })
     }
 
     @Test("the schema after all migrations matches the golden schema")
@@ -119,7 +119,7 @@ struct SQLiteMigrationTests {
         let migrated = try await SQLiteStore.open(path: path)
         #expect(try foreignKeys() == 0)
         let versions: [Int] = try history(path).map { $0["version"] }
-        #expect(versions == (try SQLiteMigrator().files.map { $0.version }))
+        #expect(versions == (try SQLiteMigrator().history.files.map { $0.version }))
         for key in ["k0", "k1", "k2"] {
             let expected: [MetricPoint] = points.filter { $0.key == key }.map { $0.point }
             let stored: [MetricPoint] = try await migrated.metricHistory(runID: run.runID, key: key)
@@ -195,7 +195,7 @@ struct SQLiteMigrationTests {
         // Simulates an edited shipped file: the recorded checksum no longer matches the file.
         try modify(path, "UPDATE runledger_schema_history SET checksum = 'deadbeef' WHERE version = 1")
         await expectLedgerError(.migrationConflict, "was edited after it was applied") { _ = try await SQLiteStore.open(path: path) }
-        #expect(throws: LedgerError.self) { try SQLiteStore.validateMigrations(path: path) }
+        #expect(throws: LedgerError.self) { try SQLiteStore.migrationStatus(path: path, validate: true) }
         #expect(try SQLiteStore.migrationStatus(path: path).first?.state == .edited)
     }
 
@@ -247,6 +247,6 @@ struct SQLiteMigrationTests {
             try await group.waitForAll()
         }
         let rows = try history(path)
-        #expect(rows.map { $0["version"] as Int } == (try SQLiteMigrator().files.map(\.version)))
+        #expect(rows.map { $0["version"] as Int } == (try SQLiteMigrator().history.files.map(\.version)))
     }
 }

@@ -111,7 +111,7 @@ public struct PageCursor: Sendable, Equatable, Codable {
     /// The token text handed to clients: URL-safe base64 without padding, so it travels in query strings as is.
     ///
     /// The JSON inside is the shape `JSONDecoder` reads back into this type (see `init(token:order:)`), written
-    /// with ``JSONValue``: `JSONEncoder` was 3 % of a busy server's samples under a stream of 5-result searches.
+    /// with ``JSONValue``, which is cheaper than `JSONEncoder` on a path every search page takes.
     public var token: String {
         let json = JSONValue.object([
             ("v", .integer(Int64(v))), ("order", .string(order)),

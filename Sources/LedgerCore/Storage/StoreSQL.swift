@@ -31,8 +31,6 @@ public enum StoreSQL {
 
     // MARK: Experiments
 
-    static let experimentColumns = "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
-
     /// Which experiments to read.
     public enum ExperimentFilter: Sendable {
         case id(ExperimentID)
@@ -40,37 +38,38 @@ public enum StoreSQL {
         case stages([LifecycleStage])
     }
 
+    /// Experiments with their tags, a row per tag (or one with no tag), in id order.
     public static func experiments(_ filter: ExperimentFilter) -> SQLTemplate {
-        switch filter {
-        case .id(let id): "SELECT \(raw: experimentColumns) FROM experiments WHERE experiment_id = \(id.rawValue)"
-        case .name(let name): "SELECT \(raw: experimentColumns) FROM experiments WHERE name = \(name)"
-        case .stages(let stages):
-            "SELECT \(raw: experimentColumns) FROM experiments WHERE lifecycle_stage IN \(list: stages.map { .text($0.rawValue) }) ORDER BY experiment_id"
-        }
-    }
-
-    public static func experimentTags(_ ids: [Int64]) -> SQLTemplate {
-        "SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN \(list: ids.map(SQLValue.integer))"
+        let condition: SQLTemplate =
+            switch filter {
+            case .id(let id): "e.experiment_id = \(id.rawValue)"
+            case .name(let name): "e.name = \(name)"
+            case .stages(let stages): "e.lifecycle_stage IN \(list: stages.map { .text($0.rawValue) })"
+            }
+        return """
+            SELECT e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, e.last_update_time, t.key, t.value
+            FROM experiments e LEFT JOIN experiment_tags t ON t.experiment_id = e.experiment_id WHERE \(condition) ORDER BY e.experiment_id
+            """
     }
 
     /// `(experiment_id, runs, newest start)` of experiments with active runs.
     public static let runCounts: SQLTemplate =
         "SELECT experiment_id, COUNT(*), MAX(start_time) FROM runs WHERE lifecycle_stage = 'active' GROUP BY experiment_id"
 
-    /// Experiments from the rows of ``experiments(_:)`` and ``experimentTags(_:)``.
-    public static func experiments(_ rows: [SQLRow], tags: [SQLRow]) throws(LedgerError) -> [Experiment] {
-        var byID: [Int64: [String: String]] = [:]
-        for tag in tags { byID[try tag.int64(0), default: [:]][try tag.text(1)] = try tag.text(2) }
+    /// Experiments from the rows of ``experiments(_:)``.
+    public static func experiments(_ rows: [SQLRow]) throws(LedgerError) -> [Experiment] {
         var experiments: [Experiment] = []
         for row in rows {
-            let id = try row.int64(0)
-            experiments.append(
-                Experiment(
-                    id: ExperimentID(id), name: try row.text(1), artifactLocation: try row.text(2),
-                    lifecycleStage: LifecycleStage(rawValue: try row.text(3)) ?? .active, creationTime: try row.int64(4),
-                    lastUpdateTime: try row.int64(5), tags: byID[id] ?? [:]
+            let id = ExperimentID(try row.int64(0))
+            if experiments.last?.id != id {
+                experiments.append(
+                    Experiment(
+                        id: id, name: try row.text(1), artifactLocation: try row.text(2), lifecycleStage: LifecycleStage(rawValue: try row.text(3)) ?? .active,
+                        creationTime: try row.int64(4), lastUpdateTime: try row.int64(5), tags: [:]
+                    )
                 )
-            )
+            }
+            if let key = try row.optionalText(6) { experiments[experiments.count - 1].tags[key] = try row.text(7) }
         }
         return experiments
     }
@@ -260,11 +259,11 @@ public enum StoreSQL {
         )
     }
 
-    public static func events(_ query: EventQuery, run: Int64) -> SQLTemplate {
+    public static func events(_ query: EventQuery) -> SQLTemplate {
         let kinds: SQLTemplate = query.kinds.isEmpty ? "" : " AND kind IN \(list: query.kinds.map(SQLValue.text))"
         return """
             SELECT event_id, timestamp, level, kind, message, payload FROM run_events
-            WHERE run_id = \(run) AND timestamp >= \(query.from ?? .min) AND timestamp < \(query.to ?? .max) AND level >= \(query.minimumLevel.rank)\(kinds)
+            WHERE run_id = (SELECT id FROM runs WHERE run_uuid = \(query.runID.rawValue)) AND timestamp >= \(query.from ?? .min) AND timestamp < \(query.to ?? .max) AND level >= \(query.minimumLevel.rank)\(kinds)
             ORDER BY timestamp DESC, event_id DESC LIMIT \(query.limit)
             """
     }
@@ -337,19 +336,28 @@ public enum StoreSQL {
         }
     }
 
-    /// `(project_id, archived)` of a project, share-locked on PostgreSQL while a document is written.
-    public static func project(named name: String, lock: Bool = false) -> SQLTemplate {
-        "SELECT project_id, archived FROM projects WHERE name = \(name)\(sqlite: "", postgres: lock ? " FOR SHARE" : "")"
-    }
+    /// A row when the project exists.
+    public static func project(named name: String) -> SQLTemplate { "SELECT project_id FROM projects WHERE name = \(name)" }
+
+    private static func projectID(_ name: String) -> SQLTemplate { "(SELECT project_id FROM projects WHERE name = \(name))" }
 
     /// `(version, updated_at, document)` of one document.
-    public static func stateDocument(project: Int64, namespace: String) -> SQLTemplate {
-        "SELECT version, updated_at, document FROM state_documents WHERE project_id = \(project) AND namespace = \(namespace)"
+    public static func stateDocument(project: String, namespace: String) -> SQLTemplate {
+        "SELECT version, updated_at, document FROM state_documents WHERE project_id = \(projectID(project)) AND namespace = \(namespace)"
     }
 
-    /// Writes a document; returns its new version, or no row when `expectedVersion` is stale. Each statement decides
-    /// atomically: a concurrent writer with the same expected version finds no row to update.
-    public static func putStateDocument(project: Int64, namespace: String, document: String, expectedVersion: Int64?, now: Int64) -> SQLTemplate {
+    /// Writes a document of an active project; the last step returns its new version, or no row when
+    /// `expectedVersion` is stale. Each statement decides atomically: a concurrent writer with the same expected
+    /// version finds no row to update. On PostgreSQL the project row is share-locked meanwhile.
+    public static func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?, now: Int64) -> [Step] {
+        [
+            .require("SELECT 1 FROM projects WHERE name = \(project)\(sqlite: "", postgres: " FOR SHARE")", else: .unknownProject(project)),
+            .refuse("SELECT 1 FROM projects WHERE name = \(project) AND archived = TRUE", else: .archivedProject(project)),
+            .run(putStateDocument(project: projectID(project), namespace: namespace, document: document, expectedVersion: expectedVersion, now: now)),
+        ]
+    }
+
+    private static func putStateDocument(project: SQLTemplate, namespace: String, document: String, expectedVersion: Int64?, now: Int64) -> SQLTemplate {
         let insert: SQLTemplate =
             "INSERT INTO state_documents (project_id, namespace, version, updated_at, document) VALUES (\(project), \(namespace), 1, \(now), \(document))"
         return switch expectedVersion {
@@ -389,4 +397,107 @@ extension StoreSQL {
         ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
         WHERE \(StoreRules.latestMetricSupersedes(new: "excluded", old: "latest_metrics"))
         """
+}
+
+/// One pass of a retention policy (``PrunePlan``) as a ``StatementPlan``.
+public struct PrunePass: StatementPlan {
+    private var plan: PrunePlan
+    private var action: PrunePlan.Action?
+
+    public init(_ plan: PrunePlan) { self.plan = plan }
+
+    public mutating func next(_ rows: [SQLRow]?) throws(LedgerError) -> SQLTemplate? {
+        if let action, let rows {
+            self.action = plan.next(try StoreSQL.pruneAnswer(action, of: plan, rows: rows))
+        } else {
+            action = plan.start()
+        }
+        return action.flatMap { StoreSQL.prune($0, of: plan) }
+    }
+
+    /// What the pass removed (or counted), and where the next one goes on.
+    public var result: PruneCount { if case .finished(let count)? = action { count } else { PruneCount() } }
+}
+
+extension StoreSQL {
+    // MARK: Retention passes
+
+    /// The statement that does one step of a retention pass (``PrunePlan/Action``); nil when the pass is over.
+    /// Removals name rows by a key each dialect has (the history's primary key, PostgreSQL's `ctid`) and return a row
+    /// per removed row; in a dry run they count instead.
+    public static func prune(_ action: PrunePlan.Action, of plan: PrunePlan) -> SQLTemplate? {
+        let experiment: SQLTemplate = plan.experimentID.map { " AND r.experiment_id = \($0)" } ?? ""
+        let point: SQLTemplate = "\(sqlite: "run_id, key, step, timestamp, value, is_nan", postgres: "ctid")"
+        func removal(_ table: String, key: SQLTemplate, _ selection: SQLTemplate) -> SQLTemplate {
+            plan.dryRun ? "SELECT COUNT(*) FROM (\(selection)) AS s" : "DELETE FROM \(raw: table) WHERE (\(key)) IN (\(selection)) RETURNING 1"
+        }
+        switch action {
+        case .listEventKinds:
+            return "SELECT DISTINCT kind FROM run_events"
+        case .removeEvents(let kinds, let before, let limit):
+            let key: SQLTemplate = "\(sqlite: "event_id", postgres: "ctid")"
+            return removal(
+                "run_events", key: key,
+                """
+                SELECT e.\(key) FROM run_events e JOIN runs r ON r.id = e.run_id
+                WHERE e.timestamp < \(before) AND e.kind IN \(list: kinds.map(SQLValue.text))\(experiment) LIMIT \(limit)
+                """
+            )
+        case .listPairs(let run, let key, let inclusive, let limit):
+            return """
+                SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id
+                WHERE (lm.run_id, lm.key) \(raw: inclusive ? ">=" : ">") (\(run), \(key))\(experiment) ORDER BY lm.run_id, lm.key LIMIT \(limit)
+                """
+        case .listSpans(let run, let key, let before):
+            return "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(before)"
+        case .removeOldPoints(let run, let key, let steps, let before, let limit):
+            return removal(
+                "metrics", key: point,
+                """
+                SELECT \(point) FROM metrics WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(steps.lowerBound) AND \(steps.upperBound)
+                AND timestamp < \(before) LIMIT \(limit)
+                """
+            )
+        case .dropSpans(let run, let key, let before):
+            return "DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND max_timestamp < \(before)"
+        case .countPoints(let run, let key, let since):
+            return "SELECT COUNT(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp >= \(since)"
+        case .findNewest(let run, let key, let offset):
+            return """
+                SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)
+                ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1 OFFSET \(offset)
+                """
+        case .removePointsBefore(let run, let key, let before, let limit):
+            let (step, timestamp, value, isNaN) = (before.step, before.timestamp, before.storedValue, before.value.isNaN)
+            return removal(
+                "metrics", key: point,
+                """
+                SELECT \(point) FROM metrics WHERE run_id = \(run) AND key = \(key) AND (step, timestamp, value, is_nan) < (\(step), \(timestamp), \(value), \(isNaN))
+                ORDER BY step, timestamp, value, is_nan LIMIT \(limit)
+                """
+            )
+        case .dropSpansBefore(let run, let key, let step):
+            return "DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND last_step < \(step)"
+        case .finished:
+            return nil
+        }
+    }
+
+    /// What the rows of ``prune(_:of:)``'s statement answer.
+    public static func pruneAnswer(_ action: PrunePlan.Action, of plan: PrunePlan, rows: [SQLRow]) throws(LedgerError) -> PrunePlan.Answer {
+        switch action {
+        case .listEventKinds: return .kinds(try rows.map { row throws(LedgerError) in try row.text(0) })
+        case .removeEvents, .removeOldPoints, .removePointsBefore: return .count(plan.dryRun ? try rows.first?.int(0) ?? 0 : rows.count)
+        case .countPoints: return .count(try rows.first?.int(0) ?? 0)
+        case .listPairs: return .pairs(try rows.map { row throws(LedgerError) in (run: try row.int64(0), key: try row.text(1)) })
+        case .listSpans:
+            return .spans(
+                try rows.map { row throws(LedgerError) in
+                    MetricSpan(firstStep: try row.int64(0), lastStep: try row.int64(1), minTimestamp: try row.int64(2), maxTimestamp: try row.int64(3))
+                }
+            )
+        case .findNewest: return .point(try rows.first.map { row throws(LedgerError) in try point(row) })
+        case .dropSpans, .dropSpansBefore, .finished: return .done
+        }
+    }
 }
