@@ -92,40 +92,47 @@ public enum LedgerConnect {
     public static func withStore<T: Sendable>(
         _ location: DatabaseLocation, options: ConnectOptions = ConnectOptions(), _ body: (any TrackingStore) async throws -> T
     ) async throws -> T {
-        let store: any TrackingStore
-        switch location {
-        case .sqlite(let path):
-            store = try await SQLiteStore.open(
-                path: path, options: SQLiteOptions(migrate: options.migrate, create: options.create, readOnly: options.readOnly, logger: options.logger)
-            )
-        case .postgres(let postgres):
-            store = try PostgresStore(postgres, options: postgresOptions(migrate: options.migrate, readOnly: options.readOnly, logger: options.logger))
-        case .server(let url):
-            // The server owns its schema and migrations; a user folder cannot be applied through it.
-            if options.userMigrations != nil { throw noMigrationsThrough(url) }
-            store = try RemoteStore(url: url, options: RemoteOptions(token: options.token, logger: options.logger))
-        }
+        let store = try await open(location, options: options)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             do {
-                if let postgres = store as? PostgresStore { try await postgres.prepare() }
-                if let folder = options.userMigrations {
-                    let apply = options.migrate && !options.readOnly
-                    let rows = apply ? try await migrateUp(location, userFolder: folder, logger: options.logger)
-                        : try await validateMigrations(location, userFolder: folder)
-                    if let pending = rows.first(where: { $0.state == .pending }) {
-                        throw LedgerError(.schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
-                    }
-                }
+                try await prepare(store, location, options: options)
                 let result = try await body(store)
                 try await store.close()
-                group.cancelAll()
                 return result
             } catch {
                 try? await store.close()
-                group.cancelAll()
                 throw error
             }
+        }
+    }
+
+    /// The store at `location`, before its background work runs: a SQLite file is opened (and migrated); a pool
+    /// connects once ``TrackingStore/run()`` runs, and ``prepare(_:_:options:)`` then migrates or checks its schema.
+    /// A server's `ServiceGroup` runs the store this way; ``withStore(_:options:_:)`` does it all for a command.
+    public static func open(_ location: DatabaseLocation, options: ConnectOptions = ConnectOptions()) async throws -> any TrackingStore {
+        switch location {
+        case .sqlite(let path):
+            let options = SQLiteOptions(migrate: options.migrate, create: options.create, readOnly: options.readOnly, logger: options.logger)
+            return try await SQLiteStore.open(path: path, options: options)
+        case .postgres(let postgres):
+            return try PostgresStore(postgres, options: postgresOptions(migrate: options.migrate, readOnly: options.readOnly, logger: options.logger))
+        case .server(let url):
+            // The server owns its schema and migrations; a user folder cannot be applied through it.
+            if options.userMigrations != nil { throw noMigrationsThrough(url) }
+            return try RemoteStore(url: url, options: RemoteOptions(token: options.token, logger: options.logger))
+        }
+    }
+
+    /// Migrates (or checks) what `store` needs before use, while its ``TrackingStore/run()`` runs: a PostgreSQL
+    /// schema, and a user's migration folder.
+    public static func prepare(_ store: any TrackingStore, _ location: DatabaseLocation, options: ConnectOptions) async throws {
+        if let postgres = store as? PostgresStore { try await postgres.prepare() }
+        guard let folder = options.userMigrations else { return }
+        let apply = options.migrate && !options.readOnly
+        let rows = apply ? try await migrateUp(location, userFolder: folder, logger: options.logger) : try await validateMigrations(location, userFolder: folder)
+        if let pending = rows.first(where: { $0.state == .pending }) {
+            throw LedgerError(.schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
         }
     }
 

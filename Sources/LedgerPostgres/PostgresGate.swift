@@ -36,8 +36,13 @@ final class PostgresGate: Sendable {
     private let created = Mutex<(total: Int, atLastAnalyze: Int)>((0, 0))
     private let gauges: (inUse: Gauge, waiting: Gauge, open: Gauge, idle: Gauge)
     private let retries: Counter
-    /// Finished by ``close()``: the pool's run ends.
-    private let closing = AsyncStream.makeStream(of: Never.self)
+    /// Calls of ``run()``: the client may run only once.
+    private let runs = Atomic<Int>(0)
+    /// Opened by ``close()``: the pool's run ends.
+    private let closing = Latch()
+    /// Opened when ``run()`` starts the client: operations wait for it (a lease before then would wait too, with a
+    /// warning from the driver).
+    private let started = Latch()
 
     init(client: PostgresClient, options: PostgresOptions, applicationName: String, identity: String) {
         self.client = client
@@ -54,18 +59,24 @@ final class PostgresGate: Sendable {
         retries = Counter(label: "runledger_postgres_retries_total")
     }
 
-    /// Runs the client's pool until ``close()`` or until the calling task is cancelled.
+    /// Runs the client's pool until ``close()`` or until the calling task is cancelled. A second call only waits.
     func run() async {
+        let first = runs.add(1, ordering: .relaxed).newValue == 1
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
-            group.addTask { for await _ in self.closing.stream {} }
+            if first {
+                group.addTask {
+                    self.started.open()
+                    await self.client.run()
+                }
+            }
+            group.addTask { await self.closing.wait() }
             await group.next()
             group.cancelAll()
         }
     }
 
     /// Ends ``run()``: the pool closes its connections, and later operations fail.
-    func close() { closing.continuation.finish() }
+    func close() { closing.open() }
 
     /// Runs `body` on a pooled connection, retrying transient failures.
     ///
@@ -126,7 +137,8 @@ final class PostgresGate: Sendable {
         defer { if !held.wasLeased { adjust(waiting: -1) } }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
-                try await self.client.withConnection { connection in
+                await self.started.wait()
+                return try await self.client.withConnection { connection in
                     held.lease(connection)
                     self.adjust(inUse: 1, waiting: -1)
                     defer { self.adjust(inUse: -1) }

@@ -199,6 +199,7 @@ final class SQLiteConnection: Sendable {
     private let configuration: Configuration
     private let state = Mutex<(pool: DatabasePool?, closed: Bool)>((nil, false))
     private let checkpointer: WALCheckpointer?
+    private let closing = Latch()
 
     init(path: String, configuration: Configuration, pool: DatabasePool?, checkpointer: WALCheckpointer?) {
         self.path = path
@@ -217,7 +218,11 @@ final class SQLiteConnection: Sendable {
         }
     }
 
+    /// Returns once ``close()`` has been called, or when the calling task is cancelled.
+    func untilClosed() async { await closing.wait() }
+
     func close() async throws {
+        closing.open()
         let pool = state.withLock { state -> DatabasePool? in
             state.closed = true
             defer { state.pool = nil }

@@ -26,8 +26,11 @@ public struct SQLiteStore: RelationalStore {
 
     public var identity: String { "sqlite:" + URL(fileURLWithPath: connection.path).resolvingSymlinksInPath().standardizedFileURL.path }
 
-    /// Releases the database (checkpointing the WAL into the main file). Later calls fail.
+    /// Releases the database (checkpointing the WAL into the main file) and ends ``run()``. Later calls fail.
     public func close() async throws { try await connection.close() }
+
+    /// Lives until ``close()``: the background checkpointer's thread belongs to this span, and `close()` ends it.
+    public func run() async throws { await connection.untilClosed() }
 
     public func healthCheck() async -> LedgerError? {
         do {

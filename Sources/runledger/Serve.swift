@@ -87,21 +87,21 @@ extension RunLedgerCommand {
                 }
                 // Zero turns either off.
                 let reapTimeout = try DurationText.milliseconds(reapAfter), pruneInterval = try DurationText.milliseconds(pruneEvery)
-                // The store's pool runs around the group: it opens first and closes after the last request.
-                try await LedgerConnect.withStore(location, options: ConnectOptions(migrate: true, create: true, logger: logger)) { store in
-                    let app = LedgerServer.application(store: store, configuration: configuration, registry: registry, logger: logger) { port in
-                        // Unbuffered, so that a supervisor or test reading the pipe learns the port at once.
-                        FileHandle.standardOutput.write(Data(banner(port).utf8))
-                    }
-                    var services: [any Service] = [app]
-                    if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
-                    if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
-                    var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-                    // In-flight requests get 10 s after SIGTERM, then are cancelled: the process ends within 15 s.
-                    group.maximumGracefulShutdownDuration = .seconds(10)
-                    group.maximumCancellationDuration = .seconds(3)
-                    try await ServiceGroup(configuration: group).run()
+                let options = ConnectOptions(migrate: true, create: true, logger: logger)
+                let store = try await LedgerConnect.open(location, options: options)
+                let app = LedgerServer.application(store: store, configuration: configuration, registry: registry, logger: logger) { port in
+                    // Unbuffered, so that a supervisor or test reading the pipe learns the port at once.
+                    FileHandle.standardOutput.write(Data(banner(port).utf8))
                 }
+                // The store goes first so that it stops last; the server listens once the store is prepared.
+                var services: [any Service] = [StoreService(store: store), PreparedService(app) { try await LedgerConnect.prepare(store, location, options: options) }]
+                if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
+                if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
+                var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                // In-flight requests get 10 s after SIGTERM, then are cancelled: the process ends within 15 s.
+                group.maximumGracefulShutdownDuration = .seconds(10)
+                group.maximumCancellationDuration = .seconds(3)
+                try await ServiceGroup(configuration: group).run()
                 logger.info("stopped")
             }
         }
