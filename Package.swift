@@ -176,7 +176,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RunLedgerCLITests",
-            dependencies: ["runledger", "energy-study", "LedgerCore", "LedgerExport", "EnergySimulation", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: [
+                "runledger", "energy-study", "LedgerCore", "LedgerExport", "EnergySimulation",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -43,6 +43,6 @@ let package = Package(
                 .product(name: "LedgerSQLite", package: "RunLedger"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
-        )
+        ),
     ]
 )

@@ -25,7 +25,8 @@ struct EnergyStudy: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Where to record: a SQLite file path, a postgres:// URL, or a RunLedger server's http://HOST:PORT (token in $RUNLEDGER_TOKEN).") var database = "runledger.sqlite"
+    @Option(help: "Where to record: a SQLite file path, a postgres:// URL, or a RunLedger server's http://HOST:PORT (token in $RUNLEDGER_TOKEN).")
+    var database = "runledger.sqlite"
     @Option(help: "How many designs to simulate.") var runs = 20
     @Option(help: "Simulated hours per design.") var steps = 168
     @Option(help: "The random seed; the same seed gives the same designs.") var seed: UInt64 = 1
@@ -68,7 +69,8 @@ struct EnergyStudy: AsyncParsableCommand {
             JSONValue.object([
                 ("runs", .integer(Int64(runs))), ("points_logged", .integer(Int64(points))), ("seconds", .number(seconds)),
                 ("points_per_second", .number(Double(points) / seconds)), ("spooled", .integer(Int64(statistics.spooled))),
-                ("replayed", .integer(Int64(statistics.replayed))), ("rejected", .integer(Int64(statistics.rejected))), ("dropped", .integer(Int64(statistics.dropped))),
+                ("replayed", .integer(Int64(statistics.replayed))), ("rejected", .integer(Int64(statistics.rejected))),
+                ("dropped", .integer(Int64(statistics.dropped))),
                 ("lost", .integer(Int64(statistics.lost))), ("lost_records", .integer(Int64(statistics.tornRecords))),
                 ("pending", .integer(Int64(statistics.pending))),
             ])

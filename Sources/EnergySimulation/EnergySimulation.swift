@@ -124,7 +124,13 @@ public func simulate(_ design: Design, hours: Int, using generator: inout Seeded
     var wind = generator.uniform(0.1...0.6)
     var hourly: [HourlyPoint] = []
     hourly.reserveCapacity(hours)
-    var generation = 0.0, demandTotal = 0.0, imported = 0.0, exported = 0.0, localUse = 0.0, shed = 0.0, cost = 0.0
+    var generation = 0.0
+    var demandTotal = 0.0
+    var imported = 0.0
+    var exported = 0.0
+    var localUse = 0.0
+    var shed = 0.0
+    var cost = 0.0
     for hour in 0..<hours {
         let hourOfDay = Double(hour % 24)
         if hour % 24 == 0 { cloudiness = min(0.95, max(0.05, cloudiness + generator.uniform(-0.3...0.3))) }
@@ -139,11 +145,12 @@ public func simulate(_ design: Design, hours: Int, using generator: inout Seeded
         if surplus > 0 {
             batteryFlow = min(surplus, maxRate, (capacity - energy) / efficiency)
         } else {
-            let reserve: Double = switch design.solver {
-            case .heuristic: 0.1
-            case .milp: price > 0.3 ? 0.05 : 0.35
-            case .hybrid: price > 0.3 ? 0.02 : 0.2
-            }
+            let reserve: Double =
+                switch design.solver {
+                case .heuristic: 0.1
+                case .milp: price > 0.3 ? 0.05 : 0.35
+                case .hybrid: price > 0.3 ? 0.02 : 0.2
+                }
             batteryFlow = -min(-surplus, maxRate, max(0, energy - capacity * reserve) * efficiency)
         }
         // Price-aware solvers top the battery up from the grid in cheap hours.
@@ -166,7 +173,8 @@ public func simulate(_ design: Design, hours: Int, using generator: inout Seeded
         localUse += pv + windPower - gridExport
         cost += gridImport * price - gridExport * 0.04
         hourly.append(
-            HourlyPoint(hour: hour, soc: capacity > 0 ? energy / capacity : 0, gridImportKW: gridImport, pvKW: pv, windKW: windPower, demandKW: demand)
+            HourlyPoint(
+                hour: hour, soc: capacity > 0 ? energy / capacity : 0, gridImportKW: gridImport, pvKW: pv, windKW: windPower, demandKW: demand)
         )
     }
     // Capital cost as an annuity (10 %/year: 20 years at about 8 % interest) charged for the simulated hours.
@@ -190,9 +198,9 @@ public func simulate(_ design: Design, hours: Int, using generator: inout Seeded
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One design of a study, simulated: what the demo and the examples record as a run.

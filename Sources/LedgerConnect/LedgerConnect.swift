@@ -130,9 +130,12 @@ public enum LedgerConnect {
         if let postgres = store as? PostgresStore { try await postgres.prepare() }
         guard let folder = options.userMigrations else { return }
         let apply = options.migrate && !options.readOnly
-        let rows = apply ? try await migrateUp(location, userFolder: folder, logger: options.logger) : try await validateMigrations(location, userFolder: folder)
+        let rows =
+            apply
+            ? try await migrateUp(location, userFolder: folder, logger: options.logger) : try await validateMigrations(location, userFolder: folder)
         if let pending = rows.first(where: { $0.state == .pending }) {
-            throw LedgerError(.schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
+            throw LedgerError(
+                .schemaPending, "Migration \(pending.version) (\(pending.name)) of \(folder) is pending. Run `runledger migrate up --dir \(folder)`.")
         }
     }
 
@@ -152,7 +155,9 @@ public enum LedgerConnect {
             if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: false, logger: Logger(label: "runledger")) }
             return try SQLiteStore.migrationStatus(path: path)
         case .postgres(let postgres):
-            return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.status() }
+            return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) {
+                try await $0.status()
+            }
         case .server(let url): throw noMigrationsThrough(url)
         }
     }
@@ -165,7 +170,9 @@ public enum LedgerConnect {
             if let files { return try await SQLiteStore.userMigrations(path: path, files: files, apply: false, logger: Logger(label: "runledger")) }
             return try SQLiteStore.migrationStatus(path: path, validate: true)
         case .postgres(let postgres):
-            return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) { try await $0.validate() }
+            return try await PostgresStore.withMigrations(postgres, files: files, options: postgresOptions(logger: Logger(label: "runledger"))) {
+                try await $0.validate()
+            }
         case .server(let url): throw noMigrationsThrough(url)
         }
     }
@@ -190,6 +197,8 @@ public enum LedgerConnect {
     }
 
     static func noMigrationsThrough(_ url: String) -> LedgerError {
-        LedgerError(.invalidParameterValue, "Migrations cannot run through a server (\(url)): run `runledger migrate` with --database set to the server's database.")
+        LedgerError(
+            .invalidParameterValue,
+            "Migrations cannot run through a server (\(url)): run `runledger migrate` with --database set to the server's database.")
     }
 }

@@ -16,7 +16,8 @@ public struct Summary: Sendable, Equatable {
         guard let first = sorted.first, let last = sorted.last else { return nil }
         count = sorted.count
         // Welford's update, so that large values of similar size do not cancel.
-        var mean = 0.0, squares = 0.0
+        var mean = 0.0
+        var squares = 0.0
         for (index, value) in sorted.enumerated() {
             let delta = value - mean
             mean += delta / Double(index + 1)
@@ -127,13 +128,15 @@ extension HistoryBucket {
     public static func downsample(_ points: [MetricPoint], maximum: Int) -> [HistoryBucket] {
         guard let first = points.first, maximum > 0 else { return [] }
         // Steps may span the whole Int64 range, so widths and offsets are unsigned distances from the lowest step.
-        let lowest = points.lazy.map(\.step).min() ?? first.step, highest = points.lazy.map(\.step).max() ?? first.step
+        let lowest = points.lazy.map(\.step).min() ?? first.step
+        let highest = points.lazy.map(\.step).max() ?? first.step
         let span = UInt64(bitPattern: highest &- lowest)
         // Width in steps, rounded up so that `maximum` buckets cover the whole span.
         // Wraps to 0 only when one bucket spans all 2^64 steps (maximum 1, extreme steps): then every point is in it.
         let width: UInt64 = points.count <= maximum ? 1 : span / UInt64(maximum) &+ 1
         var buckets: [HistoryBucket] = []
-        var sum = 0.0, numbers = 0
+        var sum = 0.0
+        var numbers = 0
         for point in points {
             let offset = UInt64(bitPattern: point.step &- lowest)
             let start = width == 0 ? lowest : lowest &+ Int64(bitPattern: offset / width * width)
@@ -250,7 +253,7 @@ extension TrackingStore {
         return groups.compactMap { group, values in Summary(values).map { GroupSummary(group: group, summary: $0) } }
             .sorted { a, b in
                 switch (a.group, b.group) {
-                case let (x?, y?): x < y
+                case (let x?, let y?): x < y
                 case (.some, nil): true
                 default: false
                 }
@@ -263,7 +266,8 @@ extension TrackingStore {
         guard objectives.count >= 2 else {
             throw LedgerError(.invalidParameterValue, "A Pareto front needs at least two objectives; got \(objectives.count).")
         }
-        var runs: [Run] = [], points: [[Double]] = []
+        var runs: [Run] = []
+        var points: [[Double]] = []
         for run in try await allRuns(query) {
             let values = objectives.compactMap { run.latestMetrics[$0.metric]?.value }
             if values.count == objectives.count {

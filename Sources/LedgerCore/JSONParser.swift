@@ -228,7 +228,9 @@ private struct JSONParser {
             skipDigits()
         }
         // Integers (a log-batch's timestamps and steps) are read from the bytes: no text to build and parse again.
-        if current != UInt8(ascii: "."), current != UInt8(ascii: "e"), current != UInt8(ascii: "E"), let integer = integer(from: start, negative: negative) {
+        if current != UInt8(ascii: "."), current != UInt8(ascii: "e"), current != UInt8(ascii: "E"),
+            let integer = integer(from: start, negative: negative)
+        {
             return .integer(integer)
         }
         if current == UInt8(ascii: ".") {

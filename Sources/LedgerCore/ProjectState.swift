@@ -91,7 +91,9 @@ extension Validation {
     /// Refuses a project name or namespace that is empty, longer than 250 characters, or has characters other than
     /// letters, digits, `_ - . :` (they appear in URL paths and file names, so nothing that needs escaping).
     public static func checkStateName(_ name: String, kind: String) throws(LedgerError) {
-        let allowed = name.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_-.:".unicodeScalars.contains($0) }
+        let allowed = name.unicodeScalars.allSatisfy {
+            ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_-.:".unicodeScalars.contains($0)
+        }
         guard !name.isEmpty, name.unicodeScalars.count <= Limits.keyLength, allowed, name != ".", name != ".." else {
             throw LedgerError(
                 .invalidParameterValue,
@@ -135,7 +137,9 @@ extension LedgerError {
     }
 
     /// A project of this name exists already.
-    public static func projectExists(_ name: String) -> LedgerError { LedgerError(.resourceAlreadyExists, "A project named '\(name)' exists already.") }
+    public static func projectExists(_ name: String) -> LedgerError {
+        LedgerError(.resourceAlreadyExists, "A project named '\(name)' exists already.")
+    }
 
     /// A write to an archived project, with the command that makes it writable again.
     public static func archivedProject(_ name: String) -> LedgerError {

@@ -20,7 +20,9 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var maxPointsPerKey: Int?
     public var createdAt: Int64
 
-    public init(id: Int64 = 0, experimentID: ExperimentID?, keyGlob: String = "*", maxAge: Int64? = nil, maxPointsPerKey: Int? = nil, createdAt: Int64 = 0) {
+    public init(
+        id: Int64 = 0, experimentID: ExperimentID?, keyGlob: String = "*", maxAge: Int64? = nil, maxPointsPerKey: Int? = nil, createdAt: Int64 = 0
+    ) {
         self.id = id
         self.experimentID = experimentID
         self.keyGlob = keyGlob
@@ -39,7 +41,8 @@ public struct RetentionPolicy: Sendable, Equatable {
             throw LedgerError(.invalidParameterValue, "Invalid maximum of \(maxPointsPerKey) points: keep at least 1 point per run and key.")
         }
         guard !keyGlob.isEmpty, keyGlob.unicodeScalars.count <= Limits.keyLength else {
-            throw LedgerError(.invalidParameterValue, "Invalid key glob '\(keyGlob.prefix(50))': give 1 to \(Limits.keyLength) characters, e.g. '*' or 'soc*'.")
+            throw LedgerError(
+                .invalidParameterValue, "Invalid key glob '\(keyGlob.prefix(50))': give 1 to \(Limits.keyLength) characters, e.g. '*' or 'soc*'.")
         }
     }
 
@@ -62,7 +65,9 @@ public struct RetentionPolicy: Sendable, Equatable {
     }
 
     public init(json: JSONValue) throws(LedgerError) {
-        guard let id = json["id"]?.int64, let glob = json["key_glob"]?.text else { throw LedgerError(.internal, "A retention policy in an answer lacks a field.") }
+        guard let id = json["id"]?.int64, let glob = json["key_glob"]?.text else {
+            throw LedgerError(.internal, "A retention policy in an answer lacks a field.")
+        }
         self.init(
             id: id, experimentID: json["experiment_id"]?.text.flatMap(ExperimentID.init), keyGlob: glob, maxAge: json["max_age_ms"]?.int64,
             maxPointsPerKey: json["max_points_per_key"]?.int64.map { Int($0) }, createdAt: json["created_at"]?.int64 ?? 0
@@ -93,10 +98,18 @@ public enum PruneCursor: Sendable, Equatable {
     case pair(run: Int64, key: String)
 
     public init(_ text: String?) throws(LedgerError) {
-        guard let text else { self = .events; return }
-        if text == "events" { self = .events; return }
+        guard let text else {
+            self = .events
+            return
+        }
+        if text == "events" {
+            self = .events
+            return
+        }
         let parts = text.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, let run = Int64(parts[0]) else { throw LedgerError(.invalidParameterValue, "Invalid prune position '\(text.prefix(60))'.") }
+        guard parts.count == 2, let run = Int64(parts[0]) else {
+            throw LedgerError(.invalidParameterValue, "Invalid prune position '\(text.prefix(60))'.")
+        }
         self = .pair(run: run, key: String(parts[1]))
     }
 

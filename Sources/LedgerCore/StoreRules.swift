@@ -96,7 +96,8 @@ public struct RunRecord: Sendable, Equatable {
     public var lifecycle: LifecycleStage
 
     public init(id: Int64, status: String, endTime: Int64?, lifecycle: String) {
-        self.init(id: id, status: RunStatus(rawValue: status) ?? .running, endTime: endTime, lifecycle: LifecycleStage(rawValue: lifecycle) ?? .active)
+        self.init(
+            id: id, status: RunStatus(rawValue: status) ?? .running, endTime: endTime, lifecycle: LifecycleStage(rawValue: lifecycle) ?? .active)
     }
 
     public init(id: Int64, status: RunStatus, endTime: Int64?, lifecycle: LifecycleStage) {

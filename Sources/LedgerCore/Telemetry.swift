@@ -32,7 +32,8 @@ public struct MetricWindow: Sendable, Equatable {
     public func validate() throws(LedgerError) {
         guard !keys.isEmpty else { throw LedgerError(.invalidParameterValue, "Name at least one metric key to read.") }
         guard keys.count <= Limits.keysPerRead else {
-            throw LedgerError(.invalidParameterValue, "A windowed read may name at most \(Limits.keysPerRead) metric keys; this one names \(keys.count).")
+            throw LedgerError(
+                .invalidParameterValue, "A windowed read may name at most \(Limits.keysPerRead) metric keys; this one names \(keys.count).")
         }
         for key in keys { try Validation.checkKey(key, kind: "Metric") }
         try Limits.checkReadLimit(limit)
@@ -131,7 +132,8 @@ public struct RunEvent: Sendable, Equatable {
         try Validation.checkKey(kind, kind: "Event kind")
         try Validation.checkNoNUL(message, field: "event message")
         guard message.unicodeScalars.count <= Limits.eventMessageLength else {
-            throw LedgerError(.invalidParameterValue, "Event message has \(message.unicodeScalars.count) characters; the limit is \(Limits.eventMessageLength).")
+            throw LedgerError(
+                .invalidParameterValue, "Event message has \(message.unicodeScalars.count) characters; the limit is \(Limits.eventMessageLength).")
         }
         if let payload {
             guard payload.utf8.count <= Limits.tagValueLength * 4, (try? JSONValue(parsing: payload.utf8)) != nil else {
@@ -167,7 +169,9 @@ public struct StoredEvent: Sendable, Equatable {
             let level = json["level"]?.text.flatMap(EventLevel.init(rawValue:)), let kind = json["kind"]?.text
         else { throw LedgerError(.internal, "An event in an answer lacks a field.") }
         let payload: String? = if let value = json["payload"], value != .null { value.description } else { nil }
-        self.init(runID: runID, sequence: sequence, event: RunEvent(timestamp: timestamp, level: level, kind: kind, message: json["message"]?.text ?? "", payload: payload))
+        self.init(
+            runID: runID, sequence: sequence,
+            event: RunEvent(timestamp: timestamp, level: level, kind: kind, message: json["message"]?.text ?? "", payload: payload))
     }
 }
 

@@ -149,7 +149,10 @@ extension TrackingStore {
         if !metrics.isEmpty { operations.append(.logMetrics(runID, metrics)) }
         if !tags.isEmpty { operations.append(.setTags(runID, tags)) }
         // An empty log-batch still has to name an existing run, as in MLflow.
-        if operations.isEmpty { _ = try await run(runID); return }
+        if operations.isEmpty {
+            _ = try await run(runID)
+            return
+        }
         _ = try await write(WriteBatch(operations))
     }
 

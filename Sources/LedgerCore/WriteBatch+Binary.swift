@@ -78,8 +78,10 @@ extension WriteBatch {
             w.bytes.append(contentsOf: repeatElement(0, count: metrics.count * 38))
             let written = w.bytes.withUnsafeMutableBytes { buffer -> Int in
                 var offset = start
-                var lastKey = "", lastIndex = -1
-                var previousTimestamp: Int64 = 0, previousStep: Int64 = 0
+                var lastKey = ""
+                var lastIndex = -1
+                var previousTimestamp: Int64 = 0
+                var previousStep: Int64 = 0
                 @inline(__always) func varint(_ value: UInt64) { putVarint(value, into: buffer, at: &offset) }
                 for metric in metrics {
                     if lastIndex < 0 || metric.key != lastKey {
@@ -152,7 +154,8 @@ extension WriteBatch {
             let count = try r.count()
             var metrics: [Metric] = []
             metrics.reserveCapacity(count)
-            var timestamp: Int64 = 0, step: Int64 = 0
+            var timestamp: Int64 = 0
+            var step: Int64 = 0
             for _ in 0..<count {
                 // An index, not a count: it is bounded by the key table, not by the bytes left (the last points of a
                 // batch may name key 12 with 10 bytes to go).

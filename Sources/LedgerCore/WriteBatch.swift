@@ -25,7 +25,9 @@ public struct NewRun: Sendable, Equatable {
     }
 
     /// A run in the experiment named `experimentName`, which the store creates if it does not exist.
-    public init(runID: RunID = .random(), experimentName: String, name: String = "", status: RunStatus = .running, startTime: Int64, userID: String = "") {
+    public init(
+        runID: RunID = .random(), experimentName: String, name: String = "", status: RunStatus = .running, startTime: Int64, userID: String = ""
+    ) {
         self.init(runID: runID, experimentID: .defaultExperiment, name: name, status: status, startTime: startTime, userID: userID)
         self.experimentName = experimentName
     }
@@ -145,7 +147,8 @@ public struct WriteBatch: Sendable, Equatable {
                 break
             case .logEvents(_, let events):
                 guard events.count <= Limits.eventsPerBatch else {
-                    throw LedgerError(.invalidParameterValue, "A batch may carry at most \(Limits.eventsPerBatch) events of one run; this one has \(events.count).")
+                    throw LedgerError(
+                        .invalidParameterValue, "A batch may carry at most \(Limits.eventsPerBatch) events of one run; this one has \(events.count).")
                 }
                 for event in events { try event.validate() }
             }

@@ -65,14 +65,16 @@ public struct RunTable: Sendable {
         /// `columns` in order; an unknown column, or more than ``Limits/keysPerRead``, is an error that names it.
         public init(columns: [String]) throws(LedgerError) {
             guard columns.count <= Limits.keysPerRead else {
-                throw LedgerError(.invalidParameterValue, "An export may have at most \(Limits.keysPerRead) columns; this one asks for \(columns.count).")
+                throw LedgerError(
+                    .invalidParameterValue, "An export may have at most \(Limits.keysPerRead) columns; this one asks for \(columns.count).")
             }
             self.columns = try columns.map { column throws(LedgerError) in try Column(parsing: column) }
         }
 
         /// run_id, run_name, status, start_time, end_time, then every param, metric and tag in `keys`, each sorted.
         public init(defaultFor keys: Keys) {
-            columns = ["run_id", "run_name", "status", "start_time", "end_time"].map(Column.attribute) + keys.params.sorted().map(Column.param)
+            columns =
+                ["run_id", "run_name", "status", "start_time", "end_time"].map(Column.attribute) + keys.params.sorted().map(Column.param)
                 + keys.metrics.sorted().map(Column.metric) + keys.tags.sorted().map(Column.tag)
         }
 
@@ -102,9 +104,15 @@ public struct RunTable: Sendable {
             }
             if let (prefix, key) = EntityName.split(column), !key.isEmpty {
                 switch prefix {
-                case "params": self = .param(key); return
-                case "metrics": self = .metric(key); return
-                case "tags": self = .tag(key); return
+                case "params":
+                    self = .param(key)
+                    return
+                case "metrics":
+                    self = .metric(key)
+                    return
+                case "tags":
+                    self = .tag(key)
+                    return
                 default: break
                 }
             }
@@ -177,8 +185,9 @@ public enum CSV {
             text = "'" + text
         }
         // Scalars, not Characters: "\r\n" is one Character that equals neither "\r" nor "\n".
-        guard text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ")
-            || text.hasSuffix(" ")
+        guard
+            text.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) || text.hasPrefix(" ")
+                || text.hasSuffix(" ")
         else {
             return text
         }

@@ -1,9 +1,9 @@
 import Foundation
+import LedgerCore
 import Logging
 import Metrics
 import PostgresNIO
 import Synchronization
-import LedgerCore
 
 /// Figures of the connection pool, for `/ready`, `/metrics` and the CLI.
 public struct PostgresPoolStatistics: Sendable, Equatable {
@@ -293,7 +293,8 @@ struct PostgresFailure {
             return LedgerError(.storeUnavailable, "PostgreSQL stopped answering in the middle of an operation. Retry later.")
         }
         if duringCommit && isTransient {
-            return LedgerError(.storeUnavailable, "The connection to PostgreSQL failed during COMMIT (\(summary)); the write may or may not have been applied.")
+            return LedgerError(
+                .storeUnavailable, "The connection to PostgreSQL failed during COMMIT (\(summary)); the write may or may not have been applied.")
         }
         if isTransient {
             return LedgerError(.storeUnavailable, "PostgreSQL is unavailable (\(summary)) after \(attempts) attempt(s). Retry later.")

@@ -1,7 +1,7 @@
 import Foundation
+public import LedgerCore
 import Logging
 import PostgresNIO
-public import LedgerCore
 
 /// Applies numbered SQL files to a PostgreSQL database: each file in its own transaction, under an advisory lock that
 /// serialises migrators across processes; each transaction re-reads the history after taking it.
@@ -14,7 +14,8 @@ public struct PostgresMigrator: Sendable {
     /// The shipped files, or `files` (a user's folder, or tests).
     public init(files: [MigrationFile]? = nil, table: MigrationHistory.Table = .ledger) throws {
         let shipped = Bundle.module.url(forResource: "migrations", withExtension: nil)?.appendingPathComponent("postgres")
-        history = MigrationHistory(files: try files ?? MigrationHistory.bundledFiles(shipped, backend: "PostgreSQL"), table: table, dialect: .postgres)
+        history = MigrationHistory(
+            files: try files ?? MigrationHistory.bundledFiles(shipped, backend: "PostgreSQL"), table: table, dialect: .postgres)
     }
 
     func applied(_ connection: PostgresConnection, logger: Logger) async throws -> [AppliedMigration] {

@@ -1,8 +1,8 @@
 import Foundation
-import NIOSSL
-import PostgresNIO
 public import LedgerCore
 public import Logging
+import NIOSSL
+import PostgresNIO
 
 /// How to open a PostgreSQL store. The defaults suit a tracking server beside its database.
 public struct PostgresOptions: Sendable {
@@ -102,7 +102,8 @@ extension PostgresStore {
         let applicationName = "runledger-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
         configuration.options.connectTimeout = options.connectTimeout
         configuration.options.maximumConnections = max(1, options.maximumConnections)
-        let statementMilliseconds = options.statementTimeout.components.seconds * 1000 + options.statementTimeout.components.attoseconds / 1_000_000_000_000_000
+        let statementMilliseconds =
+            options.statementTimeout.components.seconds * 1000 + options.statementTimeout.components.attoseconds / 1_000_000_000_000_000
         configuration.options.additionalStartupParameters = [
             ("application_name", applicationName),
             ("statement_timeout", "\(statementMilliseconds)"),

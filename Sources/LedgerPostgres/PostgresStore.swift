@@ -1,7 +1,7 @@
 import Foundation
-import PostgresNIO
 public import LedgerCore
 import Logging
+import PostgresNIO
 
 /// The server backend: a RunLedger database in PostgreSQL, through PostgresNIO's pooled `PostgresClient`.
 ///
@@ -173,7 +173,8 @@ public struct PostgresStore: RelationalStore {
         case .logEvents(let runID, let events):
             let run = try await run(runID, db, cache: &runs).id
             // Arrays cannot hold a missing payload here: a flag array says which of the texts are real.
-            let payloads = events.map { $0.payload ?? "" }, hasPayload = events.map { $0.payload != nil }
+            let payloads = events.map { $0.payload ?? "" }
+            let hasPayload = events.map { $0.payload != nil }
             try await connection.query(
                 """
                 INSERT INTO run_events (run_id, timestamp, level, kind, message, payload)
@@ -244,7 +245,9 @@ public struct PostgresStore: RelationalStore {
             var loop = start
             while let statement = loop.next() {
                 var ids: [Int64] = []
-                for try await (id, _) in try await connection.query(Self.query(statement), logger: logger).decode((Int64, String).self) { ids.append(id) }
+                for try await (id, _) in try await connection.query(Self.query(statement), logger: logger).decode((Int64, String).self) {
+                    ids.append(id)
+                }
                 loop.add(ids)
             }
             return loop.page(try await Self.loadRuns(connection, ids: loop.pageIDs, logger: logger))
@@ -265,7 +268,9 @@ public struct PostgresStore: RelationalStore {
             let id = try await Statements(connection: connection, logger: logger).internalID(of: runID)
             let query = Self.query(StoreSQL.history(run: id, key: key, after: after, limit: limit).statement(.postgres))
             var points: [MetricPoint] = []
-            for try await (step, timestamp, value, isNaN) in try await connection.query(query, logger: logger).decode((Int64, Int64, Double, Int16).self) {
+            for try await (step, timestamp, value, isNaN) in try await connection.query(query, logger: logger).decode(
+                (Int64, Int64, Double, Int16).self)
+            {
                 points.append(MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step))
             }
             return points

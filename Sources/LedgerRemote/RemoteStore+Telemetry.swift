@@ -20,7 +20,9 @@ extension RemoteStore {
 
     public func runEvents(_ query: EventQuery) async throws -> [StoredEvent] {
         try query.validate()
-        var fields: [(String, String)] = [("run_id", query.runID.rawValue), ("min_level", query.minimumLevel.rawValue), ("max_results", String(query.limit))]
+        var fields: [(String, String)] = [
+            ("run_id", query.runID.rawValue), ("min_level", query.minimumLevel.rawValue), ("max_results", String(query.limit)),
+        ]
         fields += query.kinds.map { ("kinds", $0) }
         if let from = query.from { fields.append(("start_time", String(from))) }
         if let to = query.to { fields.append(("end_time", String(to))) }
@@ -47,7 +49,9 @@ extension RemoteStore {
     }
 
     public func prune(_ policy: RetentionPolicy, now: Int64, budget: Int, dryRun: Bool, resume: String?) async throws -> PruneCount {
-        var body: [(String, JSONValue)] = [("id", .integer(policy.id)), ("now", .integer(now)), ("budget", .integer(Int64(budget))), ("dry_run", .bool(dryRun))]
+        var body: [(String, JSONValue)] = [
+            ("id", .integer(policy.id)), ("now", .integer(now)), ("budget", .integer(Int64(budget))), ("dry_run", .bool(dryRun)),
+        ]
         if let resume { body.append(("resume", .string(resume))) }
         let answer = try await call(.POST, Self.prefix + "retention/prune", body: .object(body))
         return PruneCount(points: Int(answer["points"]?.int64 ?? 0), events: Int(answer["events"]?.int64 ?? 0), resume: answer["resume"]?.text)

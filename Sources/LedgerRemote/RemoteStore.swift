@@ -35,7 +35,8 @@ public struct RemoteStore: TrackingStore {
     /// A store on the server at `url` (`http://HOST:PORT` or `https://…`, optionally with a path prefix).
     /// - Throws: ``LedgerError/Code/invalidParameterValue`` for a URL that is not http(s)://HOST….
     public init(url: String, options: RemoteOptions = RemoteOptions()) throws(LedgerError) {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https", parsed.host != nil else {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https", parsed.host != nil
+        else {
             throw LedgerError(.invalidParameterValue, "Invalid server URL '\(url)': expected http://HOST[:PORT] or https://HOST[:PORT].")
         }
         self.base = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -102,8 +103,10 @@ public struct RemoteStore: TrackingStore {
         case .rename(let name): _ = try await mlflow(.POST, "experiments/update", [experimentID, ("new_name", .string(name))])
         case .setLifecycle(.deleted): _ = try await mlflow(.POST, "experiments/delete", [experimentID])
         case .setLifecycle(.active): _ = try await mlflow(.POST, "experiments/restore", [experimentID])
-        case .setTag(let tag): _ = try await mlflow(.POST, "experiments/set-experiment-tag", [experimentID, ("key", .string(tag.key)), ("value", .string(tag.value))])
-        case .deleteTag(let key): _ = try await call(.POST, "/api/2.0/runledger/experiments/delete-tag", body: .object([experimentID, ("key", .string(key))]))
+        case .setTag(let tag):
+            _ = try await mlflow(.POST, "experiments/set-experiment-tag", [experimentID, ("key", .string(tag.key)), ("value", .string(tag.value))])
+        case .deleteTag(let key):
+            _ = try await call(.POST, "/api/2.0/runledger/experiments/delete-tag", body: .object([experimentID, ("key", .string(key))]))
         }
     }
 
@@ -151,7 +154,8 @@ public struct RemoteStore: TrackingStore {
     }
 
     public func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] {
-        let answer = try await call(.POST, "/api/2.0/runledger/runs/reap", body: .object([("heartbeat_before", .integer(heartbeatBefore)), ("end_time", .integer(endTime))]))
+        let answer = try await call(
+            .POST, "/api/2.0/runledger/runs/reap", body: .object([("heartbeat_before", .integer(heartbeatBefore)), ("end_time", .integer(endTime))]))
         guard case .array(let ids)? = answer["run_ids"] else { throw Self.unexpected("runs/reap", answer) }
         return ids.compactMap { $0.text.flatMap(RunID.init) }
     }
@@ -232,7 +236,8 @@ public struct RemoteStore: TrackingStore {
         }
         return Experiment(
             id: id, name: name, artifactLocation: value["artifact_location"]?.text ?? "",
-            lifecycleStage: LifecycleStage(rawValue: value["lifecycle_stage"]?.text ?? "") ?? .active, creationTime: value["creation_time"]?.int64 ?? 0,
+            lifecycleStage: LifecycleStage(rawValue: value["lifecycle_stage"]?.text ?? "") ?? .active,
+            creationTime: value["creation_time"]?.int64 ?? 0,
             lastUpdateTime: value["last_update_time"]?.int64 ?? 0, tags: pairs(value["tags"])
         )
     }
@@ -260,7 +265,8 @@ public struct RemoteStore: TrackingStore {
         }
         return Run(
             info: RunInfo(
-                runID: runID, experimentID: experimentID, name: info["run_name"]?.text ?? "", status: status, startTime: info["start_time"]?.int64 ?? 0,
+                runID: runID, experimentID: experimentID, name: info["run_name"]?.text ?? "", status: status,
+                startTime: info["start_time"]?.int64 ?? 0,
                 endTime: info["end_time"]?.int64, lifecycleStage: LifecycleStage(rawValue: info["lifecycle_stage"]?.text ?? "") ?? .active,
                 userID: info["user_id"]?.text ?? "", artifactURI: info["artifact_uri"]?.text ?? ""
             ),
@@ -288,4 +294,3 @@ public struct RemoteOptions: Sendable {
 private final class ClosedFlag: Sendable {
     let flag = Atomic<Bool>(false)
 }
-

@@ -1,8 +1,8 @@
 public import Foundation
 import GRDB
-import Synchronization
 public import LedgerCore
 public import Logging
+import Synchronization
 
 /// How to open a SQLite database.
 public struct SQLiteOptions: Sendable {
@@ -22,7 +22,8 @@ public struct SQLiteOptions: Sendable {
     public var clock: @Sendable () -> Int64
 
     public init(
-        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, busyTimeout: TimeInterval = 1, logger: Logger = Logger(label: "runledger.sqlite"),
+        migrate: Bool = true, create: Bool = true, readOnly: Bool = false, busyTimeout: TimeInterval = 1,
+        logger: Logger = Logger(label: "runledger.sqlite"),
         clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
     ) {
         self.migrate = migrate
@@ -50,7 +51,8 @@ extension SQLiteStore {
         var isDirectory: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         if exists && isDirectory.boolValue {
-            throw LedgerError(.invalidParameterValue, "'\(path)' is a folder, not a database file. Pass a file path such as \(path)/runledger.sqlite.")
+            throw LedgerError(
+                .invalidParameterValue, "'\(path)' is a folder, not a database file. Pass a file path such as \(path)/runledger.sqlite.")
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         if !exists && options.create && !FileManager.default.fileExists(atPath: folder) {
@@ -98,13 +100,17 @@ extension SQLiteStore {
             } else if pool == nil {
                 pool = try DatabasePool(path: path, configuration: configuration)
             }
-        } catch let error as DatabaseError where !options.readOnly && !pending && (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) {
+        } catch let error as DatabaseError
+            where !options.readOnly && !pending && (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED)
+        {
             // Another process holds the write lock: the schema is current, so hand out a store that connects on first use.
             options.logger.info("SQLite database locked by another process; connecting on first use", metadata: ["path": "\(path)"])
         } catch {
             throw SQLiteStore.translate(error, logger: options.logger)
         }
-        return SQLiteStore(connection: SQLiteConnection(path: path, configuration: configuration, pool: pool, checkpointer: checkpointer), logger: options.logger, clock: options.clock)
+        return SQLiteStore(
+            connection: SQLiteConnection(path: path, configuration: configuration, pool: pool, checkpointer: checkpointer), logger: options.logger,
+            clock: options.clock)
     }
 
     /// Reads a file without changing it: is it ours, and can this binary use its schema? Returns whether migrations are pending.
@@ -184,7 +190,8 @@ extension SQLiteStore {
                 return try migrator.status(db)
             }
         } catch let error as DatabaseError {
-            throw LedgerError(.migrationConflict, "A migration of the folder failed: \(error.message ?? "\(error.resultCode)"). Nothing of that file was applied.")
+            throw LedgerError(
+                .migrationConflict, "A migration of the folder failed: \(error.message ?? "\(error.resultCode)"). Nothing of that file was applied.")
         }
     }
 }

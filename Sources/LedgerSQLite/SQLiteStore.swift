@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
 import GRDBSQLite
-import Synchronization
 public import LedgerCore
 import Logging
+import Synchronization
 
 /// The embedded backend: a RunLedger database in one SQLite file (WAL mode), through GRDB.
 ///
@@ -140,7 +140,9 @@ public struct SQLiteStore: RelationalStore {
             let lookup = try db.cachedStatement(sql: "SELECT value FROM params WHERE run_id = ? AND key = ?")
             for param in params {
                 try insert.execute(arguments: [run, param.key, param.value])
-                if db.changesCount == 0 { try StoreRules.checkParam(param, existing: String.fetchOne(lookup, arguments: [run, param.key]), runID: runID) }
+                if db.changesCount == 0 {
+                    try StoreRules.checkParam(param, existing: String.fetchOne(lookup, arguments: [run, param.key]), runID: runID)
+                }
             }
 
         case .setTags(let runID, let tags):
@@ -165,7 +167,8 @@ public struct SQLiteStore: RelationalStore {
 
         case .logEvents(let runID, let events):
             let run = try run(runID, db: db, cache: &runs).id
-            let insert = try db.cachedStatement(sql: "INSERT INTO run_events (run_id, timestamp, level, kind, message, payload) VALUES (?, ?, ?, ?, ?, ?)")
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO run_events (run_id, timestamp, level, kind, message, payload) VALUES (?, ?, ?, ?, ?, ?)")
             for event in events {
                 try insert.execute(arguments: [run, event.timestamp, event.level.rank, event.kind, event.message, event.payload])
             }
@@ -273,7 +276,9 @@ public struct SQLiteStore: RelationalStore {
                 }
                 let isNaN = sqlite3_column_int64(handle, 3) != 0
                 points.append(
-                    MetricPoint(value: isNaN ? .nan : sqlite3_column_double(handle, 2), timestamp: sqlite3_column_int64(handle, 1), step: sqlite3_column_int64(handle, 0))
+                    MetricPoint(
+                        value: isNaN ? .nan : sqlite3_column_double(handle, 2), timestamp: sqlite3_column_int64(handle, 1),
+                        step: sqlite3_column_int64(handle, 0))
                 )
             }
             return points
@@ -304,11 +309,14 @@ public struct SQLiteStore: RelationalStore {
                 let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
                 while let row = try cursor.next() { try body(row) }
             }
-            try rows("SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)") { row in
+            try rows(
+                "SELECT id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri FROM runs WHERE id IN \(list)"
+            ) { row in
                 guard let runID = RunID(try row.decode(String.self, atIndex: 1)) else { return }
                 let info = RunInfo(
                     runID: runID, experimentID: ExperimentID(try row.decode(atIndex: 2)), name: try row.decode(atIndex: 3),
-                    status: RunStatus(rawValue: try row.decode(atIndex: 4)) ?? .running, startTime: try row.decode(atIndex: 5), endTime: try row.decode(atIndex: 6),
+                    status: RunStatus(rawValue: try row.decode(atIndex: 4)) ?? .running, startTime: try row.decode(atIndex: 5),
+                    endTime: try row.decode(atIndex: 6),
                     lifecycleStage: LifecycleStage(rawValue: try row.decode(atIndex: 7)) ?? .active, userID: try row.decode(atIndex: 8),
                     artifactURI: try row.decode(atIndex: 9)
                 )
@@ -322,7 +330,8 @@ public struct SQLiteStore: RelationalStore {
             }
             try rows("SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN \(list)") { row in
                 let isNaN: Bool = try row.decode(atIndex: 5)
-                let point = MetricPoint(value: isNaN ? .nan : try row.decode(atIndex: 4), timestamp: try row.decode(atIndex: 3), step: try row.decode(atIndex: 2))
+                let point = MetricPoint(
+                    value: isNaN ? .nan : try row.decode(atIndex: 4), timestamp: try row.decode(atIndex: 3), step: try row.decode(atIndex: 2))
                 runs[try row.decode(atIndex: 0)]?.latestMetrics[try row.decode(atIndex: 1)] = point
             }
         }
@@ -404,8 +413,6 @@ extension Database {
         }
         return rows
     }
-
-
 
     /// Runs a ``StoreSQL`` script; returns the rows of its last step.
     @discardableResult

@@ -120,9 +120,9 @@ final class WALCheckpointer: Sendable {
 
     private func run() {
         #if os(Linux)
-        // SCHED_IDLE (5 in <sched.h>, which Swift's Glibc does not export); an unprivileged thread may lower itself to it.
-        var parameters = sched_param()
-        pthread_setschedparam(pthread_self(), 5, &parameters)
+            // SCHED_IDLE (5 in <sched.h>, which Swift's Glibc does not export); an unprivileged thread may lower itself to it.
+            var parameters = sched_param()
+            pthread_setschedparam(pthread_self(), 5, &parameters)
         #endif
         var connection: OpaquePointer?
         defer {

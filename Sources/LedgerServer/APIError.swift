@@ -67,7 +67,8 @@ public struct APIError: HTTPResponseError, Equatable {
         case .storeUnavailable: "The database is unavailable or busy (request \(requestID)); retry later."
         case .schemaPending, .schemaTooNew, .migrationConflict:
             "The database schema does not match this server (request \(requestID)); the operator should run 'runledger migrate status'."
-        case .notALedgerDatabase: "The server's database is not a RunLedger database or is damaged (request \(requestID)); the server's log has the details."
+        case .notALedgerDatabase:
+            "The server's database is not a RunLedger database or is damaged (request \(requestID)); the server's log has the details."
         default: "Internal error (request \(requestID)); the server's log has the details."
         }
     }
@@ -108,7 +109,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if answer.status.code >= 500 {
                 // The store's own words may name the database, a path or the driver's message: they go to the log.
                 context.logger.error(
-                    "request failed", metadata: ["error": "\(error.message)", "path": "\(request.uri.path.prefix(200))", "request_id": "\(context.id)"]
+                    "request failed",
+                    metadata: ["error": "\(error.message)", "path": "\(request.uri.path.prefix(200))", "request_id": "\(context.id)"]
                 )
                 answer.message = APIError.publicMessage(error.code, requestID: context.id)
             }
@@ -129,7 +131,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try APIError(error.status, code, message).response(from: request, context: context)
         } catch {
             context.logger.error(
-                "unexpected error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path.prefix(200))", "request_id": "\(context.id)"]
+                "unexpected error",
+                metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path.prefix(200))", "request_id": "\(context.id)"]
             )
             return try APIError(
                 .internalServerError, "INTERNAL_ERROR", "Internal error (request \(context.id)); the server's log has the details."

@@ -26,11 +26,15 @@ public struct AccessTokens: Sendable, Equatable {
                 throw LedgerError(.invalidParameterValue, "Line \(number + 1) of the token file is not 'TOKEN read' or 'TOKEN write'.")
             }
             guard words[0].count >= 16 else {
-                throw LedgerError(.invalidParameterValue, "The token on line \(number + 1) of the token file is shorter than 16 characters; use a long random token.")
+                throw LedgerError(
+                    .invalidParameterValue,
+                    "The token on line \(number + 1) of the token file is shorter than 16 characters; use a long random token.")
             }
             scopes[String(words[0])] = scope
         }
-        guard !scopes.isEmpty else { throw LedgerError(.invalidParameterValue, "The token file holds no tokens: add lines 'TOKEN read' or 'TOKEN write'.") }
+        guard !scopes.isEmpty else {
+            throw LedgerError(.invalidParameterValue, "The token file holds no tokens: add lines 'TOKEN read' or 'TOKEN write'.")
+        }
         self.scopes = scopes
     }
 
@@ -65,7 +69,8 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
             throw APIError(.unauthorized, "UNAUTHENTICATED", "The bearer token is not one this server knows.")
         }
         if needed == .write && scope == .read {
-            throw APIError(.forbidden, "PERMISSION_DENIED", "This token may only read; \(request.method) \(request.uri.path.prefix(200)) needs a write token.")
+            throw APIError(
+                .forbidden, "PERMISSION_DENIED", "This token may only read; \(request.method) \(request.uri.path.prefix(200)) needs a write token.")
         }
         return try await next(request, context)
     }

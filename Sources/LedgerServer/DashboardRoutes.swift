@@ -15,12 +15,16 @@ struct DashboardRoutes: Sendable {
 
     init() {
         var assets: [String: Asset] = [:]
-        let types = ["html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "svg": "image/svg+xml"]
+        let types = [
+            "html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "svg": "image/svg+xml",
+        ]
         if let folder = Bundle.module.url(forResource: "dashboard", withExtension: nil),
             let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path)
         {
             for name in names {
-                guard let type = types[(name as NSString).pathExtension], let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) else {
+                guard let type = types[(name as NSString).pathExtension],
+                    let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path)
+                else {
                     continue
                 }
                 let bytes = [UInt8](data)

@@ -25,7 +25,8 @@ public enum LedgerServer {
         router.add(middleware: ErrorMiddleware())
         // The scope a request needs is decided by the route it matched, never by its path text: each route is
         // registered in the group of its scope, and a group's middleware runs only for the routes it holds.
-        let reading = router.group(), writing = router.group()
+        let reading = router.group()
+        let writing = router.group()
         if let tokens = configuration.accessTokens {
             reading.add(middleware: AuthMiddleware(tokens: tokens, needed: .read))
             writing.add(middleware: AuthMiddleware(tokens: tokens, needed: .write))

@@ -31,7 +31,10 @@ extension MLflowRoutes {
                     [
                         (
                             "experiments",
-                            .array(.object([("experiment", .reference("Experiment")), ("run_count", .integer), ("last_run_start_time", .integer)], required: ["experiment", "run_count"]))
+                            .array(
+                                .object(
+                                    [("experiment", .reference("Experiment")), ("run_count", .integer), ("last_run_start_time", .integer)],
+                                    required: ["experiment", "run_count"]))
                         )
                     ],
                     required: ["experiments"]
@@ -59,7 +62,8 @@ extension MLflowRoutes {
                             .array(
                                 .object(
                                     [
-                                        ("first_step", .integer), ("last_step", .integer), ("count", .integer), ("min", .metricValue), ("max", .metricValue),
+                                        ("first_step", .integer), ("last_step", .integer), ("count", .integer), ("min", .metricValue),
+                                        ("max", .metricValue),
                                         ("mean", .metricValue), ("last", .metricValue),
                                     ],
                                     required: ["first_step", "last_step", "count", "min", "max", "mean", "last"]
@@ -78,11 +82,13 @@ extension MLflowRoutes {
                 .object([("groups", .array(.reference("GroupStatistics")))], required: ["groups"]), prefixes: prefixes, statistics
             ),
             Route(
-                .post, "runs/pareto", "The runs a filter matches that no other dominates on two or more objectives, best first by the first objective.",
+                .post, "runs/pareto",
+                "The runs a filter matches that no other dominates on two or more objectives, best first by the first objective.",
                 writes: false,
                 selection + [
                     Parameter(
-                        "objectives", .array(.object([("metric", .string), ("goal", .enumeration(Goal.allCases.map(\.rawValue)))], required: ["metric", "goal"])),
+                        "objectives",
+                        .array(.object([("metric", .string), ("goal", .enumeration(Goal.allCases.map(\.rawValue)))], required: ["metric", "goal"])),
                         required: true
                     )
                 ],
@@ -113,19 +119,24 @@ extension MLflowRoutes {
     }
 
     @Sendable func listExperiments(_ fields: RequestFields) async throws -> JSONValue {
-        let view = try fields.string("view_type").map { text in
-            guard let view = ViewType(rawValue: text.uppercased()) else {
-                throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid view_type '\(text.prefix(100))': valid values are ACTIVE_ONLY, DELETED_ONLY and ALL.")
-            }
-            return view
-        } ?? .activeOnly
+        let view =
+            try fields.string("view_type").map { text in
+                guard let view = ViewType(rawValue: text.uppercased()) else {
+                    throw APIError(
+                        .badRequest, "INVALID_PARAMETER_VALUE",
+                        "Invalid view_type '\(text.prefix(100))': valid values are ACTIVE_ONLY, DELETED_ONLY and ALL.")
+                }
+                return view
+            } ?? .activeOnly
         let summaries = try await store.experiments(view: view)
         return .object([
             (
                 "experiments",
                 .array(
                     summaries.map { summary in
-                        var members: [(String, JSONValue)] = [("experiment", MLflowJSON.experiment(summary.experiment)), ("run_count", .integer(Int64(summary.runCount)))]
+                        var members: [(String, JSONValue)] = [
+                            ("experiment", MLflowJSON.experiment(summary.experiment)), ("run_count", .integer(Int64(summary.runCount))),
+                        ]
                         if let last = summary.lastRunStartTime { members.append(("last_run_start_time", .integer(last))) }
                         return .object(members)
                     }
@@ -142,9 +153,11 @@ extension MLflowRoutes {
     @Sendable func bucketedHistory(_ fields: RequestFields) async throws -> JSONValue {
         let maximum = try fields.int64("max_buckets") ?? 1000
         guard (1...10_000).contains(maximum) else {
-            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(maximum) for parameter 'max_buckets': it must be between 1 and 10000.")
+            throw APIError(
+                .badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(maximum) for parameter 'max_buckets': it must be between 1 and 10000.")
         }
-        let lowest = try fields.int64("min_step") ?? .min, highest = try fields.int64("max_step") ?? .max
+        let lowest = try fields.int64("min_step") ?? .min
+        let highest = try fields.int64("max_step") ?? .max
         guard lowest <= highest else {
             throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "min_step \(lowest) is above max_step \(highest): give a range from low to high.")
         }
@@ -163,7 +176,6 @@ extension MLflowRoutes {
         }
         return .object([("points", .integer(Int64(history.count))), ("buckets", .array(buckets))])
     }
-
 
     /// A query over whole experiments: statistics and fronts need experiments named, not a page of them.
     private func selection(_ fields: RequestFields) throws -> RunQuery {
@@ -184,7 +196,8 @@ extension MLflowRoutes {
         let objectives = try fields.objects("objectives").map { item in
             let goalText = try item.requiredString("goal")
             guard let goal = Goal(rawValue: goalText.lowercased()) else {
-                throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid goal '\(goalText.prefix(100))': valid values are minimize and maximize.")
+                throw APIError(
+                    .badRequest, "INVALID_PARAMETER_VALUE", "Invalid goal '\(goalText.prefix(100))': valid values are minimize and maximize.")
             }
             return Objective(metric: try item.requiredString("metric"), goal: goal)
         }
@@ -228,7 +241,8 @@ extension MLflowRoutes {
         let first = try await store.searchRuns(query)
         if format == "xlsx" {
             // A workbook is one zip: built whole, so it is bounded by the runs Excel holds in one sheet.
-            var runs = first.runs, token = first.nextPageToken
+            var runs = first.runs
+            var token = first.nextPageToken
             while let next = token {
                 guard runs.count < Self.workbookRuns else {
                     throw APIError(
@@ -245,10 +259,12 @@ extension MLflowRoutes {
             return File(body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)), contentType: Self.exportTypes[1], filename: name + ".xlsx")
         }
         // CSV streams page by page: an export of a million runs holds one page at a time.
-        let store = self.store, startQuery = query
+        let store = self.store
+        let startQuery = query
         let body = ResponseBody { writer in
             var buffer = ByteBuffer(string: chosen.csvHeader)
-            var page = first, pageQuery = startQuery
+            var page = first
+            var pageQuery = startQuery
             while true {
                 for run in page.runs { buffer.writeString(chosen.csvLine(run)) }
                 try await writer.write(buffer)
@@ -275,7 +291,8 @@ extension MLflowRoutes {
 extension Array {
     /// The first index whose element satisfies `belongs`, for a predicate that is false and then true along the array.
     fileprivate func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
-        var low = 0, high = count
+        var low = 0
+        var high = count
         while low < high {
             let middle = (low + high) / 2
             if belongs(self[middle]) { high = middle } else { low = middle + 1 }

@@ -14,7 +14,8 @@ extension MLflowRoutes {
         )
         let event = Schema.object(
             [
-                ("run_id", .string), ("sequence", .integer), ("timestamp", .integer), ("level", .enumeration(EventLevel.allCases.map(\.rawValue))), ("kind", .string),
+                ("run_id", .string), ("sequence", .integer), ("timestamp", .integer), ("level", .enumeration(EventLevel.allCases.map(\.rawValue))),
+                ("kind", .string),
                 ("message", .string), ("payload", .any),
             ],
             required: ["run_id", "sequence", "timestamp", "level", "kind", "message"]
@@ -51,7 +52,10 @@ extension MLflowRoutes {
                     runID,
                     Parameter(
                         "events",
-                        .array(.object([("timestamp", .int64), ("level", levels), ("kind", .string), ("message", .string), ("payload", .any)], required: ["kind"])),
+                        .array(
+                            .object(
+                                [("timestamp", .int64), ("level", levels), ("kind", .string), ("message", .string), ("payload", .any)],
+                                required: ["kind"])),
                         required: true
                     ),
                 ],
@@ -60,17 +64,20 @@ extension MLflowRoutes {
             Route(
                 .get, "runs/events", "A run's events, newest first, by kind, minimum level and time.", writes: false,
                 [
-                    runID, Parameter("kinds", .array(.string)), Parameter("min_level", levels), Parameter("start_time", .int64), Parameter("end_time", .int64),
+                    runID, Parameter("kinds", .array(.string)), Parameter("min_level", levels), Parameter("start_time", .int64),
+                    Parameter("end_time", .int64),
                     Parameter("max_results", .int64),
                 ],
                 .object([("events", .array(event))], required: ["events"]), prefixes: prefixes, runEvents
             ),
             Route(
-                .get, "retention/list", "The stored retention policies.", writes: false, [], .object([("policies", .array(policy))], required: ["policies"]),
+                .get, "retention/list", "The stored retention policies.", writes: false, [],
+                .object([("policies", .array(policy))], required: ["policies"]),
                 prefixes: prefixes, listPolicies
             ),
             Route(
-                .post, "retention/create", "Store a retention policy: an experiment (or all), a key glob, a maximum age and/or points per run and key.",
+                .post, "retention/create",
+                "Store a retention policy: an experiment (or all), a key glob, a maximum age and/or points per run and key.",
                 writes: true,
                 [
                     Parameter("experiment_id", .pattern("^[0-9]+$")), Parameter("key_glob", .string), Parameter("max_age_ms", .int64),
@@ -87,20 +94,30 @@ extension MLflowRoutes {
                 "One bounded pass of a policy: removes at most budget points or events (or counts them with dry_run), going on from resume.",
                 writes: true,
                 [
-                    Parameter("id", .int64, required: true), Parameter("budget", .int64), Parameter("dry_run", .boolean), Parameter("resume", .string),
+                    Parameter("id", .int64, required: true), Parameter("budget", .int64), Parameter("dry_run", .boolean),
+                    Parameter("resume", .string),
                     Parameter("now", .int64),
                 ],
-                .object([("points", .integer), ("events", .integer), ("resume", .string)], required: ["points", "events"]), prefixes: prefixes, prunePass
+                .object([("points", .integer), ("events", .integer), ("resume", .string)], required: ["points", "events"]), prefixes: prefixes,
+                prunePass
             ),
             Route(
                 .get, "projects/list", "Every project with its last-active time and whether it holds state.", writes: false, [],
                 .object([("projects", .array(project))], required: ["projects"]), prefixes: prefixes, listProjects
             ),
-            Route(.post, "projects/create", "Create a project.", writes: true, name, .object([]), prefixes: prefixes) { try await self.changeProject($0, .create) },
-            Route(.post, "projects/archive", "Archive a project (its state stays readable; writes are refused).", writes: true, name, .object([]), prefixes: prefixes) {
+            Route(.post, "projects/create", "Create a project.", writes: true, name, .object([]), prefixes: prefixes) {
+                try await self.changeProject($0, .create)
+            },
+            Route(
+                .post, "projects/archive", "Archive a project (its state stays readable; writes are refused).", writes: true, name, .object([]),
+                prefixes: prefixes
+            ) {
                 try await self.changeProject($0, .archive)
             },
-            Route(.post, "projects/switch", "Make a project the active one: records the time and lifts an archive.", writes: true, name, .object([]), prefixes: prefixes) {
+            Route(
+                .post, "projects/switch", "Make a project the active one: records the time and lifts an archive.", writes: true, name, .object([]),
+                prefixes: prefixes
+            ) {
                 try await self.changeProject($0, .activate)
             },
             Route(.post, "projects/delete", "Delete a project and its documents.", writes: true, name, .object([]), prefixes: prefixes) {
@@ -128,7 +145,8 @@ extension MLflowRoutes {
         let now = clock()
         let events = try fields.objects("events").map { item in
             RunEvent(
-                timestamp: try item.int64("timestamp") ?? now, level: try item.string("level").map { text throws(LedgerError) in try EventLevel.parse(text) } ?? .info,
+                timestamp: try item.int64("timestamp") ?? now,
+                level: try item.string("level").map { text throws(LedgerError) in try EventLevel.parse(text) } ?? .info,
                 kind: try item.requiredString("kind"), message: try item.string("message") ?? "", payload: item.value("payload")?.description
             )
         }
@@ -169,7 +187,8 @@ extension MLflowRoutes {
             throw APIError(.notFound, "RESOURCE_DOES_NOT_EXIST", "No retention policy with id \(id).")
         }
         let count = try await store.prune(
-            policy, now: try fields.int64("now") ?? clock(), budget: Int(clamping: try fields.int64("budget") ?? 10_000), dryRun: try fields.bool("dry_run") ?? false,
+            policy, now: try fields.int64("now") ?? clock(), budget: Int(clamping: try fields.int64("budget") ?? 10_000),
+            dryRun: try fields.bool("dry_run") ?? false,
             resume: try fields.string("resume")
         )
         var members: [(String, JSONValue)] = [("points", .integer(Int64(count.points))), ("events", .integer(Int64(count.events)))]

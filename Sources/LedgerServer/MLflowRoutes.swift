@@ -31,7 +31,8 @@ struct MLflowRoutes: Sendable {
         ]
         let experiments = Schema.object([("experiments", .array(.reference("Experiment"))), ("next_page_token", .string)], required: ["experiments"])
         let searchRuns = [
-            Parameter("experiment_ids", .array(.string)), Parameter("filter", .string), Parameter("run_view_type", .enumeration(ViewType.allCases.map(\.rawValue))),
+            Parameter("experiment_ids", .array(.string)), Parameter("filter", .string),
+            Parameter("run_view_type", .enumeration(ViewType.allCases.map(\.rawValue))),
             Parameter("max_results", .int64), Parameter("order_by", .array(.string)), Parameter("page_token", .string),
         ]
         let runs = Schema.object([("runs", .array(.reference("Run"))), ("next_page_token", .string)], required: ["runs"])
@@ -45,13 +46,15 @@ struct MLflowRoutes: Sendable {
             ),
             Route(.get, "experiments/get", "An experiment by id.", writes: false, [experimentID], experiment, getExperiment),
             Route(
-                .get, "experiments/get-by-name", "An experiment by name.", writes: false, [Parameter("experiment_name", .string, required: true)], experiment,
+                .get, "experiments/get-by-name", "An experiment by name.", writes: false, [Parameter("experiment_name", .string, required: true)],
+                experiment,
                 getExperimentByName
             ),
             Route(.post, "experiments/search", "Search experiments.", writes: false, searchExperiments, experiments, self.searchExperiments),
             Route(.get, "experiments/search", "Search experiments.", writes: false, searchExperiments, experiments, self.searchExperiments),
             Route(
-                .post, "experiments/update", "Rename an experiment.", writes: true, [experimentID, Parameter("new_name", .string)], empty, updateExperiment
+                .post, "experiments/update", "Rename an experiment.", writes: true, [experimentID, Parameter("new_name", .string)], empty,
+                updateExperiment
             ),
             Route(.post, "experiments/delete", "Delete an experiment (soft).", writes: true, [experimentID], empty) {
                 try await self.setExperimentLifecycle($0, .deleted)
@@ -66,7 +69,8 @@ struct MLflowRoutes: Sendable {
             Route(
                 .post, "runs/create", "Create a run (RUNNING).", writes: true,
                 [
-                    Parameter("experiment_id", .string), Parameter("user_id", .string), Parameter("run_name", .string), Parameter("start_time", .int64),
+                    Parameter("experiment_id", .string), Parameter("user_id", .string), Parameter("run_name", .string),
+                    Parameter("start_time", .int64),
                     Parameter("tags", keyValues),
                 ],
                 run, createRun
@@ -74,7 +78,10 @@ struct MLflowRoutes: Sendable {
             Route(.get, "runs/get", "A run with its params, tags and latest metrics.", writes: false, runID, run, getRun),
             Route(
                 .post, "runs/update", "Update a run's status, end time or name.", writes: true,
-                runID + [Parameter("status", .enumeration(RunStatus.allCases.map(\.rawValue))), Parameter("end_time", .int64), Parameter("run_name", .string)],
+                runID + [
+                    Parameter("status", .enumeration(RunStatus.allCases.map(\.rawValue))), Parameter("end_time", .int64),
+                    Parameter("run_name", .string),
+                ],
                 .object([("run_info", .reference("RunInfo"))], required: ["run_info"]), updateRun
             ),
             Route(.post, "runs/delete", "Delete a run (soft).", writes: true, runID, empty) { try await self.setRunLifecycle($0, .deleted) },
@@ -84,7 +91,8 @@ struct MLflowRoutes: Sendable {
             Route(
                 .post, "runs/log-metric", "Log one metric point.", writes: true,
                 runID + [
-                    Parameter("key", .string, required: true), Parameter("value", .metricValue, required: true), Parameter("timestamp", .int64, required: true),
+                    Parameter("key", .string, required: true), Parameter("value", .metricValue, required: true),
+                    Parameter("timestamp", .int64, required: true),
                     Parameter("step", .int64),
                 ],
                 empty, logMetric
@@ -226,7 +234,11 @@ struct MLflowRoutes: Sendable {
 
     @Sendable func updateExperiment(_ fields: RequestFields) async throws -> JSONValue {
         let id = try fields.experimentID()
-        if let name = try fields.string("new_name") { try await store.updateExperiment(id: id, .rename(name)) } else { _ = try await store.experiment(id: id) }
+        if let name = try fields.string("new_name") {
+            try await store.updateExperiment(id: id, .rename(name))
+        } else {
+            _ = try await store.experiment(id: id)
+        }
         return .object([])
     }
 
@@ -285,7 +297,8 @@ struct MLflowRoutes: Sendable {
             experimentIDs: try fields.strings("experiment_ids").map { text in try RequestFields.experimentID(text) },
             filter: try Filter.parse(try fields.string("filter") ?? ""),
             orderBy: try fields.strings("order_by").map { text throws(LedgerError) in try OrderKey.parse(text) },
-            maxResults: Int(clamping: try fields.int64("max_results") ?? 1000), pageToken: try fields.string("page_token").flatMap { $0.isEmpty ? nil : $0 },
+            maxResults: Int(clamping: try fields.int64("max_results") ?? 1000),
+            pageToken: try fields.string("page_token").flatMap { $0.isEmpty ? nil : $0 },
             view: try viewType(fields, "run_view_type")
         )
     }
@@ -366,7 +379,8 @@ struct MLflowRoutes: Sendable {
         var after: MetricPoint?
         if let token = try fields.string("page_token"), !token.isEmpty {
             guard let point = Self.historyPosition(token) else {
-                throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid page token '\(token.prefix(100))': pass the next_page_token of a previous call.")
+                throw APIError(
+                    .badRequest, "INVALID_PARAMETER_VALUE", "Invalid page token '\(token.prefix(100))': pass the next_page_token of a previous call.")
             }
             after = point
         }
@@ -403,8 +417,14 @@ struct MLflowRoutes: Sendable {
 
 /// Readable names for runs created without one, as MLflow gives them (`adjective-noun-number`).
 enum RunNames {
-    private static let adjectives = ["amber", "brisk", "calm", "daring", "eager", "fleet", "gentle", "hardy", "keen", "lucid", "mellow", "nimble", "placid", "quiet", "rapid", "steady", "tidy", "vivid", "wise", "zesty"]
-    private static let nouns = ["badger", "crane", "dolphin", "falcon", "gecko", "heron", "ibis", "jaguar", "koala", "lynx", "marten", "newt", "otter", "panda", "quail", "raven", "seal", "tern", "vole", "wren"]
+    private static let adjectives = [
+        "amber", "brisk", "calm", "daring", "eager", "fleet", "gentle", "hardy", "keen", "lucid", "mellow", "nimble", "placid", "quiet", "rapid",
+        "steady", "tidy", "vivid", "wise", "zesty",
+    ]
+    private static let nouns = [
+        "badger", "crane", "dolphin", "falcon", "gecko", "heron", "ibis", "jaguar", "koala", "lynx", "marten", "newt", "otter", "panda", "quail",
+        "raven", "seal", "tern", "vole", "wren",
+    ]
 
     static func random() -> String {
         "\(adjectives.randomElement()!)-\(nouns.randomElement()!)-\(Int.random(in: 1...999))"

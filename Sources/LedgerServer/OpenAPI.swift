@@ -28,9 +28,22 @@ indirect enum Schema: Sendable {
         case .number: .object([("type", .string("number"))])
         case .boolean: .object([("type", .string("boolean"))])
         case .metricValue:
-            .object([("oneOf", .array([.object([("type", .string("number"))]), .object([("type", .string("string")), ("enum", .array(["NaN", "Infinity", "-Infinity"].map(JSONValue.string)))])]))])
+            .object([
+                (
+                    "oneOf",
+                    .array([
+                        .object([("type", .string("number"))]),
+                        .object([("type", .string("string")), ("enum", .array(["NaN", "Infinity", "-Infinity"].map(JSONValue.string)))]),
+                    ])
+                )
+            ])
         case .int64:
-            .object([("oneOf", .array([.object([("type", .string("integer"))]), .object([("type", .string("string")), ("pattern", .string("^-?[0-9]+$"))])]))])
+            .object([
+                (
+                    "oneOf",
+                    .array([.object([("type", .string("integer"))]), .object([("type", .string("string")), ("pattern", .string("^-?[0-9]+$"))])])
+                )
+            ])
         case .enumeration(let values): .object([("type", .string("string")), ("enum", .array(values.map(JSONValue.string)))])
         case .pattern(let expression): .object([("type", .string("string")), ("pattern", .string(expression))])
         case .array(let items): .object([("type", .string("array")), ("items", items.json)])
@@ -73,12 +86,18 @@ enum OpenAPIDocument {
                 required: ["group", "count", "mean", "stddev", "min", "max", "p50", "p90", "p99"]
             )
         ),
-        ("Metric", .object([("key", .string), ("value", .metricValue), ("timestamp", .integer), ("step", .integer)], required: ["key", "value", "timestamp", "step"])),
+        (
+            "Metric",
+            .object(
+                [("key", .string), ("value", .metricValue), ("timestamp", .integer), ("step", .integer)],
+                required: ["key", "value", "timestamp", "step"])
+        ),
         (
             "Experiment",
             .object(
                 [
-                    ("experiment_id", .string), ("name", .string), ("artifact_location", .string), ("lifecycle_stage", .enumeration(["active", "deleted"])),
+                    ("experiment_id", .string), ("name", .string), ("artifact_location", .string),
+                    ("lifecycle_stage", .enumeration(["active", "deleted"])),
                     ("last_update_time", .integer), ("creation_time", .integer), ("tags", .array(.reference("KeyValue"))),
                 ],
                 required: ["experiment_id", "name", "artifact_location", "lifecycle_stage", "last_update_time", "creation_time", "tags"]
@@ -103,7 +122,10 @@ enum OpenAPIDocument {
                     (
                         "data",
                         .object(
-                            [("metrics", .array(.reference("Metric"))), ("params", .array(.reference("KeyValue"))), ("tags", .array(.reference("KeyValue")))],
+                            [
+                                ("metrics", .array(.reference("Metric"))), ("params", .array(.reference("KeyValue"))),
+                                ("tags", .array(.reference("KeyValue"))),
+                            ],
                             required: ["metrics", "params", "tags"]
                         )
                     ),
@@ -112,13 +134,22 @@ enum OpenAPIDocument {
                 required: ["info", "data"]
             )
         ),
-        ("Error", .object([("error_code", .string), ("message", .string), ("column", .integer), ("runledger_code", .string)], required: ["error_code", "message"])),
+        (
+            "Error",
+            .object(
+                [("error_code", .string), ("message", .string), ("column", .integer), ("runledger_code", .string)],
+                required: ["error_code", "message"])
+        ),
     ]
 
     static func document(mlflow: [MLflowRoutes.Route]) -> JSONValue {
         var paths: [(String, [(String, JSONValue)])] = []
         func add(_ path: String, _ method: String, _ operation: JSONValue) {
-            if let index = paths.firstIndex(where: { $0.0 == path }) { paths[index].1.append((method, operation)) } else { paths.append((path, [(method, operation)])) }
+            if let index = paths.firstIndex(where: { $0.0 == path }) {
+                paths[index].1.append((method, operation))
+            } else {
+                paths.append((path, [(method, operation)]))
+            }
         }
         for route in mlflow {
             for prefix in route.prefixes {
@@ -132,7 +163,11 @@ enum OpenAPIDocument {
                     operation.append(("parameters", .array(route.request.map(queryParameter))))
                 } else {
                     let body = Schema.object(route.request.map { ($0.name, $0.schema) }, required: route.request.filter(\.required).map(\.name))
-                    operation.append(("requestBody", .object([("required", .bool(false)), ("content", .object([("application/json", .object([("schema", body.json)]))]))])))
+                    operation.append(
+                        (
+                            "requestBody",
+                            .object([("required", .bool(false)), ("content", .object([("application/json", .object([("schema", body.json)]))]))])
+                        ))
                 }
                 operation.append(("responses", route.fileTypes.isEmpty ? responses(route.response) : fileResponses(route.fileTypes)))
                 add(prefix + route.path, method, .object(operation))
@@ -146,19 +181,56 @@ enum OpenAPIDocument {
             for (method, operation) in operations { add(StateRoutes.path, method, operation) }
         }
         let ready = Schema.object([("status", .string), ("error_code", .string), ("message", .string)], required: ["status"])
-        add("/health", "get", operation("health", "Whether the process lives (no authentication).", responses(.object([("status", .string)], required: ["status"]))))
-        add("/ready", "get", operation("ready", "Whether the database answers and its schema is current; 503 with the reason otherwise.", responses(ready, extra: [("503", jsonContent(ready, "Not ready"))])))
-        add("/metrics", "get", operation("metrics", "Prometheus text exposition.", .object([("200", .object([("description", .string("Metrics")), ("content", .object([("text/plain", .object([("schema", Schema.string.json)]))]))])), ("default", jsonContent(.reference("Error"), "An error"))])))
+        add(
+            "/health", "get",
+            operation("health", "Whether the process lives (no authentication).", responses(.object([("status", .string)], required: ["status"]))))
+        add(
+            "/ready", "get",
+            operation(
+                "ready", "Whether the database answers and its schema is current; 503 with the reason otherwise.",
+                responses(ready, extra: [("503", jsonContent(ready, "Not ready"))])))
+        add(
+            "/metrics", "get",
+            operation(
+                "metrics", "Prometheus text exposition.",
+                .object([
+                    (
+                        "200",
+                        .object([
+                            ("description", .string("Metrics")), ("content", .object([("text/plain", .object([("schema", Schema.string.json)]))])),
+                        ])
+                    ), ("default", jsonContent(.reference("Error"), "An error")),
+                ])))
         add("/openapi.json", "get", operation("openapi", "This document.", responses(.object([]))))
-        add("/", "get", operation("dashboard", "The Results Explorer web dashboard (HTML; also at /experiments/…).", .object([("200", .object([("description", .string("The page")), ("content", .object([("text/html", .object([("schema", Schema.string.json)]))]))]))])))
+        add(
+            "/", "get",
+            operation(
+                "dashboard", "The Results Explorer web dashboard (HTML; also at /experiments/…).",
+                .object([
+                    (
+                        "200",
+                        .object([
+                            ("description", .string("The page")), ("content", .object([("text/html", .object([("schema", Schema.string.json)]))])),
+                        ])
+                    )
+                ])))
         return .object([
             ("openapi", .string("3.1.0")),
-            ("info", .object([("title", .string("RunLedger")), ("version", .string("0.1.0")), ("description", .string("MLflow's tracking REST API 2.0 and RunLedger's operations routes. Errors are {error_code, message}."))])),
+            (
+                "info",
+                .object([
+                    ("title", .string("RunLedger")), ("version", .string("0.1.0")),
+                    ("description", .string("MLflow's tracking REST API 2.0 and RunLedger's operations routes. Errors are {error_code, message}.")),
+                ])
+            ),
             ("paths", .object(paths.map { ($0.0, .object($0.1)) })),
-            ("components", .object([
-                ("schemas", .object(components.map { ($0.0, $0.1.json) })),
-                ("securitySchemes", .object([("bearer", .object([("type", .string("http")), ("scheme", .string("bearer"))]))])),
-            ])),
+            (
+                "components",
+                .object([
+                    ("schemas", .object(components.map { ($0.0, $0.1.json) })),
+                    ("securitySchemes", .object([("bearer", .object([("type", .string("http")), ("scheme", .string("bearer"))]))])),
+                ])
+            ),
         ])
     }
 
@@ -168,11 +240,14 @@ enum OpenAPIDocument {
 
     private static func operationID(prefix: String, route: MLflowRoutes.Route) -> String {
         let name = route.path.split(whereSeparator: { $0 == "/" || $0 == "-" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        return (prefix.hasPrefix("/ajax") ? "ajax" : prefix.contains("runledger") ? "runledger" : "mlflow") + name + (route.method == .get ? "Get" : "")
+        return (prefix.hasPrefix("/ajax") ? "ajax" : prefix.contains("runledger") ? "runledger" : "mlflow") + name
+            + (route.method == .get ? "Get" : "")
     }
 
     private static func queryParameter(_ parameter: Parameter) -> JSONValue {
-        .object([("name", .string(parameter.name)), ("in", .string("query")), ("required", .bool(parameter.required)), ("schema", parameter.schema.json)])
+        .object([
+            ("name", .string(parameter.name)), ("in", .string("query")), ("required", .bool(parameter.required)), ("schema", parameter.schema.json),
+        ])
     }
 
     private static func jsonContent(_ schema: Schema, _ description: String) -> JSONValue {
@@ -180,7 +255,8 @@ enum OpenAPIDocument {
     }
 
     private static func fileResponses(_ types: [String]) -> JSONValue {
-        let content = JSONValue.object(types.map { ($0, .object([("schema", .object([("type", .string("string")), ("contentMediaType", .string($0))]))])) })
+        let content = JSONValue.object(
+            types.map { ($0, .object([("schema", .object([("type", .string("string")), ("contentMediaType", .string($0))]))])) })
         return .object([
             ("200", .object([("description", .string("The file")), ("content", content)])),
             ("default", jsonContent(.reference("Error"), "An error: {error_code, message}")),
@@ -188,6 +264,7 @@ enum OpenAPIDocument {
     }
 
     private static func responses(_ schema: Schema, extra: [(String, JSONValue)] = []) -> JSONValue {
-        .object([("200", jsonContent(schema, "Success"))] + extra + [("default", jsonContent(.reference("Error"), "An error: {error_code, message}"))])
+        .object(
+            [("200", jsonContent(schema, "Success"))] + extra + [("default", jsonContent(.reference("Error"), "An error: {error_code, message}"))])
     }
 }

@@ -22,7 +22,8 @@ struct RequestFields {
         if request.method == .get || request.method == .head {
             var members: [String: JSONValue] = [:]
             for (key, value) in request.uri.queryParameters {
-                let key = String(key), value = JSONValue.string(String(value))
+                let key = String(key)
+                let value = JSONValue.string(String(value))
                 switch members[key] {
                 case nil: members[key] = value
                 case .array(let values)?: members[key] = .array(values + [value])
@@ -45,7 +46,8 @@ struct RequestFields {
         do {
             value = try JSONValue(parsing: buffer.readableBytesView)
         } catch {
-            throw APIError(.badRequest, "MALFORMED_REQUEST", "The request body is not valid JSON (\(error)). Send a JSON object such as {\"run_id\": \"…\"}.")
+            throw APIError(
+                .badRequest, "MALFORMED_REQUEST", "The request body is not valid JSON (\(error)). Send a JSON object such as {\"run_id\": \"…\"}.")
         }
         guard case .object(let pairs) = value else {
             throw APIError(.badRequest, "MALFORMED_REQUEST", "The request body must be a JSON object, not \(value.kindName).")
@@ -82,7 +84,9 @@ struct RequestFields {
             var piece = piece
             buffer.writeBuffer(&piece)
             guard ContinuousClock.now <= deadline else {
-                throw APIError(.requestTimeout, "REQUEST_TIMEOUT", "The request body did not arrive within \(limits.readTimeout); send it at once, or in a smaller request.")
+                throw APIError(
+                    .requestTimeout, "REQUEST_TIMEOUT",
+                    "The request body did not arrive within \(limits.readTimeout); send it at once, or in a smaller request.")
             }
         }
         return buffer
@@ -143,7 +147,9 @@ struct RequestFields {
     /// U+0000 is refused in every text field on every backend (PostgreSQL cannot store it, C APIs cut text at it).
     private static func withoutNUL(_ text: String, _ name: String) throws -> String {
         guard !text.utf8.contains(0) else {
-            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value for parameter '\(name)': it contains U+0000 (NUL), which RunLedger does not store.")
+            throw APIError(
+                .badRequest, "INVALID_PARAMETER_VALUE",
+                "Invalid value for parameter '\(name)': it contains U+0000 (NUL), which RunLedger does not store.")
         }
         return text
     }
@@ -213,7 +219,9 @@ struct RequestFields {
 
     static func experimentID(_ text: String) throws -> ExperimentID {
         guard let id = ExperimentID(text) else {
-            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid experiment id '\(text.prefix(100))': experiment ids are decimal integers such as '0' or '17'.")
+            throw APIError(
+                .badRequest, "INVALID_PARAMETER_VALUE",
+                "Invalid experiment id '\(text.prefix(100))': experiment ids are decimal integers such as '0' or '17'.")
         }
         return id
     }

@@ -32,7 +32,8 @@ public struct RetentionPruner: Service {
         do {
             let rest = restFactor
             let report = try await store.pruneAll(now: clock(), budget: budget) { took in try? await Task.sleep(for: took * rest) }
-            let points = report.reduce(0) { $0 + $1.1.points }, events = report.reduce(0) { $0 + $1.1.events }
+            let points = report.reduce(0) { $0 + $1.1.points }
+            let events = report.reduce(0) { $0 + $1.1.events }
             if points + events > 0 { logger.info("pruned by retention policies", metadata: ["points": "\(points)", "events": "\(events)"]) }
             return (points, events)
         } catch {

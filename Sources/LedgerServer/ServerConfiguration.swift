@@ -21,7 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// idle connections closed after 75 s, at most 512 connections; hosts and origins as
     /// ``OriginPolicy/standard(boundTo:corsAllowedOrigins:)`` decides for `host`.
     public init(
-        host: String = "127.0.0.1", port: Int = 5000, maxBodyBytes: Int = 16 << 20, accessTokens: AccessTokens? = nil, originPolicy: OriginPolicy? = nil,
+        host: String = "127.0.0.1", port: Int = 5000, maxBodyBytes: Int = 16 << 20, accessTokens: AccessTokens? = nil,
+        originPolicy: OriginPolicy? = nil,
         bodyReadTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(75), maxConnections: Int = 512
     ) {
         self.host = host

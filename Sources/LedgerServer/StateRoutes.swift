@@ -46,17 +46,20 @@ struct StateRoutes: Sendable {
     /// The expected version from `If-Match: "N"` (or `N`) or `If-None-Match: *` (0: must not exist); nil when neither.
     static func expectedVersion(_ headers: HTTPFields) throws -> Int64? {
         if let match = headers[.ifMatch] {
-            let tag = match.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            let tag = match.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "").trimmingCharacters(
+                in: CharacterSet(charactersIn: "\""))
             guard let version = Int64(tag), version >= 1 else {
                 throw APIError(
-                    .badRequest, "INVALID_PARAMETER_VALUE", "Invalid If-Match '\(match.prefix(60))': send the ETag of the version you read, such as \"3\"."
+                    .badRequest, "INVALID_PARAMETER_VALUE",
+                    "Invalid If-Match '\(match.prefix(60))': send the ETag of the version you read, such as \"3\"."
                 )
             }
             return version
         }
         if let noneMatch = headers[.ifNoneMatch] {
             guard noneMatch.trimmingCharacters(in: .whitespaces) == "*" else {
-                throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "If-None-Match takes only '*' here (create the document only if it does not exist).")
+                throw APIError(
+                    .badRequest, "INVALID_PARAMETER_VALUE", "If-None-Match takes only '*' here (create the document only if it does not exist).")
             }
             return 0
         }
@@ -66,25 +69,33 @@ struct StateRoutes: Sendable {
     /// The two operations, for `/openapi.json`.
     static func openAPI(document schema: JSONValue, error: JSONValue) -> JSONValue {
         func parameter(_ name: String, _ location: String, required: Bool, _ schema: JSONValue, _ description: String) -> JSONValue {
-            .object([("name", .string(name)), ("in", .string(location)), ("required", .bool(required)), ("description", .string(description)), ("schema", schema)])
+            .object([
+                ("name", .string(name)), ("in", .string(location)), ("required", .bool(required)), ("description", .string(description)),
+                ("schema", schema),
+            ])
         }
         let name = JSONValue.object([("type", .string("string")), ("pattern", .string("^[A-Za-z0-9_.:-]{1,250}$"))])
         let pathParameters: [JSONValue] = [
-            parameter("project", "path", required: true, name, "The project's name."), parameter("namespace", "path", required: true, name, "The document's namespace."),
+            parameter("project", "path", required: true, name, "The project's name."),
+            parameter("namespace", "path", required: true, name, "The document's namespace."),
         ]
         let success = JSONValue.object([
             ("description", .string("The document; ETag carries its version")),
             ("headers", .object([("ETag", .object([("schema", .object([("type", .string("string"))]))]))])),
             ("content", .object([("application/json", .object([("schema", schema)]))])),
         ])
-        let failure = JSONValue.object([("description", .string("An error (409 RESOURCE_CONFLICT for a stale If-Match)")), ("content", .object([("application/json", .object([("schema", error)]))]))])
+        let failure = JSONValue.object([
+            ("description", .string("An error (409 RESOURCE_CONFLICT for a stale If-Match)")),
+            ("content", .object([("application/json", .object([("schema", error)]))])),
+        ])
         let tag = JSONValue.object([("type", .string("string"))])
         return .object([
             (
                 "get",
                 .object([
                     ("operationId", .string("runledgerProjectStateGet")), ("summary", .string("A project's state document in a namespace.")),
-                    ("tags", .array([.string("RunLedger")])), ("parameters", .array(pathParameters)), ("responses", .object([("200", success), ("default", failure)])),
+                    ("tags", .array([.string("RunLedger")])), ("parameters", .array(pathParameters)),
+                    ("responses", .object([("200", success), ("default", failure)])),
                 ])
             ),
             (
@@ -93,15 +104,35 @@ struct StateRoutes: Sendable {
                     ("operationId", .string("runledgerProjectStatePut")),
                     ("summary", .string("Write a state document: with If-Match \"N\" only if it is at version N, with If-None-Match * only if new.")),
                     ("tags", .array([.string("RunLedger")])),
-                    ("parameters", .array(pathParameters + [
-                        parameter("If-Match", "header", required: false, tag, "The ETag (version) the write is based on."),
-                        parameter("If-None-Match", "header", required: false, tag, "'*': create only."),
-                    ])),
+                    (
+                        "parameters",
+                        .array(
+                            pathParameters + [
+                                parameter("If-Match", "header", required: false, tag, "The ETag (version) the write is based on."),
+                                parameter("If-None-Match", "header", required: false, tag, "'*': create only."),
+                            ])
+                    ),
                     (
                         "requestBody",
                         .object([
                             ("required", .bool(true)),
-                            ("content", .object([("application/json", .object([("schema", .object([("type", .string("object")), ("properties", .object([("document", .object([]))])), ("required", .array([.string("document")]))]))]))])),
+                            (
+                                "content",
+                                .object([
+                                    (
+                                        "application/json",
+                                        .object([
+                                            (
+                                                "schema",
+                                                .object([
+                                                    ("type", .string("object")), ("properties", .object([("document", .object([]))])),
+                                                    ("required", .array([.string("document")])),
+                                                ])
+                                            )
+                                        ])
+                                    )
+                                ])
+                            ),
                         ])
                     ),
                     ("responses", .object([("200", success), ("default", failure)])),

@@ -5,9 +5,9 @@ import Metrics
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The entry point of the SDK: records runs into a store without ever slowing down or breaking the simulation.
@@ -426,7 +426,8 @@ public struct RunHandle: Sendable, Hashable {
     /// run.event("tool_call", "searched the catalogue", level: .info, payload: #"{"tool": "search", "ms": 41}"#)
     /// ```
     public func event(_ kind: String, _ message: String = "", level: EventLevel = .info, payload: String? = nil, timestamp: Int64? = nil) {
-        ledger.enqueue([.event(RunEvent(timestamp: timestamp ?? Ledger.now(), level: level, kind: kind, message: message, payload: payload))], slot: slot)
+        ledger.enqueue(
+            [.event(RunEvent(timestamp: timestamp ?? Ledger.now(), level: level, kind: kind, message: message, payload: payload))], slot: slot)
     }
 
     /// Ends the run with a terminal status (FINISHED by default) and stops its heartbeat.

@@ -2,9 +2,9 @@ public import Foundation
 public import LedgerCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The spool: where batches wait, durably, while the store is unreachable or slower than the simulation.
@@ -116,7 +116,8 @@ public enum Spool {
                     problem = "torn record header at byte \(offset) of \(url.lastPathComponent)"
                     return
                 }
-                let length = Int(readU32(contents, offset)), crc = readU32(contents, offset + 4)
+                let length = Int(readU32(contents, offset))
+                let crc = readU32(contents, offset + 4)
                 guard contents.count - offset - 8 >= length else {
                     problem = "torn record at byte \(offset) of \(url.lastPathComponent) (\(length) bytes announced)"
                     return
@@ -247,7 +248,8 @@ final class SpoolFolderLock {
 
     /// Whether the locked descriptor is the `.lock` file in `folder` now (not one unlinked by a release meanwhile).
     private static func isCurrent(_ descriptor: Int32, _ folder: URL) -> Bool {
-        var held = stat(), named = stat()
+        var held = stat()
+        var named = stat()
         guard fstat(descriptor, &held) == 0, stat(folder.appendingPathComponent(".lock").path, &named) == 0 else { return false }
         return held.st_ino == named.st_ino && held.st_dev == named.st_dev
     }
@@ -506,7 +508,10 @@ enum RawPoints {
         writer.bytes.append(contentsOf: repeatElement(0, count: points.count * maximumPointBytes))
         let used = writer.bytes.withUnsafeMutableBytes { buffer -> Int in
             var out = start
-            var run: Int32 = -1, key: Int32 = -1, step: Int64 = 0, timestamp: Int64 = 0
+            var run: Int32 = -1
+            var key: Int32 = -1
+            var step: Int64 = 0
+            var timestamp: Int64 = 0
             for point in points {
                 let flags: UInt8 = (point.run != run ? 1 : 0) | (point.key != key ? 2 : 0)
                 buffer[out] = flags
@@ -544,7 +549,10 @@ enum RawPoints {
         let count = try reader.count()
         var metrics: [Int32: [Metric]] = [:]
         var order: [Int32] = []
-        var run: Int32 = -1, keySlot: Int32 = -1, step: Int64 = 0, timestamp: Int64 = 0
+        var run: Int32 = -1
+        var keySlot: Int32 = -1
+        var step: Int64 = 0
+        var timestamp: Int64 = 0
         for _ in 0..<count {
             let value: Double
             if payload[0] == unpackedKind {

@@ -42,7 +42,9 @@ final class WriterLoop {
                 continue
             }
             // A folder left for another database stays for a ledger on that one (or `runledger spool replay --any-database`).
-            if !configuration.replaysAnyDatabase, !identity.isEmpty, let written = segments.lazy.compactMap(Spool.identity(of:)).first, written != identity {
+            if !configuration.replaysAnyDatabase, !identity.isEmpty, let written = segments.lazy.compactMap(Spool.identity(of:)).first,
+                written != identity
+            {
                 ledger.report(
                     "Spool folder \(folder.lastPathComponent) holds batches for \(written), not for \(identity): left untouched. "
                         + "Replay it with 'runledger spool replay --database \(written)'."
@@ -68,7 +70,9 @@ final class WriterLoop {
             await drain()
             releaseMemoryAfterBurst()
             // Memory first: while callers are ahead of the writer, every turn goes to spilling, none to replay.
-            if needsReplay && ContinuousClock.now >= nextAttempt && (!callersAhead || closing) { await replay(budget: closing ? .max : 8, yielding: !closing) }
+            if needsReplay && ContinuousClock.now >= nextAttempt && (!callersAhead || closing) {
+                await replay(budget: closing ? .max : 8, yielding: !closing)
+            }
             if ContinuousClock.now - lastHeartbeat >= configuration.heartbeatInterval { await heartbeat() }
             if let closeDeadline, ledger.shared.withLock({ $0.backlogCount == 0 }) {
                 // Closing drains the spool too while the store may come back: a study's runs should not be left behind.
@@ -131,7 +135,8 @@ final class WriterLoop {
             // A backlog past half the bound means the store is slower than the simulation: spill to the spool.
             let spill = taken.backlog > configuration.bufferLimit / 2
             if spill && !spooling { configuration.logger.info("buffer over half its bound: spilling to the spool") }
-            var start = 0, eventIndex = 0
+            var start = 0
+            var eventIndex = 0
             repeat {
                 let piece = chunk.piece(from: start, size: configuration.batchSize, eventIndex: &eventIndex)
                 if (spill || spooling) && spillRaw(piece, runs: taken.runs, keys: taken.keys) {
@@ -200,8 +205,10 @@ final class WriterLoop {
     /// (anything else takes the ordinary path). Returns whether it did.
     private func spillRaw(_ piece: PendingBuffer, runs: [RunID], keys: [String]) -> Bool {
         guard piece.events.isEmpty, !piece.points.isEmpty else { return false }
-        var runSlots: [Int32] = [], keySlots: [Int32] = []
-        var lastRun: Int32 = -1, lastKey: Int32 = -1
+        var runSlots: [Int32] = []
+        var keySlots: [Int32] = []
+        var lastRun: Int32 = -1
+        var lastKey: Int32 = -1
         for point in piece.points {
             if point.run != lastRun {
                 lastRun = point.run
@@ -269,7 +276,10 @@ final class WriterLoop {
     /// Runs are keyed by their slot here: hashing an Int32 per point is cheap, hashing a 32-character id is not.
     private func batches(from buffer: PendingBuffer, runs: [RunID], keys: [String]) -> [WriteBatch] {
         var operations: [WriteOperation] = []
-        var metrics: [Int32: [Metric]] = [:], params: [Int32: [KeyValue]] = [:], tags: [Int32: [KeyValue]] = [:], events: [Int32: [RunEvent]] = [:]
+        var metrics: [Int32: [Metric]] = [:]
+        var params: [Int32: [KeyValue]] = [:]
+        var tags: [Int32: [KeyValue]] = [:]
+        var events: [Int32: [RunEvent]] = [:]
         var order: [Int32] = []
         var touched: Set<Int32> = []
         func touch(_ run: Int32) { if touched.insert(run).inserted { order.append(run) } }
@@ -445,11 +455,14 @@ final class WriterLoop {
                 if replaying { count(replayed: single.itemCount) } else { count(written: single.itemCount) }
             case .refused(let error):
                 ledger.shared.withLock { $0.statistics.rejected += single.itemCount }
-                ledger.report("The store refused \(single.itemCount) item(s) of run \(operation.runIDs.map(\.rawValue).joined(separator: ", ")): \(error.message)")
+                ledger.report(
+                    "The store refused \(single.itemCount) item(s) of run \(operation.runIDs.map(\.rawValue).joined(separator: ", ")): \(error.message)"
+                )
             case .unavailable:
                 if !replaying {
                     enterSpooling(immediateReplay: false)
-                    appendToSpool(batch.operations[index...].enumerated().map { WriteBatch(id: derivedID(batch.id, index + $0.offset), [$0.element]) })
+                    appendToSpool(
+                        batch.operations[index...].enumerated().map { WriteBatch(id: derivedID(batch.id, index + $0.offset), [$0.element]) })
                 }
                 return false
             }
@@ -569,7 +582,8 @@ extension WriteOperation {
     var runIDs: [RunID] {
         switch self {
         case .createRun(let run): [run.runID]
-        case .logMetrics(let id, _), .logParams(let id, _), .setTags(let id, _), .deleteTag(let id, _), .updateRun(let id, _), .logEvents(let id, _): [id]
+        case .logMetrics(let id, _), .logParams(let id, _), .setTags(let id, _), .deleteTag(let id, _), .updateRun(let id, _), .logEvents(let id, _):
+            [id]
         case .heartbeat(let ids, _): ids
         }
     }

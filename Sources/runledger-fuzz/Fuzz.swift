@@ -55,12 +55,14 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 }
 
 #if FUZZING
-/// libFuzzer's entry for programs that have a main of their own (SwiftPM gives every executable one).
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
+    /// libFuzzer's entry for programs that have a main of their own (SwiftPM gives every executable one).
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The name is libFuzzer's C symbol.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 #endif
 
 /// Fuzzing (built with -DFUZZING): hands the command line to libFuzzer. Otherwise replays files through the selected
@@ -69,19 +71,19 @@ func LLVMFuzzerRunDriver(
 enum FuzzMain {
     static func main() {
         #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzzOneInput($0, $1) })
+            var argc = CommandLine.argc
+            var argv = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzzOneInput($0, $1) })
         #else
-        let target = FuzzTarget.selected
-        for path in CommandLine.arguments.dropFirst() {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                FileHandle.standardError.write(Data("Cannot read \(path).\n".utf8))
-                exit(1)
+            let target = FuzzTarget.selected
+            for path in CommandLine.arguments.dropFirst() {
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    FileHandle.standardError.write(Data("Cannot read \(path).\n".utf8))
+                    exit(1)
+                }
+                target.run([UInt8](data))
             }
-            target.run([UInt8](data))
-        }
-        print("\(CommandLine.arguments.count - 1) input(s) through \(target.rawValue): no trap.")
+            print("\(CommandLine.arguments.count - 1) input(s) through \(target.rawValue): no trap.")
         #endif
     }
 }

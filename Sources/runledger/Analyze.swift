@@ -32,23 +32,28 @@ extension RunLedgerCommand {
             try await reportingErrors {
                 try await database.reading { store in
                     let query = try await selection.query(in: store)
-                    let groups = try await store.statistics(query, metric: metric, groupBy: try groupBy.map { text throws(LedgerError) in try GroupKey(parsing: text) })
+                    let groups = try await store.statistics(
+                        query, metric: metric, groupBy: try groupBy.map { text throws(LedgerError) in try GroupKey(parsing: text) })
                     switch format {
                     case .json:
-                        print(JSONValue.array(groups.map { row in
-                            let s = row.summary
-                            return .object([
-                                ("group", row.group.map(JSONValue.string) ?? .null), ("count", .integer(Int64(s.count))), ("mean", .number(s.mean)),
-                                ("stddev", .number(s.stddev)), ("min", .number(s.min)), ("max", .number(s.max)), ("p50", .number(s.p50)),
-                                ("p90", .number(s.p90)), ("p99", .number(s.p99)),
-                            ])
-                        }))
+                        print(
+                            JSONValue.array(
+                                groups.map { row in
+                                    let s = row.summary
+                                    return .object([
+                                        ("group", row.group.map(JSONValue.string) ?? .null), ("count", .integer(Int64(s.count))),
+                                        ("mean", .number(s.mean)),
+                                        ("stddev", .number(s.stddev)), ("min", .number(s.min)), ("max", .number(s.max)), ("p50", .number(s.p50)),
+                                        ("p90", .number(s.p90)), ("p99", .number(s.p99)),
+                                    ])
+                                }))
                     case .table, .csv:
                         var table = TextTable(headers: [groupBy ?? "GROUP", "COUNT", "MEAN", "STDDEV", "MIN", "MAX", "P50", "P90", "P99"])
                         table.numericColumns = Set(1...8)
                         table.rows = groups.map { row in
                             let s = row.summary
-                            return [row.group ?? (groupBy == nil ? "(all)" : "(none)"), String(s.count)] + [s.mean, s.stddev, s.min, s.max, s.p50, s.p90, s.p99].map(formatNumber)
+                            return [row.group ?? (groupBy == nil ? "(all)" : "(none)"), String(s.count)]
+                                + [s.mean, s.stddev, s.min, s.max, s.p50, s.p90, s.p99].map(formatNumber)
                         }
                         print(table.rendered, terminator: "")
                         if groups.isEmpty { writeStandardError("No run has the metric \(Objective.metricName(metric)).\n") }
@@ -82,7 +87,8 @@ extension RunLedgerCommand {
             func position(_ flag: String, _ metric: String) -> Int {
                 arguments.indices.first { arguments[$0] == flag && $0 + 1 < arguments.count && arguments[$0 + 1] == metric } ?? arguments.count
             }
-            let all = minimize.map { ($0, Goal.minimize, position("--minimize", $0)) } + maximize.map { ($0, Goal.maximize, position("--maximize", $0)) }
+            let all =
+                minimize.map { ($0, Goal.minimize, position("--minimize", $0)) } + maximize.map { ($0, Goal.maximize, position("--maximize", $0)) }
             return all.sorted { $0.2 < $1.2 }.map { Objective(metric: $0.0, goal: $0.1) }
         }
 
@@ -102,7 +108,8 @@ extension RunLedgerCommand {
                     case .json: print(JSONValue.array(front.map(\.json)))
                     case .csv: print(RunTable(front).csv(), terminator: "")
                     case .table:
-                        var table = TextTable(headers: ["RUN ID", "NAME"] + objectives.map { "\($0.goal == .minimize ? "min" : "max") \($0.metric)" })
+                        var table = TextTable(
+                            headers: ["RUN ID", "NAME"] + objectives.map { "\($0.goal == .minimize ? "min" : "max") \($0.metric)" })
                         table.numericColumns = Set(objectives.indices.map { $0 + 2 })
                         table.rows = front.map { run in
                             [run.info.runID.rawValue, run.info.name] + objectives.map { formatNumber(run.latestMetrics[$0.metric]!.value) }

@@ -43,7 +43,8 @@ extension RunLedgerCommand {
                         target = existing
                     } else {
                         target = try await store.createExperiment(
-                            name: experiment, artifactLocation: nil, tags: [KeyValue("kind", "design-study"), KeyValue("model", "hourly-energy-balance")]
+                            name: experiment, artifactLocation: nil,
+                            tags: [KeyValue("kind", "design-study"), KeyValue("model", "hourly-energy-balance")]
                         )
                     }
                     var study = StudyWriter(experimentID: target.id, seed: seed, steps: steps)
@@ -63,7 +64,9 @@ extension RunLedgerCommand {
                         "Recorded \(runs) runs (\(runs - study.failed) finished, \(study.failed) failed) with \(study.points) metric points "
                             + "in experiment '\(experiment)' of \(try database.location) in \(String(format: "%.1f", seconds)) s."
                     )
-                    print("Try: runledger runs search --experiment \(experiment) --filter \"params.solver_type = 'hybrid'\" --order-by \"metrics.total_cost ASC\" --limit 5")
+                    print(
+                        "Try: runledger runs search --experiment \(experiment) --filter \"params.solver_type = 'hybrid'\" --order-by \"metrics.total_cost ASC\" --limit 5"
+                    )
                 }
             }
         }

@@ -20,15 +20,17 @@ extension RunLedgerCommand {
                         let summaries = try await store.experiments(view: all ? .all : .activeOnly)
                         switch format {
                         case .json:
-                            print(JSONValue.array(summaries.map { summary in
-                                .object([
-                                    ("experiment_id", .string(summary.experiment.id.description)),
-                                    ("name", .string(summary.experiment.name)),
-                                    ("lifecycle_stage", .string(summary.experiment.lifecycleStage.rawValue)),
-                                    ("creation_time", .integer(summary.experiment.creationTime)),
-                                    ("run_count", .integer(Int64(summary.runCount))),
-                                ])
-                            }))
+                            print(
+                                JSONValue.array(
+                                    summaries.map { summary in
+                                        .object([
+                                            ("experiment_id", .string(summary.experiment.id.description)),
+                                            ("name", .string(summary.experiment.name)),
+                                            ("lifecycle_stage", .string(summary.experiment.lifecycleStage.rawValue)),
+                                            ("creation_time", .integer(summary.experiment.creationTime)),
+                                            ("run_count", .integer(Int64(summary.runCount))),
+                                        ])
+                                    }))
                         case .csv:
                             var out = CSV.line(["experiment_id", "name", "lifecycle_stage", "creation_time", "run_count"])
                             for summary in summaries {

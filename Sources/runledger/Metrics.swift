@@ -4,7 +4,8 @@ import LedgerExport
 
 extension RunLedgerCommand {
     struct Metrics: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Read metric histories and their newest points.", subcommands: [History.self, Latest.self])
+        static let configuration = CommandConfiguration(
+            abstract: "Read metric histories and their newest points.", subcommands: [History.self, Latest.self])
 
         struct History: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -23,9 +24,16 @@ extension RunLedgerCommand {
                         let points = try await store.metricHistory(runID: id, key: key)
                         switch format {
                         case .json:
-                            print(JSONValue.array(points.map { .object([("step", .integer($0.step)), ("timestamp", .integer($0.timestamp)), ("value", .number($0.value))]) }))
+                            print(
+                                JSONValue.array(
+                                    points.map {
+                                        .object([("step", .integer($0.step)), ("timestamp", .integer($0.timestamp)), ("value", .number($0.value))])
+                                    }))
                         case .csv:
-                            print(CSV.line(["step", "timestamp", "value"]) + points.map { CSV.line([String($0.step), String($0.timestamp), formatNumber($0.value)]) }.joined(), terminator: "")
+                            print(
+                                CSV.line(["step", "timestamp", "value"])
+                                    + points.map { CSV.line([String($0.step), String($0.timestamp), formatNumber($0.value)]) }.joined(),
+                                terminator: "")
                         case .table:
                             var table = TextTable(headers: ["STEP", "TIMESTAMP", "VALUE"], numericColumns: [0, 1, 2])
                             table.rows = points.map { [String($0.step), String($0.timestamp), formatNumber($0.value)] }

@@ -22,7 +22,8 @@ extension RunLedgerCommand {
         struct Status: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show every migration and whether it is applied. Changes nothing.")
             @OptionGroup var database: DatabaseOptions
-            @Option(help: "table, or json: an array of {version, name, checksum, applied_at (null when pending), state}.") var format: OutputFormat = .table
+            @Option(help: "table, or json: an array of {version, name, checksum, applied_at (null when pending), state}.") var format: OutputFormat =
+                .table
             @Option(help: "A folder of your own numbered SQL files, instead of RunLedger's schema.") var dir: String?
 
             func run() async throws {
@@ -67,12 +68,14 @@ extension RunLedgerCommand {
 private func printMigrations(_ rows: [MigrationStatus], format: OutputFormat) {
     switch format {
     case .json:
-        print(JSONValue.array(rows.map { row in
-            .object([
-                ("version", .integer(Int64(row.version))), ("name", .string(row.name)), ("checksum", .string(row.checksum)),
-                ("applied_at", row.appliedAt.map { .integer($0) } ?? .null), ("state", .string(row.state.rawValue)),
-            ])
-        }))
+        print(
+            JSONValue.array(
+                rows.map { row in
+                    .object([
+                        ("version", .integer(Int64(row.version))), ("name", .string(row.name)), ("checksum", .string(row.checksum)),
+                        ("applied_at", row.appliedAt.map { .integer($0) } ?? .null), ("state", .string(row.state.rawValue)),
+                    ])
+                }))
     case .csv, .table:
         var table = TextTable(headers: ["VERSION", "NAME", "STATE", "APPLIED AT", "CHECKSUM"], numericColumns: [0])
         table.rows = rows.map { [String($0.version), $0.name, $0.state.rawValue, formatTime($0.appliedAt), String($0.checksum.prefix(12))] }

@@ -77,7 +77,9 @@ struct ProgressBar {
         lastDrawn = percent
         let width = 30
         let filled = width * done / total
-        writeStandardError("\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(percent)% (\(done)/\(total))")
+        writeStandardError(
+            "\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                + "] \(percent)% (\(done)/\(total))")
     }
 
     func finish() {

@@ -35,7 +35,8 @@ extension RunLedgerCommand {
         }
 
         struct Archive: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Archive a project: its state stays readable, writes are refused until you switch to it.")
+            static let configuration = CommandConfiguration(
+                abstract: "Archive a project: its state stays readable, writes are refused until you switch to it.")
             @OptionGroup var project: Change
             func run() async throws { try await project.apply(.archive, done: "Archived project '\(project.name)'.") }
         }
@@ -55,15 +56,21 @@ extension RunLedgerCommand {
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List projects, most recently active first.")
             @OptionGroup var database: DatabaseOptions
-            @Option(help: "table or json (an array of {name, created_at, last_active_at, archived, documents, has_state}).") var format: OutputFormat = .table
+            @Option(help: "table or json (an array of {name, created_at, last_active_at, archived, documents, has_state}).") var format:
+                OutputFormat = .table
 
             func run() async throws {
                 try await reportingErrors {
                     try await database.reading { store in
                         let projects = try await store.projects()
-                        if format == .json { print(JSONValue.array(projects.map(\.json))); return }
+                        if format == .json {
+                            print(JSONValue.array(projects.map(\.json)))
+                            return
+                        }
                         var table = TextTable(headers: ["PROJECT", "LAST ACTIVE (UTC)", "CREATED (UTC)", "STATE", "ARCHIVED"], numericColumns: [3])
-                        table.rows = projects.map { [$0.name, formatTime($0.lastActiveAt), formatTime($0.createdAt), String($0.documentCount), $0.archived ? "yes" : ""] }
+                        table.rows = projects.map {
+                            [$0.name, formatTime($0.lastActiveAt), formatTime($0.createdAt), String($0.documentCount), $0.archived ? "yes" : ""]
+                        }
                         print(table.rendered, terminator: "")
                     }
                 }
@@ -90,13 +97,15 @@ extension RunLedgerCommand {
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The project.") var project: String
             @Argument(help: "The namespace (e.g. planner, ui, agent-memory).") var namespace: String
-            @Option(help: "table: the version line and the document; json: {project, namespace, version, updated_at, document}.") var format: OutputFormat = .table
+            @Option(help: "table: the version line and the document; json: {project, namespace, version, updated_at, document}.") var format:
+                OutputFormat = .table
 
             func run() async throws {
                 try await reportingErrors {
                     try await database.reading { store in
                         guard let document = try await store.stateDocument(project: project, namespace: namespace) else {
-                            throw LedgerError(.resourceDoesNotExist, "Project '\(project)' has no state '\(namespace)' yet (write one with `runledger state put`).")
+                            throw LedgerError(
+                                .resourceDoesNotExist, "Project '\(project)' has no state '\(namespace)' yet (write one with `runledger state put`).")
                         }
                         if format == .json {
                             print(document.json)
@@ -110,7 +119,8 @@ extension RunLedgerCommand {
         }
 
         struct Put: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Write a state document from a file or standard input; exit 3 on a version conflict.")
+            static let configuration = CommandConfiguration(
+                abstract: "Write a state document from a file or standard input; exit 3 on a version conflict.")
             @OptionGroup var database: DatabaseOptions
             @Argument(help: "The project (create it first with `runledger projects create`).") var project: String
             @Argument(help: "The namespace.") var namespace: String
@@ -131,7 +141,8 @@ extension RunLedgerCommand {
                     }
                     try await database.writing { store in
                         do {
-                            let written = try await store.putStateDocument(project: project, namespace: namespace, document: text, expectedVersion: expectedVersion)
+                            let written = try await store.putStateDocument(
+                                project: project, namespace: namespace, document: text, expectedVersion: expectedVersion)
                             print("Wrote \(project)/\(namespace) version \(written.version).")
                         } catch let error as LedgerError where error.code == .conflict {
                             printError(error.message)

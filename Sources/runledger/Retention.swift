@@ -38,7 +38,8 @@ extension RunLedgerCommand {
                     try await database.writing { store in
                         var scope: ExperimentID? = nil
                         if let experiment { scope = try await resolveExperiment(experiment, in: store).id }
-                        let policy = try await store.addRetentionPolicy(RetentionPolicy(experimentID: scope, keyGlob: keys, maxAge: age, maxPointsPerKey: maxPoints))
+                        let policy = try await store.addRetentionPolicy(
+                            RetentionPolicy(experimentID: scope, keyGlob: keys, maxAge: age, maxPointsPerKey: maxPoints))
                         if format == .json { print(policy.json) } else { print("Added retention policy \(policy.id): \(describe(policy)).") }
                     }
                 }
@@ -48,15 +49,25 @@ extension RunLedgerCommand {
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List the retention policies.")
             @OptionGroup var database: DatabaseOptions
-            @Option(help: "table or json (an array of {id, experiment_id, key_glob, max_age_ms, max_points_per_key, created_at}).") var format: OutputFormat = .table
+            @Option(help: "table or json (an array of {id, experiment_id, key_glob, max_age_ms, max_points_per_key, created_at}).") var format:
+                OutputFormat = .table
 
             func run() async throws {
                 try await reportingErrors {
                     try await database.reading { store in
                         let policies = try await store.retentionPolicies()
-                        if format == .json { print(JSONValue.array(policies.map(\.json))); return }
-                        var table = TextTable(headers: ["ID", "EXPERIMENT", "KEYS", "MAX AGE", "MAX POINTS", "CREATED (UTC)"], numericColumns: [0, 4])
-                        table.rows = policies.map { [String($0.id), $0.experimentID?.description ?? "all", $0.keyGlob, $0.maxAge.map(formatDuration) ?? "-", $0.maxPointsPerKey.map(String.init) ?? "-", formatTime($0.createdAt)] }
+                        if format == .json {
+                            print(JSONValue.array(policies.map(\.json)))
+                            return
+                        }
+                        var table = TextTable(
+                            headers: ["ID", "EXPERIMENT", "KEYS", "MAX AGE", "MAX POINTS", "CREATED (UTC)"], numericColumns: [0, 4])
+                        table.rows = policies.map {
+                            [
+                                String($0.id), $0.experimentID?.description ?? "all", $0.keyGlob, $0.maxAge.map(formatDuration) ?? "-",
+                                $0.maxPointsPerKey.map(String.init) ?? "-", formatTime($0.createdAt),
+                            ]
+                        }
                         print(table.rendered, terminator: "")
                     }
                 }
@@ -85,7 +96,8 @@ extension RunLedgerCommand {
         @OptionGroup var database: DatabaseOptions
         @Flag(help: "Count what would go and change nothing.") var dryRun = false
         @Option(help: "Points removed per transaction.") var batch = 10_000
-        @Option(help: "Rest this many times as long as each pass took, to leave the database to writers (e.g. 4: pruning gets about 20 % of the time).")
+        @Option(
+            help: "Rest this many times as long as each pass took, to leave the database to writers (e.g. 4: pruning gets about 20 % of the time).")
         var rest = 0.0
         @Option(help: "table or json (an array of {policy, points, events}).") var format: OutputFormat = .table
 
@@ -105,15 +117,31 @@ extension RunLedgerCommand {
                     )
                     progress.finish()
                     if format == .json {
-                        print(JSONValue.array(report.map { .object([("policy", $0.0.json), ("points", .integer(Int64($0.1.points))), ("events", .integer(Int64($0.1.events)))]) }))
+                        print(
+                            JSONValue.array(
+                                report.map {
+                                    .object([
+                                        ("policy", $0.0.json), ("points", .integer(Int64($0.1.points))), ("events", .integer(Int64($0.1.events))),
+                                    ])
+                                }))
                         return
                     }
-                    if report.isEmpty { print("No retention policies (add one with `runledger retention set`)."); return }
-                    var table = TextTable(headers: ["POLICY", "COVERS", dryRun ? "POINTS TO REMOVE" : "POINTS REMOVED", dryRun ? "EVENTS TO REMOVE" : "EVENTS REMOVED"], numericColumns: [0, 2, 3])
+                    if report.isEmpty {
+                        print("No retention policies (add one with `runledger retention set`).")
+                        return
+                    }
+                    var table = TextTable(
+                        headers: [
+                            "POLICY", "COVERS", dryRun ? "POINTS TO REMOVE" : "POINTS REMOVED", dryRun ? "EVENTS TO REMOVE" : "EVENTS REMOVED",
+                        ], numericColumns: [0, 2, 3])
                     table.rows = report.map { [String($0.0.id), describe($0.0), String($0.1.points), String($0.1.events)] }
                     print(table.rendered, terminator: "")
-                    let points = report.reduce(0) { $0 + $1.1.points }, events = report.reduce(0) { $0 + $1.1.events }
-                    print(dryRun ? "Dry run: \(points) point(s) and \(events) event(s) would go; nothing was changed." : "Removed \(points) point(s) and \(events) event(s).")
+                    let points = report.reduce(0) { $0 + $1.1.points }
+                    let events = report.reduce(0) { $0 + $1.1.events }
+                    print(
+                        dryRun
+                            ? "Dry run: \(points) point(s) and \(events) event(s) would go; nothing was changed."
+                            : "Removed \(points) point(s) and \(events) event(s).")
                 }
                 if dryRun { try await database.reading(body) } else { try await database.writing(body) }
             }

@@ -101,7 +101,9 @@ extension RunLedgerCommand {
                         case .csv: print(RunTable(page.runs).csv(), terminator: "")
                         case .table:
                             var fields: [Field] = []
-                            for field in request.orderBy.map(\.field) + request.filter.fields + extra where !fields.contains(field) { fields.append(field) }
+                            for field in request.orderBy.map(\.field) + request.filter.fields + extra where !fields.contains(field) {
+                                fields.append(field)
+                            }
                             if fields.isEmpty { fields = Set(page.runs.flatMap(\.params.keys)).sorted().map { .param($0) } }
                             fields.removeAll { $0 == .attribute(.runID) || $0 == .attribute(.runName) || $0 == .attribute(.status) }
                             var table = TextTable(headers: ["RUN ID", "NAME", "STATUS"] + fields.map(\.description))
@@ -139,8 +141,10 @@ extension RunLedgerCommand {
                         case .table, .csv:
                             var table = TextTable(headers: ["FIELD", "VALUE"])
                             table.rows = [
-                                ["run_id", run.info.runID.rawValue], ["run_name", run.info.name], ["experiment_id", run.info.experimentID.description],
-                                ["status", run.info.status.rawValue], ["start_time", formatTime(run.info.startTime)], ["end_time", formatTime(run.info.endTime)],
+                                ["run_id", run.info.runID.rawValue], ["run_name", run.info.name],
+                                ["experiment_id", run.info.experimentID.description],
+                                ["status", run.info.status.rawValue], ["start_time", formatTime(run.info.startTime)],
+                                ["end_time", formatTime(run.info.endTime)],
                                 ["lifecycle_stage", run.info.lifecycleStage.rawValue],
                             ]
                             table.rows += run.params.sorted { $0.key < $1.key }.map { ["params.\($0.key)", $0.value] }
@@ -154,4 +158,3 @@ extension RunLedgerCommand {
         }
     }
 }
-

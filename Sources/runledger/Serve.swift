@@ -37,7 +37,8 @@ extension RunLedgerCommand {
         )
         var allowedHosts: String?
         @Option(
-            help: ArgumentHelp("Comma-separated browser origins allowed to call the API besides the server's own (https://app.example.com).", valueName: "origins")
+            help: ArgumentHelp(
+                "Comma-separated browser origins allowed to call the API besides the server's own (https://app.example.com).", valueName: "origins")
         )
         var corsAllowedOrigins: String?
         @Option(help: "Connections served at once; more wait in the listen queue.") var maxConnections = 512
@@ -73,20 +74,25 @@ extension RunLedgerCommand {
                 let registry = PrometheusCollectorRegistry()
                 MetricsSystem.bootstrap(LedgerServer.metricsFactory(registry: registry))
                 let location = try database.location
-                let list = { (text: String?) in text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } }
+                let list = { (text: String?) in
+                    text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+                }
                 let origins = list(corsAllowedOrigins) ?? []
-                let policy = list(allowedHosts).map { OriginPolicy(allowedHosts: $0, corsAllowedOrigins: origins) }
+                let policy =
+                    list(allowedHosts).map { OriginPolicy(allowedHosts: $0, corsAllowedOrigins: origins) }
                     ?? .standard(boundTo: host, corsAllowedOrigins: origins)
                 let configuration = ServerConfiguration(
                     host: host, port: port, maxBodyBytes: parseByteSize(maxBody) ?? (16 << 20), accessTokens: tokens, originPolicy: policy,
-                    bodyReadTimeout: .milliseconds(try DurationText.milliseconds(bodyTimeout)), idleTimeout: .milliseconds(try DurationText.milliseconds(idleTimeout)),
+                    bodyReadTimeout: .milliseconds(try DurationText.milliseconds(bodyTimeout)),
+                    idleTimeout: .milliseconds(try DurationText.milliseconds(idleTimeout)),
                     maxConnections: maxConnections
                 )
                 let banner: @Sendable (Int) -> String = { [host, auth = tokens == nil ? "off" : "bearer tokens"] port in
                     "RunLedger serving http://\(host):\(port) (database: \(location), auth: \(auth))\n"
                 }
                 // Zero turns either off.
-                let reapTimeout = try DurationText.milliseconds(reapAfter), pruneInterval = try DurationText.milliseconds(pruneEvery)
+                let reapTimeout = try DurationText.milliseconds(reapAfter)
+                let pruneInterval = try DurationText.milliseconds(pruneEvery)
                 let options = ConnectOptions(migrate: true, create: true, logger: logger)
                 let store = try await LedgerConnect.open(location, options: options)
                 let app = LedgerServer.application(store: store, configuration: configuration, registry: registry, logger: logger) { port in
@@ -94,7 +100,9 @@ extension RunLedgerCommand {
                     FileHandle.standardOutput.write(Data(banner(port).utf8))
                 }
                 // The store goes first so that it stops last; the server listens once the store is prepared.
-                var services: [any Service] = [StoreService(store: store), PreparedService(app) { try await LedgerConnect.prepare(store, location, options: options) }]
+                var services: [any Service] = [
+                    StoreService(store: store), PreparedService(app) { try await LedgerConnect.prepare(store, location, options: options) },
+                ]
                 if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
                 if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
                 var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -128,7 +136,9 @@ extension RunLedgerCommand.Serve {
 
 /// `16MiB`, `512KiB`, `1GiB`, `1000000` as bytes.
 func parseByteSize(_ text: String) -> Int? {
-    let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1)]
+    let units: [(String, Int)] = [
+        ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000), ("B", 1),
+    ]
     for (suffix, factor) in units where text.hasSuffix(suffix) {
         guard let number = Int(text.dropLast(suffix.count)), number > 0, number <= Int.max / factor else { return nil }
         return number * factor

@@ -24,7 +24,8 @@ extension RunLedgerCommand {
         struct Status: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show what is waiting in the spool. Changes nothing.")
             @OptionGroup var spool: SpoolOption
-            @Option(help: "table, or json: an array of {folder, segment, database, records, items, bytes, problem}.") var format: OutputFormat = .table
+            @Option(help: "table, or json: an array of {folder, segment, database, records, items, bytes, problem}.") var format: OutputFormat =
+                .table
 
             func run() async throws {
                 let rows = Spool.folders(in: spool.url).flatMap { folder in
@@ -32,16 +33,19 @@ extension RunLedgerCommand {
                 }
                 switch format {
                 case .json:
-                    print(JSONValue.array(rows.map { folder, segment in
-                        .object([
-                            ("folder", .string(folder)), ("segment", .string(segment.url.lastPathComponent)),
-                            ("database", segment.identity.map { .string($0) } ?? .null),
-                            ("records", .integer(Int64(segment.count))), ("items", .integer(Int64(segment.items))),
-                            ("bytes", .integer(Int64(segment.bytes))), ("problem", segment.problem.map { .string($0) } ?? .null),
-                        ])
-                    }))
+                    print(
+                        JSONValue.array(
+                            rows.map { folder, segment in
+                                .object([
+                                    ("folder", .string(folder)), ("segment", .string(segment.url.lastPathComponent)),
+                                    ("database", segment.identity.map { .string($0) } ?? .null),
+                                    ("records", .integer(Int64(segment.count))), ("items", .integer(Int64(segment.items))),
+                                    ("bytes", .integer(Int64(segment.bytes))), ("problem", segment.problem.map { .string($0) } ?? .null),
+                                ])
+                            }))
                 case .table, .csv:
-                    var table = TextTable(headers: ["FOLDER", "SEGMENT", "DATABASE", "RECORDS", "ITEMS", "BYTES", "PROBLEM"], numericColumns: [3, 4, 5])
+                    var table = TextTable(
+                        headers: ["FOLDER", "SEGMENT", "DATABASE", "RECORDS", "ITEMS", "BYTES", "PROBLEM"], numericColumns: [3, 4, 5])
                     table.rows = rows.map { folder, segment in
                         [
                             folder, segment.url.lastPathComponent, segment.identity ?? "", String(segment.count), String(segment.items),
@@ -103,7 +107,9 @@ extension RunLedgerCommand {
                         let statistics = ledger.statistics
                         for problem in ledger.problems { writeStandardError("warning: \(problem.message)\n") }
                         let left = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).filter { $0.pathExtension == "rlspool" }
-                        print("Replayed \(statistics.replayed) item(s); \(statistics.rejected) refused; \(statistics.tornRecords) torn record(s) skipped.")
+                        print(
+                            "Replayed \(statistics.replayed) item(s); \(statistics.rejected) refused; \(statistics.tornRecords) torn record(s) skipped."
+                        )
                         if !left.isEmpty {
                             throw LedgerError(
                                 .storeUnavailable,
@@ -122,13 +128,16 @@ extension RunLedgerCommand.Runs {
     struct Reap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Mark RUNNING runs whose heartbeat stopped as KILLED.",
-            discussion: "A run's process sends a heartbeat while the run is open; a run silent for longer than --older-than has lost its process. Runs that never sent a heartbeat (MLflow clients send none) are left alone."
+            discussion:
+                "A run's process sends a heartbeat while the run is open; a run silent for longer than --older-than has lost its process. Runs that never sent a heartbeat (MLflow clients send none) are left alone."
         )
         @OptionGroup var database: DatabaseOptions
         @Option(help: "How long a run may be silent: 90s, 5m, 2h, 1d.") var olderThan = "5m"
 
         func validate() throws {
-            guard (try? DurationText.milliseconds(olderThan)) != nil else { throw ValidationError("Please give --older-than as a number with s, m, h or d, e.g. 5m.") }
+            guard (try? DurationText.milliseconds(olderThan)) != nil else {
+                throw ValidationError("Please give --older-than as a number with s, m, h or d, e.g. 5m.")
+            }
         }
 
         func run() async throws {

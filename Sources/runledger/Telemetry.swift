@@ -31,7 +31,9 @@ extension RunLedgerCommand.Metrics {
         @Option(help: "table for people; json (an array of {run_id, key, value, timestamp, step}) or csv.") var format: OutputFormat = .table
 
         func validate() throws {
-            guard (runID == nil) != (experiment == nil) else { throw ValidationError("Please give either a run id or --experiment, not both or neither.") }
+            guard (runID == nil) != (experiment == nil) else {
+                throw ValidationError("Please give either a run id or --experiment, not both or neither.")
+            }
             guard !keys.isEmpty else { throw ValidationError("Please name at least one metric with --key.") }
         }
 
@@ -50,13 +52,19 @@ extension RunLedgerCommand.Metrics {
                     case .csv:
                         print(
                             CSV.line(["run_id", "key", "step", "timestamp", "value"])
-                                + samples.map { CSV.line([$0.runID.rawValue, $0.key, String($0.point.step), String($0.point.timestamp), formatNumber($0.point.value)]) }
+                                + samples.map {
+                                    CSV.line([
+                                        $0.runID.rawValue, $0.key, String($0.point.step), String($0.point.timestamp), formatNumber($0.point.value),
+                                    ])
+                                }
                                 .joined(),
                             terminator: ""
                         )
                     case .table:
                         var table = TextTable(headers: ["RUN ID", "KEY", "STEP", "TIME (UTC)", "VALUE"], numericColumns: [2, 4])
-                        table.rows = samples.map { [$0.runID.rawValue, $0.key, String($0.point.step), formatTime($0.point.timestamp), formatForTable($0.point.value)] }
+                        table.rows = samples.map {
+                            [$0.runID.rawValue, $0.key, String($0.point.step), formatTime($0.point.timestamp), formatForTable($0.point.value)]
+                        }
                         print(table.rendered, terminator: "")
                     }
                 }
@@ -83,13 +91,15 @@ extension RunLedgerCommand {
         @Option(help: "Only events at or after this time: milliseconds since the epoch, or a duration ago (15m, 2h, 7d).") var since: String?
         @Option(help: "Only events before this time (same forms as --since).") var until: String?
         @Option(help: "At most this many events.") var limit = 1000
-        @Option(help: "table for people; json (an array of {run_id, sequence, timestamp, level, kind, message, payload}).") var format: OutputFormat = .table
+        @Option(help: "table for people; json (an array of {run_id, sequence, timestamp, level, kind, message, payload}).") var format: OutputFormat =
+            .table
 
         func run() async throws {
             try await reportingErrors {
                 let query = EventQuery(
                     runID: try RunID.parse(runID), kinds: kinds, minimumLevel: try EventLevel.parse(level),
-                    from: try since.map { text throws(LedgerError) in try parseTime(text) }, to: try until.map { text throws(LedgerError) in try parseTime(text) },
+                    from: try since.map { text throws(LedgerError) in try parseTime(text) },
+                    to: try until.map { text throws(LedgerError) in try parseTime(text) },
                     limit: limit
                 )
                 try await database.reading { store in
@@ -99,13 +109,19 @@ extension RunLedgerCommand {
                     case .csv:
                         print(
                             CSV.line(["timestamp", "level", "kind", "message", "payload"])
-                                + events.map { CSV.line([String($0.event.timestamp), $0.event.level.rawValue, $0.event.kind, $0.event.message, $0.event.payload ?? ""]) }
+                                + events.map {
+                                    CSV.line([
+                                        String($0.event.timestamp), $0.event.level.rawValue, $0.event.kind, $0.event.message, $0.event.payload ?? "",
+                                    ])
+                                }
                                 .joined(),
                             terminator: ""
                         )
                     case .table:
                         var table = TextTable(headers: ["TIME (UTC)", "LEVEL", "KIND", "MESSAGE", "PAYLOAD"])
-                        table.rows = events.map { [formatTime($0.event.timestamp), $0.event.level.rawValue, $0.event.kind, $0.event.message, $0.event.payload ?? ""] }
+                        table.rows = events.map {
+                            [formatTime($0.event.timestamp), $0.event.level.rawValue, $0.event.kind, $0.event.message, $0.event.payload ?? ""]
+                        }
                         print(table.rendered, terminator: "")
                     }
                 }

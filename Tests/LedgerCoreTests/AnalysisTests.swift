@@ -18,7 +18,8 @@ struct AnalysisTests {
             // Closest-rank interpolation, as numpy.percentile computes it.
             for (fraction, value) in [(0.5, summary.p50), (0.9, summary.p90), (0.99, summary.p99)] {
                 let rank = fraction * Double(sorted.count - 1)
-                let low = sorted[Int(rank)], high = sorted[min(Int(rank) + 1, sorted.count - 1)]
+                let low = sorted[Int(rank)]
+                let high = sorted[min(Int(rank) + 1, sorted.count - 1)]
                 #expect(abs(value - (low + (high - low) * (rank - rank.rounded(.down)))) <= 1e-6 * max(1, abs(value)))
             }
         }
@@ -30,10 +31,12 @@ struct AnalysisTests {
     func bruteForceFront(_ points: [[Double]], _ goals: [Goal]) -> [Int] {
         func better(_ a: Double, _ b: Double, _ goal: Goal) -> Bool { goal == .minimize ? a < b : a > b }
         func dominates(_ a: [Double], _ b: [Double]) -> Bool {
-            zip(zip(a, b), goals).allSatisfy { pair, goal in !better(pair.1, pair.0, goal) } && zip(zip(a, b), goals).contains { better($0.0, $0.1, $1) }
+            zip(zip(a, b), goals).allSatisfy { pair, goal in !better(pair.1, pair.0, goal) }
+                && zip(zip(a, b), goals).contains { better($0.0, $0.1, $1) }
         }
         return points.indices.filter { index in
-            !points[index].contains(where: \.isNaN) && !points.indices.contains { other in !points[other].contains(where: \.isNaN) && dominates(points[other], points[index]) }
+            !points[index].contains(where: \.isNaN)
+                && !points.indices.contains { other in !points[other].contains(where: \.isNaN) && dominates(points[other], points[index]) }
         }
     }
 
@@ -45,7 +48,9 @@ struct AnalysisTests {
             let goals = (0..<dimensions).map { _ in Goal.allCases.randomElement(using: &generator)! }
             // Few distinct values, so that ties and duplicates are common.
             let points = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
-                (0..<dimensions).map { _ in Int.random(in: 0..<20, using: &generator) == 0 ? Double.nan : Double(Int.random(in: 0..<8, using: &generator)) }
+                (0..<dimensions).map { _ in
+                    Int.random(in: 0..<20, using: &generator) == 0 ? Double.nan : Double(Int.random(in: 0..<8, using: &generator))
+                }
             }
             #expect(try ParetoFront.indexes(of: points, goals: goals) == bruteForceFront(points, goals), "\(points) \(goals)")
         }

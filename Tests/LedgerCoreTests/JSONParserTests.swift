@@ -6,10 +6,18 @@ import Testing
 struct JSONParserTests {
     @Test("values parse to the expected cases, members keep their order, integers stay integers")
     func values() throws {
-        let value = try JSONValue(parsing: #" { "b" : [1, -2, 3.5, 1e3, -0.25E-2, 9223372036854775807, 9223372036854775808], "a": {"x": null, "y": true, "z": false}, "s": "x\"\\\/\b\f\n\r\tA\u00e9\ud83d\ude00" } "#.utf8)
-        guard case .object(let members) = value else { Issue.record("not an object"); return }
+        let value = try JSONValue(
+            parsing:
+                #" { "b" : [1, -2, 3.5, 1e3, -0.25E-2, 9223372036854775807, 9223372036854775808], "a": {"x": null, "y": true, "z": false}, "s": "x\"\\\/\b\f\n\r\tA\u00e9\ud83d\ude00" } "#
+                .utf8)
+        guard case .object(let members) = value else {
+            Issue.record("not an object")
+            return
+        }
         #expect(members.map(\.0) == ["b", "a", "s"])
-        #expect(value["b"] == .array([.integer(1), .integer(-2), .number(3.5), .number(1000), .number(-0.0025), .integer(.max), .number(9223372036854775808)]))
+        #expect(
+            value["b"]
+                == .array([.integer(1), .integer(-2), .number(3.5), .number(1000), .number(-0.0025), .integer(.max), .number(9223372036854775808)]))
         #expect(value["a"] == .object([("x", .null), ("y", .bool(true)), ("z", .bool(false))]))
         #expect(value["s"] == .string("x\"\\/\u{8}\u{c}\n\r\tAé😀"))
     }
@@ -30,8 +38,16 @@ struct JSONParserTests {
             case 0: return .null
             case 1: return .bool(Bool.random(using: &generator))
             case 2: return .integer(Int64.random(in: .min ... .max, using: &generator))
-            case 3: return .number(Double(bitPattern: UInt64.random(in: 0 ... .max, using: &generator)).isFinite ? Double.random(in: -1e300...1e300, using: &generator) : 0.5)
-            case 4: return .string(String((0..<Int.random(in: 0..<12, using: &generator)).map { _ in Character(Unicode.Scalar(UInt32.random(in: 1...0x2FF, using: &generator))!) }))
+            case 3:
+                return .number(
+                    Double(bitPattern: UInt64.random(in: 0 ... .max, using: &generator)).isFinite
+                        ? Double.random(in: -1e300...1e300, using: &generator) : 0.5)
+            case 4:
+                return .string(
+                    String(
+                        (0..<Int.random(in: 0..<12, using: &generator)).map { _ in
+                            Character(Unicode.Scalar(UInt32.random(in: 1...0x2FF, using: &generator))!)
+                        }))
             case 5: return .array((0..<Int.random(in: 0..<5, using: &generator)).map { _ in random(depth + 1) })
             default: return .object((0..<Int.random(in: 0..<5, using: &generator)).map { ("k\($0)", random(depth + 1)) })
             }
@@ -47,9 +63,13 @@ struct JSONParserTests {
         let values: [Double] = [0, -0.0, 1, 2.5, -3e-12, 1e15, 1e300, .nan, .infinity, -.infinity, 123456789.125]
         let points = values.enumerated().map { MetricPoint(value: $1, timestamp: Int64($0) * 1_000 - 5, step: Int64($0) - 3) }
         for key in ["soc", "a \"quoted\" key/é😀\n"] {
-            let tree = JSONValue.array(points.map { point in
-                .object([("key", .string(key)), ("value", .number(point.value)), ("timestamp", .integer(point.timestamp)), ("step", .integer(point.step))])
-            })
+            let tree = JSONValue.array(
+                points.map { point in
+                    .object([
+                        ("key", .string(key)), ("value", .number(point.value)), ("timestamp", .integer(point.timestamp)),
+                        ("step", .integer(point.step)),
+                    ])
+                })
             #expect(JSONValue.metricPoints(key: key, points).utf8 == tree.utf8)
             #expect(JSONValue.object([("metrics", .metricPoints(key: key, points))]).description == JSONValue.object([("metrics", tree)]).description)
         }
@@ -60,7 +80,8 @@ struct JSONParserTests {
     func strictness() throws {
         let valid = ["{}", "[]", "0", "-0", "1.5e-3", "\"\"", "[[[]]]", " \n\t[ 1 , 2 ] \r", "{\"a\":[{\"b\":null}]}", "[1e+5, 2E-5]", "\"\\u00e9\""]
         let invalid = [
-            "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "[1 2]", "{\"a\" 1}", "{a:1}", "'x'", "\"\\x\"", "\"\\u12\"", "\"\u{01}\"", "tru",
+            "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "1e", "+1", "[1 2]", "{\"a\" 1}", "{a:1}", "'x'", "\"\\x\"", "\"\\u12\"", "\"\u{01}\"",
+            "tru",
             "nul", "[", "{", "\"abc", "[1]x", "\"\\ud83d\"", "NaN", "Infinity", "[-]", "", " ",
         ]
         for text in valid {

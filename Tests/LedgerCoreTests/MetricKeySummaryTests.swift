@@ -5,7 +5,9 @@ import Testing
 struct MetricKeySummaryTests {
     /// The definition, with a dictionary per question.
     func expected(_ metrics: [Metric]) -> (keys: [String], spans: [String: MetricSpan], latest: [String: MetricPoint]) {
-        var keys: [String] = [], spans: [String: MetricSpan] = [:], latest: [String: MetricPoint] = [:]
+        var keys: [String] = []
+        var spans: [String: MetricSpan] = [:]
+        var latest: [String: MetricPoint] = [:]
         for metric in metrics {
             let point = metric.point
             if let span = spans[metric.key] {
@@ -15,7 +17,8 @@ struct MetricKeySummaryTests {
                 )
             } else {
                 keys.append(metric.key)
-                spans[metric.key] = MetricSpan(firstStep: point.step, lastStep: point.step, minTimestamp: point.timestamp, maxTimestamp: point.timestamp)
+                spans[metric.key] = MetricSpan(
+                    firstStep: point.step, lastStep: point.step, minTimestamp: point.timestamp, maxTimestamp: point.timestamp)
             }
             if latest[metric.key].map({ point.supersedes($0) }) ?? true { latest[metric.key] = point }
         }
@@ -41,8 +44,11 @@ struct MetricKeySummaryTests {
                 #expect(zip(metrics, summary.keyIndices).allSatisfy { $0.key == summary.keys[$1] })
                 for (index, key) in summary.keys.enumerated() {
                     #expect(summary.spans[index] == truth.spans[key])
-                    let point = summary.latest[index], best = truth.latest[key]!
-                    #expect(point.step == best.step && point.timestamp == best.timestamp && (point.value == best.value || (point.value.isNaN && best.value.isNaN)))
+                    let point = summary.latest[index]
+                    let best = truth.latest[key]!
+                    #expect(
+                        point.step == best.step && point.timestamp == best.timestamp
+                            && (point.value == best.value || (point.value.isNaN && best.value.isNaN)))
                 }
             }
         }

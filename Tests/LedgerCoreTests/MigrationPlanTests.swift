@@ -23,7 +23,8 @@ struct MigrationPlanTests {
             try MigrationPlan.make(available: files, applied: [], historyTable: "h")
         } throws: { error in
             let error = error as! LedgerError
-            return error.code == .migrationConflict && error.message.contains("003_agent_metrics.sql") && error.message.contains("003_victron_schema.sql")
+            return error.code == .migrationConflict && error.message.contains("003_agent_metrics.sql")
+                && error.message.contains("003_victron_schema.sql")
         }
     }
 
@@ -48,7 +49,9 @@ struct MigrationPlanTests {
 
     @Test("a new file numbered below an applied one is refused")
     func outOfOrder() throws {
-        let one = try file("0001_a.sql"), three = try file("0003_c.sql"), two = try file("0002_b.sql")
+        let one = try file("0001_a.sql")
+        let three = try file("0003_c.sql")
+        let two = try file("0002_b.sql")
         #expect {
             try MigrationPlan.make(available: [one, two, three], applied: [applied(one), applied(three)], historyTable: "h")
         } throws: { ($0 as! LedgerError).code == .migrationConflict && ($0 as! LedgerError).message.contains("0002_b.sql") }

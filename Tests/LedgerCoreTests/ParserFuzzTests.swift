@@ -36,7 +36,9 @@ struct ParserFuzzTests {
                 #expect((try? Filter.parse(filter.description)) == filter, "\(text) printed as \(filter)")
             } catch {
                 #expect(error.code == .malformedQuery, "\(text): \(error)")
-                #expect(error.column.map { $0 >= 1 && $0 <= text.unicodeScalars.count + 1 } ?? false, "\(text): column \(String(describing: error.column))")
+                #expect(
+                    error.column.map { $0 >= 1 && $0 <= text.unicodeScalars.count + 1 } ?? false,
+                    "\(text): column \(String(describing: error.column))")
             }
             _ = try? OrderKey.parse(text)
         }

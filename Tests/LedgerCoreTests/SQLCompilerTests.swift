@@ -1,6 +1,7 @@
 import Foundation
-@testable import LedgerCore
 import Testing
+
+@testable import LedgerCore
 
 @Suite("SQL compiler")
 struct SQLCompilerTests {
@@ -22,7 +23,9 @@ struct SQLCompilerTests {
     @Test("hostile text never reaches the SQL text")
     func hostileText() throws {
         let evil = "x'); DROP TABLE runs; --"
-        let filter = try Filter.parse("params.`\(evil)` = '\(evil.replacingOccurrences(of: "'", with: "''"))' or tags.a LIKE '\(evil.replacingOccurrences(of: "'", with: "''"))'")
+        let filter = try Filter.parse(
+            "params.`\(evil)` = '\(evil.replacingOccurrences(of: "'", with: "''"))' or tags.a LIKE '\(evil.replacingOccurrences(of: "'", with: "''"))'"
+        )
         for dialect in [SQLDialect.sqlite, .postgres] {
             let statement = filter.sql(dialect: dialect)
             #expect(!statement.sql.contains("DROP"))
@@ -50,7 +53,8 @@ struct SQLCompilerTests {
                 + "AND o0.experiment_id IN (?) AND r.experiment_id IN (?) AND r.lifecycle_stage IN (?) AND EXISTS (SELECT 1 FROM params f WHERE f.run_id = r.id AND f.key = ? "
                 + "AND f.value = ?) ORDER BY o0.value ASC, r.run_uuid ASC LIMIT ?"
         )
-        #expect(first.bindings == [.text("total_cost"), .integer(1), .integer(1), .text("active"), .text("solver_type"), .text("hybrid"), .integer(6)])
+        #expect(
+            first.bindings == [.text("total_cost"), .integer(1), .integer(1), .text("active"), .text("solver_type"), .text("hybrid"), .integer(6)])
         #expect(plan.statement(phase: 2, limit: 6).sql.contains("NOT EXISTS (SELECT 1 FROM latest_metrics o0 WHERE o0.run_id = r.id AND o0.key = ?)"))
 
         let last = Run(
@@ -71,7 +75,9 @@ struct SQLCompilerTests {
     @Test("a page token decodes to the position it was made from, and tokens written by JSONEncoder still decode")
     func pageTokenRoundTrip() throws {
         let order = [OrderKey(.metric("a")), OrderKey(.param("p"), ascending: false), OrderKey(.attribute(.startTime)), OrderKey(.tag("t"))]
-        let reals: [Double] = [42.5, 0, 1, -3, 0.1, 1e300, -1e-300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e15, 123_456_789_012_345.6, .infinity, -.infinity]
+        let reals: [Double] = [
+            42.5, 0, 1, -3, 0.1, 1e300, -1e-300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e15, 123_456_789_012_345.6, .infinity, -.infinity,
+        ]
         let texts = ["", "hybrid", "quote \" and \\ backslash", "tab\tnew\nline\u{01}", "é 東京 🌞", "{\"_0\": 1}"]
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -79,7 +85,8 @@ struct SQLCompilerTests {
             let position = SortPosition(
                 slots: [
                     SortSlot(rank: 0, value: .real(real)), SortSlot(rank: 0, value: .text(texts[index % texts.count])),
-                    SortSlot(rank: 0, value: .integer(index == 0 ? .min : Int64(index) * 1_000_000_007)), SortSlot(rank: index % 2 == 0 ? 2 : 1, value: nil),
+                    SortSlot(rank: 0, value: .integer(index == 0 ? .min : Int64(index) * 1_000_000_007)),
+                    SortSlot(rank: index % 2 == 0 ? 2 : 1, value: nil),
                 ],
                 runID: "0123456789abcdef0123456789abcdef"
             )

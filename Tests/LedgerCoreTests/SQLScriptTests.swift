@@ -24,7 +24,9 @@ struct SQLScriptTests {
         #expect(statements[4] == "SELECT 'it''s; fine'\n-- trailing comment only")
     }
 
-    @Test("unterminated quotes and comments end the script without crashing", arguments: ["SELECT 'open", "SELECT $$ open", "/* open", "SELECT \"open", "$", "E'\\"])
+    @Test(
+        "unterminated quotes and comments end the script without crashing",
+        arguments: ["SELECT 'open", "SELECT $$ open", "/* open", "SELECT \"open", "$", "E'\\"])
     func unterminated(script: String) {
         #expect(SQLScript.statements(script).count <= 1)
     }

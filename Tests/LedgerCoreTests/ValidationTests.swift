@@ -6,7 +6,9 @@ struct ValidationTests {
     @Test("keys follow MLflow's rules", arguments: ["total_cost", "a/b", "x.y-z", "with space", "k:1", "émissions"])
     func validKeys(key: String) throws { try Validation.checkKey(key, kind: "Metric") }
 
-    @Test("bad keys are refused with a message naming the key", arguments: ["", "../x", "/abs", "a//b", "a/", "semi;colon", "quote'", String(repeating: "k", count: 251)])
+    @Test(
+        "bad keys are refused with a message naming the key",
+        arguments: ["", "../x", "/abs", "a//b", "a/", "semi;colon", "quote'", String(repeating: "k", count: 251)])
     func invalidKeys(key: String) {
         #expect(throws: LedgerError.self) { try Validation.checkKey(key, kind: "Param") }
     }
@@ -32,7 +34,9 @@ struct ValidationTests {
     func batchLimits() throws {
         try Limits.checkBatchCounts(metrics: 1000, params: 0, tags: 0)
         try Limits.checkBatchCounts(metrics: 800, params: 100, tags: 100)
-        for (metrics, params, tags, limit) in [(1001, 0, 0, "1000 metrics"), (0, 101, 0, "100 params"), (0, 0, 101, "100 tags"), (900, 100, 1, "1000 metrics, params, and tags")] {
+        for (metrics, params, tags, limit) in [
+            (1001, 0, 0, "1000 metrics"), (0, 101, 0, "100 params"), (0, 0, 101, "100 tags"), (900, 100, 1, "1000 metrics, params, and tags"),
+        ] {
             #expect {
                 try Limits.checkBatchCounts(metrics: metrics, params: params, tags: tags)
             } throws: { ($0 as! LedgerError).message.contains("at most \(limit)") }

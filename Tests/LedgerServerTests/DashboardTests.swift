@@ -43,7 +43,8 @@ struct DashboardTests {
     @Test("every module the page imports is served with a JavaScript type, and nothing is fetched from elsewhere")
     func modules() async throws {
         try await TestServer().test { client in
-            var pending = ["app.js"], seen: Set<String> = []
+            var pending = ["app.js"]
+            var seen: Set<String> = []
             while let name = pending.popLast() {
                 guard seen.insert(name).inserted else { continue }
                 let module = try await client.raw(.get, "/ui/\(name)")
@@ -103,7 +104,8 @@ struct DashboardTests {
         }
         _ = try await server.store.write(WriteBatch(batch))
         try await server.test { client in
-            let body = #"{"experiment_ids":["0"],"filter":"params.solver_type = 'hybrid'","order_by":["metrics.total_cost ASC"],"columns":["run_name","metrics.total_cost"]}"#
+            let body =
+                #"{"experiment_ids":["0"],"filter":"params.solver_type = 'hybrid'","order_by":["metrics.total_cost ASC"],"columns":["run_name","metrics.total_cost"]}"#
             let csv = try await client.raw(.post, "/api/2.0/runledger/runs/export", body: body)
             #expect(csv.status == .ok)
             #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
@@ -136,7 +138,10 @@ struct DashboardTests {
             let path = "/api/2.0/runledger/metrics/get-history-bucketed?run_id=\(run.runID)&metric_key=soc"
             let (status, zoomed) = try await client.call(.get, path + "&min_step=200&max_step=299&max_buckets=1000")
             #expect(status == .ok && zoomed["points"] == .integer(100))
-            guard case .array(let buckets)? = zoomed["buckets"] else { Issue.record("\(zoomed)"); return }
+            guard case .array(let buckets)? = zoomed["buckets"] else {
+                Issue.record("\(zoomed)")
+                return
+            }
             #expect(buckets.count == 100 && buckets.first?["first_step"] == .integer(200) && buckets.last?["last_step"] == .integer(299))
             #expect(try await client.call(.get, path + "&min_step=5000").1["points"] == .integer(0))
             #expect(try await client.call(.get, path + "&min_step=10&max_step=9").0 == .badRequest)

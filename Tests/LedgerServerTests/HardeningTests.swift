@@ -43,10 +43,11 @@ struct RouteScopeTests {
         let tokens = try AccessTokens(parsing: "\(Self.readToken) read\n\(Self.writeToken) write\n")
         let server = try await TestServer()
         let mlflow = MLflowRoutes(store: server.store, clock: { 0 }, bodyLimits: BodyLimits(maxBytes: 1 << 20, readTimeout: .seconds(60))).routes
-        let routes = mlflow.flatMap { route in route.prefixes.map { (route.method, $0 + route.path, route.writes) } } + [
-            (HTTPRequest.Method.get, "/ready", false), (.get, "/metrics", false), (.get, "/openapi.json", false),
-            (HTTPRequest.Method.get, "/api/2.0/runledger/projects/p/state/s", false), (.put, "/api/2.0/runledger/projects/p/state/s", true),
-        ]
+        let routes =
+            mlflow.flatMap { route in route.prefixes.map { (route.method, $0 + route.path, route.writes) } } + [
+                (HTTPRequest.Method.get, "/ready", false), (.get, "/metrics", false), (.get, "/openapi.json", false),
+                (HTTPRequest.Method.get, "/api/2.0/runledger/projects/p/state/s", false), (.put, "/api/2.0/runledger/projects/p/state/s", true),
+            ]
         let authorizations: [(String?, String)] = [
             (nil, "none"), ("Bearer \(Self.readToken)", "read"), ("Bearer \(Self.writeToken)", "write"), ("Bearer", "malformed"),
             ("Basic \(Self.writeToken)", "malformed"), ("Bearer \(Self.writeToken)x", "malformed"), ("bearer\(Self.writeToken)", "malformed"),
@@ -101,7 +102,8 @@ struct CrossSiteTests {
                 #expect(foreign.status == .forbidden && foreign.errorCode == "CROSS_ORIGIN_REQUEST_REFUSED", "\(path): \(foreign.text)")
                 let nullOrigin = try await client.send(method, path, headers: [.origin: "null", .contentType: "application/json"], body: "{}")
                 #expect(nullOrigin.status == .forbidden, "\(path)")
-                let fetchSite = try await client.send(method, path, headers: [.secFetchSite: "cross-site", .contentType: "application/json"], body: "{}")
+                let fetchSite = try await client.send(
+                    method, path, headers: [.secFetchSite: "cross-site", .contentType: "application/json"], body: "{}")
                 #expect(fetchSite.status == .forbidden, "\(path)")
                 for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain; charset=utf-8"] {
                     let simple = try await client.send(method, path, headers: [.contentType: type], body: #"{"name":"x","experiment_id":"0"}"#)
@@ -117,7 +119,8 @@ struct CrossSiteTests {
                 body: #"{"name":"mine"}"#
             )
             #expect(own.status == .ok, "\(own.text)")
-            let script = try await client.send(.post, "/api/2.0/mlflow/experiments/create", headers: [.contentType: "application/json"], body: #"{"name":"script"}"#)
+            let script = try await client.send(
+                .post, "/api/2.0/mlflow/experiments/create", headers: [.contentType: "application/json"], body: #"{"name":"script"}"#)
             #expect(script.status == .ok)
             // Reads from a foreign page are answered without CORS headers, so the browser keeps them from the page.
             let read = try await client.send(.get, "/api/2.0/mlflow/experiments/search?max_results=5", headers: [.origin: "https://evil.example"])
@@ -140,7 +143,8 @@ struct CrossSiteTests {
             )
             #expect(write.status == .ok && write.headers[.accessControlAllowOrigin] == "https://app.example.com")
             let failed = try await client.send(
-                .post, "/api/2.0/mlflow/experiments/create", headers: [.origin: "https://app.example.com", .contentType: "application/json"], body: "{}"
+                .post, "/api/2.0/mlflow/experiments/create", headers: [.origin: "https://app.example.com", .contentType: "application/json"],
+                body: "{}"
             )
             #expect(failed.status == .badRequest && failed.headers[.accessControlAllowOrigin] == "https://app.example.com")
             let other = try await client.send(
@@ -156,7 +160,9 @@ struct CrossSiteTests {
         for host in ["localhost", "localhost:5000", "127.0.0.1:5000", "[::1]:5000", "LOCALHOST:80", "localhost."] {
             #expect(local.allowsHost(host), "\(host)")
         }
-        for host in ["evil.example", "evil.example:5000", "localhost.evil.example", "192.168.1.5:5000", "", "local host", "a@localhost", "127.0.0.1.nip.io"] {
+        for host in [
+            "evil.example", "evil.example:5000", "localhost.evil.example", "192.168.1.5:5000", "", "local host", "a@localhost", "127.0.0.1.nip.io",
+        ] {
             #expect(!local.allowsHost(host), "\(host)")
         }
         let wildcard = OriginPolicy.standard(boundTo: "0.0.0.0")
@@ -195,17 +201,21 @@ struct EdgeValueTests {
         let points: [(Int64, Int64, Double)] = [
             (.min, .min, .nan), (.max, .max, .infinity), (-1, 0, -.infinity), (0, 1, -0.0), (1, .max - 1, .greatestFiniteMagnitude), (.max - 1, 2, 1),
         ]
-        let metrics = points.map { Metric(key: "edge", value: $0.2, timestamp: $0.1, step: $0.0) } + [Metric(key: "cost", value: 1, timestamp: 1, step: 0)]
+        let metrics =
+            points.map { Metric(key: "edge", value: $0.2, timestamp: $0.1, step: $0.0) } + [Metric(key: "cost", value: 1, timestamp: 1, step: 0)]
         _ = try await server.store.write(
             WriteBatch([
                 .createRun(run), .createRun(other), .logMetrics(run.runID, metrics),
-                .logMetrics(other.runID, [Metric(key: "edge", value: -1, timestamp: 0, step: .min), Metric(key: "cost", value: .nan, timestamp: 0, step: .max)]),
+                .logMetrics(
+                    other.runID,
+                    [Metric(key: "edge", value: -1, timestamp: 0, step: .min), Metric(key: "cost", value: .nan, timestamp: 0, step: .max)]),
                 .logParams(run.runID, [KeyValue(Self.combiningKey, "\u{0301}value"), KeyValue("formula", "=HYPERLINK(\"x\")")]),
                 .setTags(run.runID, [KeyValue(Self.combiningKey, "-2+3"), KeyValue("plus", "+cmd")]),
                 .logEvents(run.runID, [RunEvent(timestamp: .max, kind: "edge", message: "\u{0345}"), RunEvent(timestamp: .min, kind: "edge")]),
             ])
         )
-        let id = run.runID.rawValue, experimentID = experiment.id.description
+        let id = run.runID.rawValue
+        let experimentID = experiment.id.description
         let encodedKey = "%CD%85combining"
         let gets = [
             "/api/2.0/mlflow/runs/get?run_id=\(id)",
@@ -224,12 +234,24 @@ struct EdgeValueTests {
             "/api/2.0/mlflow/experiments/search?max_results=10",
         ]
         let posts = [
-            ("/api/2.0/mlflow/runs/search", #"{"experiment_ids":["\#(experimentID)"],"order_by":["metrics.edge DESC","params.`\#(Self.combiningKey)`"]}"#),
-            ("/api/2.0/mlflow/runs/search", #"{"experiment_ids":["\#(experimentID)"],"filter":"metrics.edge > -1e308 and params.`\#(Self.combiningKey)` LIKE '%'"}"#),
+            (
+                "/api/2.0/mlflow/runs/search",
+                #"{"experiment_ids":["\#(experimentID)"],"order_by":["metrics.edge DESC","params.`\#(Self.combiningKey)`"]}"#
+            ),
+            (
+                "/api/2.0/mlflow/runs/search",
+                #"{"experiment_ids":["\#(experimentID)"],"filter":"metrics.edge > -1e308 and params.`\#(Self.combiningKey)` LIKE '%'"}"#
+            ),
             ("/api/2.0/mlflow/runs/search", #"{"experiment_ids":["\#(experimentID)"],"order_by":["attributes.start_time ASC"]}"#),
-            ("/api/2.0/runledger/runs/statistics", #"{"experiment_ids":["\#(experimentID)"],"metric":"edge","group_by":"params.\#(Self.combiningKey)"}"#),
+            (
+                "/api/2.0/runledger/runs/statistics",
+                #"{"experiment_ids":["\#(experimentID)"],"metric":"edge","group_by":"params.\#(Self.combiningKey)"}"#
+            ),
             ("/api/2.0/runledger/runs/statistics", #"{"experiment_ids":["\#(experimentID)"],"metric":"cost"}"#),
-            ("/api/2.0/runledger/runs/pareto", #"{"experiment_ids":["\#(experimentID)"],"objectives":[{"metric":"edge","goal":"minimize"},{"metric":"cost","goal":"maximize"}]}"#),
+            (
+                "/api/2.0/runledger/runs/pareto",
+                #"{"experiment_ids":["\#(experimentID)"],"objectives":[{"metric":"edge","goal":"minimize"},{"metric":"cost","goal":"maximize"}]}"#
+            ),
             (
                 "/api/2.0/runledger/runs/pareto",
                 #"{"experiment_ids":["\#(experimentID)"],"objectives":[{"metric":"edge","goal":"minimize"},{"metric":"cost","goal":"maximize"},{"metric":"edge","goal":"maximize"}]}"#
@@ -246,7 +268,8 @@ struct EdgeValueTests {
                 #expect(response.status == .ok, "\(path) \(body): \(response.status) \(response.text.prefix(300))")
             }
             // The history in pages of one point, each after the last: every point once, in order, extremes included.
-            var steps: [JSONValue] = [], token: String? = nil
+            var steps: [JSONValue] = []
+            var token: String? = nil
             repeat {
                 let page = try await client.send(
                     .get, "/api/2.0/mlflow/metrics/get-history?run_id=\(id)&metric_key=edge&max_results=1" + (token.map { "&page_token=\($0)" } ?? "")
@@ -259,10 +282,15 @@ struct EdgeValueTests {
             #expect(steps == points.map(\.0).sorted().map { JSONValue.integer($0) })
             let csv = try await client.send(.get, "/api/2.0/runledger/runs/export?experiment_ids=\(experimentID)").text
             #expect(csv.contains("params.\(Self.combiningKey)") && csv.contains("\u{0301}value"))
-            #expect(csv.contains("\"'=HYPERLINK(\"\"x\"\")\"") && csv.contains("'+cmd") && csv.contains("'-2+3") && !csv.contains(",=") && !csv.contains(",+"))
+            #expect(
+                csv.contains("\"'=HYPERLINK(\"\"x\"\")\"") && csv.contains("'+cmd") && csv.contains("'-2+3") && !csv.contains(",=")
+                    && !csv.contains(",+"))
             let oneBucket = "/api/2.0/runledger/metrics/get-history-bucketed?run_id=\(id)&metric_key=edge&max_buckets=1"
             let buckets = try JSONValue(parsing: try await client.send(.get, oneBucket).body)
-            guard case .array(let list)? = buckets["buckets"] else { Issue.record("no buckets"); return }
+            guard case .array(let list)? = buckets["buckets"] else {
+                Issue.record("no buckets")
+                return
+            }
             #expect(list.count == 1 && list.first?["count"] == .integer(6) && list.first?["first_step"] == .integer(.min))
         }
     }
@@ -308,7 +336,8 @@ struct InputRuleTests {
             }
             await #expect(throws: LedgerError.self) { _ = try await server.store.createExperiment(name: "x\u{0}", artifactLocation: nil, tags: []) }
             await #expect(throws: LedgerError.self) {
-                _ = try await server.store.write(WriteBatch([.setTags(run.runID, [KeyValue("t", "\u{0}")]), .logParams(run.runID, [KeyValue("ok", "1")])]))
+                _ = try await server.store.write(
+                    WriteBatch([.setTags(run.runID, [KeyValue("t", "\u{0}")]), .logParams(run.runID, [KeyValue("ok", "1")])]))
             }
             #expect(try await server.store.run(run.runID).params.isEmpty)
         }
@@ -322,19 +351,26 @@ struct InputRuleTests {
         router.get("/internal") { _, _ -> Response in throw LedgerError(.internal, secret) }
         router.get("/unavailable") { _, _ -> Response in throw LedgerError(.storeUnavailable, secret) }
         router.get("/schema") { _, _ -> Response in throw LedgerError(.schemaPending, secret) }
-        router.get("/bug") { _, _ -> Response in throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "/var/lib/runledger/secret.sqlite"]) }
+        router.get("/bug") { _, _ -> Response in throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: "/var/lib/runledger/secret.sqlite"])
+        }
         try await Application(router: router).test(.router) { client in
-            for (path, code) in [("/internal", "INTERNAL_ERROR"), ("/unavailable", "TEMPORARILY_UNAVAILABLE"), ("/schema", "SCHEMA_PENDING"), ("/bug", "INTERNAL_ERROR")] {
+            for (path, code) in [
+                ("/internal", "INTERNAL_ERROR"), ("/unavailable", "TEMPORARILY_UNAVAILABLE"), ("/schema", "SCHEMA_PENDING"),
+                ("/bug", "INTERNAL_ERROR"),
+            ] {
                 let response = try await client.send(.get, path)
                 #expect(response.status.code >= 500 && response.errorCode == code, "\(path): \(response.text)")
-                #expect(!response.text.contains("secret") && !response.text.contains("22021") && response.text.contains("request"), "\(path): \(response.text)")
+                #expect(
+                    !response.text.contains("secret") && !response.text.contains("22021") && response.text.contains("request"),
+                    "\(path): \(response.text)")
             }
         }
         let server = try await TestServer()
         try await server.test { client in
             try await server.store.close()
             let ready = try await client.send(.get, "/ready")
-            #expect(ready.status == .serviceUnavailable && !ready.text.contains(server.folder.path) && ready.text.contains("request"), "\(ready.text)")
+            #expect(
+                ready.status == .serviceUnavailable && !ready.text.contains(server.folder.path) && ready.text.contains("request"), "\(ready.text)")
         }
     }
 

@@ -1,7 +1,8 @@
 import Dispatch
-@testable import LedgerSQLite
 import Synchronization
 import Testing
+
+@testable import LedgerSQLite
 
 @Suite("Group commit")
 struct GroupCommitTests {

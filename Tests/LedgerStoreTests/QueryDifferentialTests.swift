@@ -33,7 +33,9 @@ struct QueryDifferentialTests {
             let params = ["p", "q"].filter { _ in g.chance(70) }.map { KeyValue($0, g.pick(Self.strings)) }
             if !params.isEmpty { operations.append(.logParams(run.runID, params)) }
             if g.chance(60) { operations.append(.setTags(run.runID, [KeyValue("t", g.pick(Self.strings))])) }
-            if g.chance(60) { operations.append(.updateRun(run.runID, RunUpdate(status: g.pick([.finished, .failed]), endTime: Int64(g.pick([3, 4, 9]))))) }
+            if g.chance(60) {
+                operations.append(.updateRun(run.runID, RunUpdate(status: g.pick([.finished, .failed]), endTime: Int64(g.pick([3, 4, 9])))))
+            }
             _ = try await store.write(WriteBatch(operations))
             if index % 10 == 9 { try await store.setRunLifecycle(run.runID, .deleted) }
             ids.append(run.runID)
@@ -77,7 +79,8 @@ struct QueryDifferentialTests {
         }
     }
 
-    @Test("SQL results equal the reference evaluator's for random filters, orders and page sizes", arguments: StoreBackend.all, [1, 2, 3] as [UInt64])
+    @Test(
+        "SQL results equal the reference evaluator's for random filters, orders and page sizes", arguments: StoreBackend.all, [1, 2, 3] as [UInt64])
     func differential(backend: StoreBackend, seed: UInt64) async throws {
         var g = Generator(state: seed)
         let store = try await backend.make()
@@ -99,8 +102,10 @@ struct QueryDifferentialTests {
             let searched = g.pick([[experiment], [experiment], [other, experiment]])
             let query = RunQuery(experimentIDs: searched, filter: parsed, orderBy: order, maxResults: Int(1 + g.next() % 9), view: view)
             let actual = try await store.searchAllRuns(query).map(\.info.runID)
-            let expected = all.filter { searched.contains($0.info.experimentID) && view.stages.contains($0.info.lifecycleStage) && filter.matches($0) }
-                .sorted(by: query.effectiveOrder).map(\.info.runID)
+            let expected = all.filter {
+                searched.contains($0.info.experimentID) && view.stages.contains($0.info.lifecycleStage) && filter.matches($0)
+            }
+            .sorted(by: query.effectiveOrder).map(\.info.runID)
             #expect(actual == expected, "filter: \(filter) order: \(order) view: \(view)")
             if !expected.isEmpty && expected.count < ids.count / 2 { nonTrivial += 1 }
         }

@@ -58,7 +58,8 @@ struct SQLiteMigrationTests {
         #expect(
             tables == [
                 "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value", "metric_spans",
-                "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events", "run_events_by_run_time",
+                "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events",
+                "run_events_by_run_time",
                 "run_events_by_time", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents",
                 "tags", "tags_by_key_value",
             ]
@@ -165,8 +166,10 @@ struct SQLiteMigrationTests {
         let (rows, misfiled, indexes) = try await queue.read { db in
             (
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM latest_metrics")!,
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM latest_metrics l JOIN runs r ON r.id = l.run_id WHERE l.experiment_id <> r.experiment_id")!,
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'latest_metrics' AND sql IS NOT NULL")
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM latest_metrics l JOIN runs r ON r.id = l.run_id WHERE l.experiment_id <> r.experiment_id")!,
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'latest_metrics' AND sql IS NOT NULL")
             )
         }
         try queue.close()
@@ -181,9 +184,11 @@ struct SQLiteMigrationTests {
         // A point logged after the migration is filed under its experiment too.
         let late = costs[experiments[2]]![0].0
         _ = try await migrated.write(WriteBatch([.logMetrics(late, [Metric(key: "total_cost", value: -1, timestamp: 2, step: 1)])]))
-        let cheapest = try await migrated.searchRuns(RunQuery(experimentIDs: [experiments[2]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
+        let cheapest = try await migrated.searchRuns(
+            RunQuery(experimentIDs: [experiments[2]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
         #expect(cheapest.runs.map(\.info.runID) == [late])
-        let elsewhere = try await migrated.searchRuns(RunQuery(experimentIDs: [experiments[1]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
+        let elsewhere = try await migrated.searchRuns(
+            RunQuery(experimentIDs: [experiments[1]], orderBy: [OrderKey(.metric("total_cost"))], maxResults: 1))
         #expect(elsewhere.runs.map(\.info.runID) != [late])
         try await migrated.close()
     }
@@ -227,7 +232,9 @@ struct SQLiteMigrationTests {
     @Test("a missing file is an error when creation is off, and no file is left behind")
     func missingFile() async throws {
         let path = temporaryPath("absent.sqlite")
-        await expectLedgerError(.resourceDoesNotExist, "No RunLedger database") { _ = try await SQLiteStore.open(path: path, options: SQLiteOptions(create: false)) }
+        await expectLedgerError(.resourceDoesNotExist, "No RunLedger database") {
+            _ = try await SQLiteStore.open(path: path, options: SQLiteOptions(create: false))
+        }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
@@ -236,7 +243,9 @@ struct SQLiteMigrationTests {
         let path = temporaryPath("pending.sqlite")
         try await SQLiteStore.open(path: path).close()
         try modify(path, "DELETE FROM runledger_schema_history")
-        await expectLedgerError(.schemaPending, "runledger migrate up") { _ = try await SQLiteStore.open(path: path, options: SQLiteOptions(migrate: false)) }
+        await expectLedgerError(.schemaPending, "runledger migrate up") {
+            _ = try await SQLiteStore.open(path: path, options: SQLiteOptions(migrate: false))
+        }
     }
 
     @Test("processes opening a new file at once apply each migration exactly once")

@@ -1,7 +1,7 @@
 import Foundation
+import Hummingbird
 import LedgerConnect
 import LedgerCore
-import Hummingbird
 import LedgerPostgres
 import LedgerRemote
 import LedgerSQLite
@@ -85,7 +85,9 @@ struct ServedStore: TrackingStore {
     func run(_ runID: RunID) async throws -> Run { try await remote.run(runID) }
     func searchRuns(_ query: RunQuery) async throws -> RunPage { try await remote.searchRuns(query) }
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { try await remote.metricHistory(runID: runID, key: key) }
-    func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] { try await remote.reapRuns(heartbeatBefore: heartbeatBefore, endTime: endTime) }
+    func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] {
+        try await remote.reapRuns(heartbeatBefore: heartbeatBefore, endTime: endTime)
+    }
     func metricWindow(_ window: MetricWindow) async throws -> [MetricSample] { try await remote.metricWindow(window) }
     func runEvents(_ query: EventQuery) async throws -> [StoredEvent] { try await remote.runEvents(query) }
     func retentionPolicies() async throws -> [RetentionPolicy] { try await remote.retentionPolicies() }

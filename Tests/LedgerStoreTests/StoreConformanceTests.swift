@@ -18,7 +18,9 @@ struct StoreConformanceTests {
         let study = try await store.createExperiment(name: "study", artifactLocation: nil, tags: [KeyValue("owner", "ana")])
         #expect(study.tags == ["owner": "ana"])
         #expect(try await store.experiment(named: "study")?.id == study.id)
-        await expectLedgerError(.resourceAlreadyExists, "study") { _ = try await store.createExperiment(name: "study", artifactLocation: nil, tags: []) }
+        await expectLedgerError(.resourceAlreadyExists, "study") {
+            _ = try await store.createExperiment(name: "study", artifactLocation: nil, tags: [])
+        }
         await expectLedgerError(.invalidParameterValue) { _ = try await store.createExperiment(name: "", artifactLocation: nil, tags: []) }
 
         try await store.updateExperiment(id: study.id, .rename("study-2"))
@@ -130,26 +132,34 @@ struct StoreConformanceTests {
         await expectLedgerError(.invalidParameterValue, "limit is 250") {
             try await store.logBatch(runID: id, params: [KeyValue(String(repeating: "k", count: 251), "v")])
         }
-        await expectLedgerError(.invalidParameterValue, "resolve") { try await store.logBatch(runID: id, metrics: [Metric(key: "../up", value: 1, timestamp: 1)]) }
+        await expectLedgerError(.invalidParameterValue, "resolve") {
+            try await store.logBatch(runID: id, metrics: [Metric(key: "../up", value: 1, timestamp: 1)])
+        }
         try await store.logBatch(
             runID: id, params: [KeyValue("long", String(repeating: "p", count: 7000))], tags: [KeyValue("long", String(repeating: "t", count: 9000))]
         )
         let run = try await store.run(id)
         #expect(run.params["long"]?.count == Limits.paramValueLength)
         #expect(run.tags["long"]?.count == Limits.tagValueLength)
-        await expectLedgerError(.resourceDoesNotExist) { try await store.logBatch(runID: RunID.random(), metrics: [Metric(key: "m", value: 1, timestamp: 1)]) }
+        await expectLedgerError(.resourceDoesNotExist) {
+            try await store.logBatch(runID: RunID.random(), metrics: [Metric(key: "m", value: 1, timestamp: 1)])
+        }
     }
 
-    @Test("metric history keeps every point; NaN and infinities round-trip; the latest value follows (step, timestamp, value)", arguments: StoreBackend.all)
+    @Test(
+        "metric history keeps every point; NaN and infinities round-trip; the latest value follows (step, timestamp, value)",
+        arguments: StoreBackend.all)
     func metricsAndLatest(backend: StoreBackend) async throws {
         let store = try await backend.make()
         let id = try await newRun(store, experiment: .defaultExperiment)
-        try await store.logBatch(runID: id, metrics: [
-            Metric(key: "soc", value: 0.5, timestamp: 10, step: 2),
-            Metric(key: "soc", value: .nan, timestamp: 11, step: 1),
-            Metric(key: "soc", value: .infinity, timestamp: 12, step: 0),
-            Metric(key: "soc", value: -.infinity, timestamp: 12, step: 3),
-        ])
+        try await store.logBatch(
+            runID: id,
+            metrics: [
+                Metric(key: "soc", value: 0.5, timestamp: 10, step: 2),
+                Metric(key: "soc", value: .nan, timestamp: 11, step: 1),
+                Metric(key: "soc", value: .infinity, timestamp: 12, step: 0),
+                Metric(key: "soc", value: -.infinity, timestamp: 12, step: 3),
+            ])
         // An older step logged later does not replace the latest value.
         try await store.logBatch(runID: id, metrics: [Metric(key: "soc", value: 99, timestamp: 99, step: 1)])
         let history = try await store.metricHistory(runID: id, key: "soc")
@@ -173,13 +183,15 @@ struct StoreConformanceTests {
         #expect(try await store.metricHistory(runID: id, key: "tie").map { $0.value.isNaN ? "NaN" : "\($0.value)" } == ["-1.0", "NaN", "2.0"])
 
         // Identical points collapse into one, as in MLflow.
-        try await store.logBatch(runID: id, metrics: [Metric(key: "dup", value: 1, timestamp: 1, step: 1), Metric(key: "dup", value: 1, timestamp: 1, step: 1)])
+        try await store.logBatch(
+            runID: id, metrics: [Metric(key: "dup", value: 1, timestamp: 1, step: 1), Metric(key: "dup", value: 1, timestamp: 1, step: 1)])
         #expect(try await store.metricHistory(runID: id, key: "dup").count == 1)
         #expect(try await store.metricHistory(runID: id, key: "never-logged").isEmpty)
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "soc") }
     }
 
-    @Test("a history read in pages after the last point of each is the whole history, NaN, ties and Int64 limits included", arguments: StoreBackend.all)
+    @Test(
+        "a history read in pages after the last point of each is the whole history, NaN, ties and Int64 limits included", arguments: StoreBackend.all)
     func historyPages(backend: StoreBackend) async throws {
         let store = try await backend.make()
         let id = try await newRun(store, experiment: .defaultExperiment)
@@ -192,7 +204,8 @@ struct StoreConformanceTests {
         try await store.logBatch(runID: id, metrics: metrics)
         let whole = try await store.metricHistory(runID: id, key: "m")
         for size in [1, 3, 7, 100] {
-            var pages: [MetricPoint] = [], after: MetricPoint? = nil
+            var pages: [MetricPoint] = []
+            var after: MetricPoint? = nil
             while true {
                 let page = try await store.metricHistory(runID: id, key: "m", after: after, limit: size)
                 #expect(page.count <= size)
@@ -200,24 +213,32 @@ struct StoreConformanceTests {
                 guard page.count == size, let last = page.last else { break }
                 after = last
             }
-            #expect(pages.map { "\($0.step) \($0.timestamp) \($0.value)" } == whole.map { "\($0.step) \($0.timestamp) \($0.value)" }, "pages of \(size)")
+            #expect(
+                pages.map { "\($0.step) \($0.timestamp) \($0.value)" } == whole.map { "\($0.step) \($0.timestamp) \($0.value)" }, "pages of \(size)")
         }
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "m", after: nil, limit: 5) }
     }
 
-    @Test("U+0000 is refused in every name and value as the caller's error, naming the field, and nothing of the batch is stored", arguments: StoreBackend.all)
+    @Test(
+        "U+0000 is refused in every name and value as the caller's error, naming the field, and nothing of the batch is stored",
+        arguments: StoreBackend.all)
     func nulRefused(backend: StoreBackend) async throws {
         let store = try await backend.make()
         let id = try await newRun(store, experiment: .defaultExperiment)
         let cases: [(String, WriteOperation)] = [
             ("param 'p'", .logParams(id, [KeyValue("p", "a\u{0}b")])), ("tag 't'", .setTags(id, [KeyValue("t", "\u{0}")])),
-            ("run_name", .updateRun(id, RunUpdate(name: "x\u{0}"))), ("user_id", .createRun(NewRun(experimentID: .defaultExperiment, startTime: 1, userID: "\u{0}"))),
+            ("run_name", .updateRun(id, RunUpdate(name: "x\u{0}"))),
+            ("user_id", .createRun(NewRun(experimentID: .defaultExperiment, startTime: 1, userID: "\u{0}"))),
             ("event message", .logEvents(id, [RunEvent(timestamp: 1, kind: "k", message: "\u{0}")])),
         ]
         for (field, operation) in cases {
-            await expectLedgerError(.invalidParameterValue, field) { _ = try await store.write(WriteBatch([.logParams(id, [KeyValue("ok", "1")]), operation])) }
+            await expectLedgerError(.invalidParameterValue, field) {
+                _ = try await store.write(WriteBatch([.logParams(id, [KeyValue("ok", "1")]), operation]))
+            }
         }
-        await expectLedgerError(.invalidParameterValue, "U+0000") { _ = try await store.createExperiment(name: "a\u{0}", artifactLocation: nil, tags: []) }
+        await expectLedgerError(.invalidParameterValue, "U+0000") {
+            _ = try await store.createExperiment(name: "a\u{0}", artifactLocation: nil, tags: [])
+        }
         await expectLedgerError(.invalidParameterValue, "U+0000") {
             try await store.updateExperiment(id: .defaultExperiment, .setTag(KeyValue("t", "\u{0}")))
         }
@@ -244,10 +265,13 @@ struct StoreConformanceTests {
         var existing: Set<RunID> = []
         for index in 0..<120 {
             let run = NewRun(experimentID: experiment, startTime: Int64(index % 7))
-            _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "cost", value: Double(index % 11), timestamp: 1)])]))
+            _ = try await store.write(
+                WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "cost", value: Double(index % 11), timestamp: 1)])]))
             existing.insert(run.runID)
         }
-        for order in [[OrderKey(.metric("cost"))], [], [OrderKey(.attribute(.startTime), ascending: true), OrderKey(.metric("cost"), ascending: false)]] {
+        for order in [
+            [OrderKey(.metric("cost"))], [], [OrderKey(.attribute(.startTime), ascending: true), OrderKey(.metric("cost"), ascending: false)],
+        ] {
             var seen: [RunID] = []
             var query = RunQuery(experimentIDs: [experiment], orderBy: order, maxResults: 7)
             var inserted = 0
@@ -256,7 +280,8 @@ struct StoreConformanceTests {
                 seen += page.runs.map(\.info.runID)
                 // New runs land before, inside and after the cursor while we page.
                 let run = NewRun(experimentID: experiment, startTime: Int64(inserted % 7))
-                _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "cost", value: Double(inserted % 11), timestamp: 1)])]))
+                _ = try await store.write(
+                    WriteBatch([.createRun(run), .logMetrics(run.runID, [Metric(key: "cost", value: Double(inserted % 11), timestamp: 1)])]))
                 inserted += 1
                 guard let token = page.nextPageToken else { break }
                 query.pageToken = token
@@ -289,7 +314,8 @@ struct StoreConformanceTests {
                     let batch =
                         index % 2 == 0
                         ? WriteBatch(
-                            id: BatchID.random(), [.logMetrics(run.runID, (0..<50).map { Metric(key: "m", value: Double($0), timestamp: 1, step: Int64(index * 50 + $0)) })]
+                            id: BatchID.random(),
+                            [.logMetrics(run.runID, (0..<50).map { Metric(key: "m", value: Double($0), timestamp: 1, step: Int64(index * 50 + $0)) })]
                         )
                         : WriteBatch(id: BatchID.random(), [.logParams(run.runID, [KeyValue("solver", "hybrid-\(index)")])])
                     // A transient failure (40 requests at once to a server on a loaded CI machine) is retried with the same
@@ -357,10 +383,12 @@ struct StoreSDKSupportTests {
         let beating = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
         let ended = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
         let neverBeating = NewRun(experimentID: .defaultExperiment, startTime: 1_000)
-        _ = try await store.write(WriteBatch([
-            .createRun(silent), .createRun(beating), .createRun(ended), .createRun(neverBeating),
-            .heartbeat([silent.runID, beating.runID, ended.runID], at: 1_000), .updateRun(ended.runID, RunUpdate(status: .finished, endTime: 2_000)),
-        ]))
+        _ = try await store.write(
+            WriteBatch([
+                .createRun(silent), .createRun(beating), .createRun(ended), .createRun(neverBeating),
+                .heartbeat([silent.runID, beating.runID, ended.runID], at: 1_000),
+                .updateRun(ended.runID, RunUpdate(status: .finished, endTime: 2_000)),
+            ]))
         _ = try await store.write(WriteBatch([.heartbeat([beating.runID], at: 50_000)]))
         let reaped = try await store.reapRuns(heartbeatBefore: 40_000, endTime: 60_000)
         #expect(reaped == [silent.runID])

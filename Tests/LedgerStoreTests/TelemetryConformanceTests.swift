@@ -27,7 +27,8 @@ struct TelemetryConformanceTests {
                 var metrics: [Metric] = []
                 for key in ["soc", "sample_reward", index % 2 == 0 ? "sample_loss" : "power"] {
                     // Distinct steps and timestamps per key: identical points would collapse into one.
-                    let timestamps = Array(Set((0..<pointsPerKey * 3).map { _ in Int64(random.next() % 100_000) })).shuffled(using: &random).prefix(pointsPerKey)
+                    let timestamps = Array(Set((0..<pointsPerKey * 3).map { _ in Int64(random.next() % 100_000) })).shuffled(using: &random).prefix(
+                        pointsPerKey)
                     for (step, timestamp) in timestamps.enumerated() {
                         let point = MetricPoint(value: Double(random.next() % 1000) / 10, timestamp: timestamp, step: Int64(step))
                         metrics.append(Metric(key: key, value: point.value, timestamp: point.timestamp, step: point.step))
@@ -91,9 +92,15 @@ struct TelemetryConformanceTests {
         #expect(samples.count == 3 * 60 && !samples.contains { $0.runID == study.runs[4] || $0.runID == study.deleted })
 
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricWindow(MetricWindow(scope: .run(RunID.random()), keys: ["soc"])) }
-        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricWindow(MetricWindow(scope: .experiment(ExperimentID(9999)), keys: ["soc"])) }
-        await expectLedgerError(.invalidParameterValue, "at least one") { _ = try await store.metricWindow(MetricWindow(scope: .run(study.runs[0]), keys: [])) }
-        await expectLedgerError(.invalidParameterValue, "between 1") { _ = try await store.metricWindow(MetricWindow(scope: .run(study.runs[0]), keys: ["soc"], limit: 0)) }
+        await expectLedgerError(.resourceDoesNotExist) {
+            _ = try await store.metricWindow(MetricWindow(scope: .experiment(ExperimentID(9999)), keys: ["soc"]))
+        }
+        await expectLedgerError(.invalidParameterValue, "at least one") {
+            _ = try await store.metricWindow(MetricWindow(scope: .run(study.runs[0]), keys: []))
+        }
+        await expectLedgerError(.invalidParameterValue, "between 1") {
+            _ = try await store.metricWindow(MetricWindow(scope: .run(study.runs[0]), keys: ["soc"], limit: 0))
+        }
         await expectLedgerError(.invalidParameterValue, "empty") {
             _ = try await store.metricWindow(MetricWindow(scope: .run(study.runs[0]), keys: ["soc"], from: 10, to: 10))
         }
@@ -108,7 +115,8 @@ struct TelemetryConformanceTests {
         for index in 0..<30 {
             events.append(
                 RunEvent(
-                    timestamp: Int64(1000 + index / 2), level: EventLevel.allCases[index % 4], kind: ["health_check", "tool_call", "warning"][index % 3],
+                    timestamp: Int64(1000 + index / 2), level: EventLevel.allCases[index % 4],
+                    kind: ["health_check", "tool_call", "warning"][index % 3],
                     message: "event \(index) <b>\"quoted\"</b>", payload: index % 5 == 0 ? nil : #"{"index": \#(index), "ok": true}"#
                 )
             )
@@ -145,18 +153,24 @@ struct TelemetryConformanceTests {
         await expectLedgerError(.invalidParameterValue, "JSON") {
             _ = try await store.write(WriteBatch([.logEvents(run.runID, [RunEvent(timestamp: 1, kind: "x", payload: "{not json")])]))
         }
-        await expectLedgerError(.invalidParameterValue) { _ = try await store.write(WriteBatch([.logEvents(run.runID, [RunEvent(timestamp: 1, kind: "../x")])])) }
+        await expectLedgerError(.invalidParameterValue) {
+            _ = try await store.write(WriteBatch([.logEvents(run.runID, [RunEvent(timestamp: 1, kind: "../x")])]))
+        }
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.runEvents(EventQuery(runID: RunID.random())) }
         #expect(try await store.runEvents(EventQuery(runID: run.runID)).count == 30, "a refused batch wrote nothing")
         try await store.close()
     }
 
-    @Test("retention keeps exactly the newest N points per run and key and nothing older than the age, only where the policy reaches", arguments: StoreBackend.all)
+    @Test(
+        "retention keeps exactly the newest N points per run and key and nothing older than the age, only where the policy reaches",
+        arguments: StoreBackend.all)
     func retention(backend: StoreBackend) async throws {
         let store = try await backend.make()
         let study = try await Study.make(store, seed: 23, pointsPerKey: 45)
         let run = study.runs[0]
-        let old = (0..<12).map { RunEvent(timestamp: Int64($0 * 10_000), level: .info, kind: $0 % 2 == 0 ? "sample_event" : "audit", message: "e\($0)") }
+        let old = (0..<12).map {
+            RunEvent(timestamp: Int64($0 * 10_000), level: .info, kind: $0 % 2 == 0 ? "sample_event" : "audit", message: "e\($0)")
+        }
         _ = try await store.write(WriteBatch([.logEvents(run, old)]))
         let kpisBefore = try await store.searchAllRuns(RunQuery(experimentIDs: [study.experiment, study.other], view: .all)).map(\.latestMetrics)
 
@@ -187,16 +201,23 @@ struct TelemetryConformanceTests {
         let events = try await store.runEvents(EventQuery(runID: run)).map(\.event)
         #expect(events.map(\.message).sorted() == old.filter { $0.kind == "audit" || $0.timestamp >= now - 50_000 }.map(\.message).sorted())
         // History goes, KPIs stay.
-        #expect(try await store.searchAllRuns(RunQuery(experimentIDs: [study.experiment, study.other], view: .all)).map(\.latestMetrics) == kpisBefore)
+        #expect(
+            try await store.searchAllRuns(RunQuery(experimentIDs: [study.experiment, study.other], view: .all)).map(\.latestMetrics) == kpisBefore)
         // A second pass finds nothing left.
         #expect(try await store.pruneAll(now: now).allSatisfy { $0.1.points == 0 && $0.1.events == 0 })
 
         try await store.removeRetentionPolicy(id: byCount.id)
         #expect(try await store.retentionPolicies().map(\.id) == [byAge.id])
         await expectLedgerError(.resourceDoesNotExist) { try await store.removeRetentionPolicy(id: byCount.id) }
-        await expectLedgerError(.invalidParameterValue, "needs a maximum") { _ = try await store.addRetentionPolicy(RetentionPolicy(experimentID: nil)) }
-        await expectLedgerError(.invalidParameterValue) { _ = try await store.addRetentionPolicy(RetentionPolicy(experimentID: nil, maxPointsPerKey: 0)) }
-        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.addRetentionPolicy(RetentionPolicy(experimentID: ExperimentID(9999), maxAge: 1)) }
+        await expectLedgerError(.invalidParameterValue, "needs a maximum") {
+            _ = try await store.addRetentionPolicy(RetentionPolicy(experimentID: nil))
+        }
+        await expectLedgerError(.invalidParameterValue) {
+            _ = try await store.addRetentionPolicy(RetentionPolicy(experimentID: nil, maxPointsPerKey: 0))
+        }
+        await expectLedgerError(.resourceDoesNotExist) {
+            _ = try await store.addRetentionPolicy(RetentionPolicy(experimentID: ExperimentID(9999), maxAge: 1))
+        }
         try await store.close()
     }
 
@@ -205,15 +226,18 @@ struct TelemetryConformanceTests {
         let store = try await backend.make()
         var random = SeededRandom(seed: 3)
         let experiment = try await store.createExperiment(name: "analysis", artifactLocation: nil, tags: []).id
-        var costs: [String: [Double]] = [:], points: [(RunID, [Double])] = []
+        var costs: [String: [Double]] = [:]
+        var points: [(RunID, [Double])] = []
         var operations: [WriteOperation] = []
         for index in 0..<80 {
             let run = NewRun(experimentID: experiment, name: "d\(index)", startTime: Int64(index))
             let solver = ["milp", "hybrid", "heuristic"][Int(random.next() % 3)]
-            let cost = Double(random.next() % 500), co2 = Double(random.next() % 500)
+            let cost = Double(random.next() % 500)
+            let co2 = Double(random.next() % 500)
             operations += [.createRun(run), .logParams(run.runID, [KeyValue("solver", solver)])]
             if index % 9 != 0 {
-                operations.append(.logMetrics(run.runID, [Metric(key: "cost", value: cost, timestamp: 1), Metric(key: "co2", value: co2, timestamp: 1)]))
+                operations.append(
+                    .logMetrics(run.runID, [Metric(key: "cost", value: cost, timestamp: 1), Metric(key: "co2", value: co2, timestamp: 1)]))
                 costs[solver, default: []].append(cost)
                 points.append((run.runID, [cost, co2]))
             }
@@ -225,7 +249,8 @@ struct TelemetryConformanceTests {
             #expect(group.summary == Summary(costs[group.group ?? ""] ?? []), "\(group.group ?? "nil")")
         }
         #expect(Set(groups.compactMap(\.group)) == Set(costs.keys))
-        let front = try await store.paretoFront(query, objectives: [Objective(metric: "cost", goal: .minimize), Objective(metric: "co2", goal: .minimize)])
+        let front = try await store.paretoFront(
+            query, objectives: [Objective(metric: "cost", goal: .minimize), Objective(metric: "co2", goal: .minimize)])
         let dominated = { (a: [Double], b: [Double]) in a[0] <= b[0] && a[1] <= b[1] && (a[0] < b[0] || a[1] < b[1]) }
         let reference = points.filter { candidate in !points.contains { dominated($0.1, candidate.1) } }.map(\.0)
         #expect(Set(front.map(\.info.runID)) == Set(reference))
@@ -244,7 +269,8 @@ struct TelemetryConformanceTests {
         }
         #expect(try await store.stateDocument(project: "solar-farm", namespace: "planner") == nil)
 
-        let first = try await store.putStateDocument(project: "solar-farm", namespace: "planner", document: #"{"step": 1, "name": "<x>"}"#, expectedVersion: 0)
+        let first = try await store.putStateDocument(
+            project: "solar-farm", namespace: "planner", document: #"{"step": 1, "name": "<x>"}"#, expectedVersion: 0)
         #expect(first.version == 1)
         await expectLedgerError(.conflict, "is at version 1, not version 0") {
             _ = try await store.putStateDocument(project: "solar-farm", namespace: "planner", document: "{}", expectedVersion: 0)
@@ -270,7 +296,8 @@ struct TelemetryConformanceTests {
             for writer in 0..<8 {
                 group.addTask {
                     do {
-                        _ = try await store.putStateDocument(project: "solar-farm", namespace: "planner", document: #"{"writer": \#(writer)}"#, expectedVersion: 3)
+                        _ = try await store.putStateDocument(
+                            project: "solar-farm", namespace: "planner", document: #"{"writer": \#(writer)}"#, expectedVersion: 3)
                         return true
                     } catch let error as LedgerError {
                         #expect(error.code == .conflict, "\(error)")

@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
-@testable import LedgerSQLite
 import Testing
+
+@testable import LedgerSQLite
 
 @Suite("WAL checkpoints")
 struct WALCheckpointerTests {
@@ -34,7 +35,8 @@ struct WALCheckpointerTests {
         #expect(size(path) >= empty + 80 * 8000, "most rows are in the database file, not only in the log")
         await checkpointer.stop()
         try pool.close()
-        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "with the checkpoint connection closed first, closing the pool removes the log")
+        #expect(
+            !FileManager.default.fileExists(atPath: path + "-wal"), "with the checkpoint connection closed first, closing the pool removes the log")
     }
 
     @Test("past its bound the writer checkpoints itself, so the log restarts and stays bounded")

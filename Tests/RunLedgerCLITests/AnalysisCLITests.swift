@@ -7,9 +7,13 @@ struct AnalysisCLITests {
     func stats() throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
         #expect(try CLI.run(["demo", "--database", database, "--runs", "50"]).status == 0)
-        let runs = try jsonArray(try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"]).stdout)
+        let runs = try jsonArray(
+            try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"])
+                .stdout)
         let costs = runs.compactMap { ($0["metrics"] as? [String: Any])?["total_cost"] as? Double }.sorted()
-        let result = try CLI.run(["stats", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--format", "json"])
+        let result = try CLI.run([
+            "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--format", "json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try jsonArray(result.stdout)
         #expect(rows.count == 1 && rows[0]["group"] is NSNull && rows[0]["count"] as? Int == costs.count)
@@ -17,14 +21,18 @@ struct AnalysisCLITests {
         let mean = costs.reduce(0, +) / Double(costs.count)
         #expect(abs((rows[0]["mean"] as? Double ?? 0) - mean) < 1e-6 * mean)
 
-        let grouped = try jsonArray(try CLI.run([
-            "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "metrics.total_cost", "--group-by", "params.solver_type", "--format", "json",
-        ]).stdout)
+        let grouped = try jsonArray(
+            try CLI.run([
+                "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "metrics.total_cost", "--group-by",
+                "params.solver_type", "--format", "json",
+            ]).stdout)
         let solvers = Set(runs.compactMap { ($0["params"] as? [String: Any])?["solver_type"] as? String })
         #expect(grouped.compactMap { $0["group"] as? String } == solvers.sorted())
         #expect(grouped.compactMap { $0["count"] as? Int }.reduce(0, +) == costs.count)
 
-        let refused = try CLI.run(["stats", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--group-by", "solver_type"])
+        let refused = try CLI.run([
+            "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--group-by", "solver_type",
+        ])
         #expect(refused.status == 64 && refused.stderr.contains("params.NAME"))
     }
 
@@ -32,15 +40,22 @@ struct AnalysisCLITests {
     func pareto() throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
         #expect(try CLI.run(["demo", "--database", database, "--runs", "80"]).status == 0)
-        let runs = try jsonArray(try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"]).stdout)
+        let runs = try jsonArray(
+            try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"])
+                .stdout)
         func kpis(_ run: [String: Any]) -> (cost: Double, renewable: Double)? {
-            guard let metrics = run["metrics"] as? [String: Any], let cost = metrics["total_cost"] as? Double, let renewable = metrics["renewable_fraction"] as? Double else { return nil }
+            guard let metrics = run["metrics"] as? [String: Any], let cost = metrics["total_cost"] as? Double,
+                let renewable = metrics["renewable_fraction"] as? Double
+            else { return nil }
             return (cost, renewable)
         }
         let points = runs.compactMap { run in kpis(run).map { (run["run_id"] as! String, $0) } }
-        let expected = points.filter { _, p in !points.contains { _, q in q.cost <= p.cost && q.renewable >= p.renewable && (q.cost < p.cost || q.renewable > p.renewable) } }
+        let expected = points.filter { _, p in
+            !points.contains { _, q in q.cost <= p.cost && q.renewable >= p.renewable && (q.cost < p.cost || q.renewable > p.renewable) }
+        }
         let result = try CLI.run([
-            "pareto", "--database", database, "--experiment", "energy-design-study", "--minimize", "total_cost", "--maximize", "renewable_fraction", "--format", "json",
+            "pareto", "--database", database, "--experiment", "energy-design-study", "--minimize", "total_cost", "--maximize", "renewable_fraction",
+            "--format", "json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         let front = try jsonArray(result.stdout)
@@ -48,9 +63,11 @@ struct AnalysisCLITests {
         let costs = front.compactMap { kpis($0)?.cost }
         #expect(costs == costs.sorted())
         // Named the other way round, the front is the same set, best renewable fraction first.
-        let reversed = try jsonArray(try CLI.run([
-            "pareto", "--database", database, "--experiment", "energy-design-study", "--maximize", "renewable_fraction", "--minimize", "total_cost", "--format", "json",
-        ]).stdout)
+        let reversed = try jsonArray(
+            try CLI.run([
+                "pareto", "--database", database, "--experiment", "energy-design-study", "--maximize", "renewable_fraction", "--minimize",
+                "total_cost", "--format", "json",
+            ]).stdout)
         let fractions = reversed.compactMap { kpis($0)?.renewable }
         #expect(fractions == fractions.sorted(by: >) && reversed.count == front.count)
         let single = try CLI.run(["pareto", "--database", database, "--experiment", "energy-design-study", "--minimize", "total_cost"])

@@ -27,7 +27,8 @@ struct CLI {
         env.removeValue(forKey: "RUNLEDGER_DATABASE")
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -35,7 +36,8 @@ struct CLI {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 }
 
@@ -51,7 +53,10 @@ func jsonArray(_ text: String) throws -> [[String: Any]] {
 
 /// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF).
 func parseCSV(_ text: String) -> [[String]] {
-    var rows: [[String]] = [], row: [String] = [], field = "", quoted = false
+    var rows: [[String]] = []
+    var row: [String] = []
+    var field = ""
+    var quoted = false
     var iterator = Array(text.unicodeScalars).makeIterator()
     var pending: Unicode.Scalar? = nil
     while let scalar = pending ?? iterator.next() {
@@ -59,16 +64,38 @@ func parseCSV(_ text: String) -> [[String]] {
         if quoted {
             if scalar == "\"" {
                 if let next = iterator.next() {
-                    if next == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = next }
-                } else { quoted = false }
-            } else { field.unicodeScalars.append(scalar) }
-        } else if scalar == "\"" { quoted = true }
-        else if scalar == "," { row.append(field); field = "" }
-        else if scalar == "\r" { continue }
-        else if scalar == "\n" { row.append(field); rows.append(row); row = []; field = "" }
-        else { field.unicodeScalars.append(scalar) }
+                    if next == "\"" {
+                        field.unicodeScalars.append("\"")
+                    } else {
+                        quoted = false
+                        pending = next
+                    }
+                } else {
+                    quoted = false
+                }
+            } else {
+                field.unicodeScalars.append(scalar)
+            }
+        } else if scalar == "\"" {
+            quoted = true
+        } else if scalar == "," {
+            row.append(field)
+            field = ""
+        } else if scalar == "\r" {
+            continue
+        } else if scalar == "\n" {
+            row.append(field)
+            rows.append(row)
+            row = []
+            field = ""
+        } else {
+            field.unicodeScalars.append(scalar)
+        }
     }
-    if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+    if !field.isEmpty || !row.isEmpty {
+        row.append(field)
+        rows.append(row)
+    }
     return rows
 }
 
@@ -98,10 +125,11 @@ struct CLITests {
         #expect(search.stderr.contains("next page token: "))
 
         // Every hybrid run, sorted, starts with the five above.
-        let all = try jsonArray(try CLI.run([
-            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'",
-            "--limit", "1000", "--format", "json",
-        ]).stdout)
+        let all = try jsonArray(
+            try CLI.run([
+                "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'",
+                "--limit", "1000", "--format", "json",
+            ]).stdout)
         let cheapest = all.compactMap { ($0["metrics"] as? [String: Any])?["total_cost"] as? Double }.sorted().prefix(5)
         #expect(Array(cheapest) == costs)
     }
@@ -149,10 +177,11 @@ struct CLITests {
         #expect(Array(header.prefix(5)) == ["run_id", "run_name", "status", "start_time", "end_time"])
         #expect(header.contains("params.solver_type") && header.contains("metrics.total_cost") && header.contains("tags.site"))
         #expect(rows.dropFirst().allSatisfy { $0.count == header.count && $0[2] == "FINISHED" })
-        let finished = try jsonArray(try CLI.run([
-            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'",
-            "--limit", "1000", "--format", "json",
-        ]).stdout)
+        let finished = try jsonArray(
+            try CLI.run([
+                "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'",
+                "--limit", "1000", "--format", "json",
+            ]).stdout)
         #expect(rows.count - 1 == finished.count)
     }
 
@@ -168,10 +197,11 @@ struct CLITests {
         #expect(export.status == 0, "\(export.stderr)")
         let rows = try XLSXReader.rows(try Data(contentsOf: URL(fileURLWithPath: output)))
         #expect(rows.first?.map(\.text) == ["run_id", "params.solver_type", "metrics.total_cost"])
-        let expected = try jsonArray(try CLI.run([
-            "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", filter,
-            "--order-by", "metrics.total_cost ASC", "--limit", "1000", "--format", "json",
-        ]).stdout)
+        let expected = try jsonArray(
+            try CLI.run([
+                "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", filter,
+                "--order-by", "metrics.total_cost ASC", "--limit", "1000", "--format", "json",
+            ]).stdout)
         #expect(rows.dropFirst().map { $0[0].text } == expected.map { $0["run_id"] as? String ?? "" })
         #expect(rows.dropFirst().allSatisfy { $0[1].text == "hybrid" })
         let costs = rows.dropFirst().compactMap { $0.count > 2 && $0[2].type == nil ? Double($0[2].text) : nil }
@@ -187,7 +217,9 @@ struct CLITests {
     @Test("runs show, metrics history and experiments list print what the store holds")
     func showAndHistory() throws {
         _ = try #require(Self.demo)
-        let first = try jsonArray(try CLI.run(["runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--limit", "1", "--format", "json"]).stdout)[0]
+        let first = try jsonArray(
+            try CLI.run(["runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--limit", "1", "--format", "json"])
+                .stdout)[0]
         let runID = try #require(first["run_id"] as? String)
         let show = try CLI.run(["runs", "show", runID, "--database", Self.database, "--format", "json"])
         let shown = try #require(JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
@@ -207,19 +239,23 @@ struct CLITests {
     func deterministicDemo() throws {
         let other = Self.folder.appendingPathComponent("again.sqlite").path
         #expect(try CLI.run(["demo", "--database", other, "--runs", "120", "--steps", "24", "--seed", "7"]).status == 0)
-        let arguments = ["runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost", "--limit", "1000", "--format", "csv"]
+        let arguments = [
+            "runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost", "--limit", "1000", "--format", "csv",
+        ]
         #expect(try CLI.run(arguments + ["--database", other]).stdout == (try CLI.run(arguments + ["--database", Self.database]).stdout))
     }
 
-    @Test("bad input ends with exit code 2, one clear line on stderr, and the database untouched", arguments: [
-        (["runs", "search", "--experiment", "energy-design-study", "--filter", "metrics.total_cost < 'cheap'"], "column 22"),
-        (["runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost sideways"], "--order-by"),
-        (["runs", "search", "--experiment", "no-such-study"], "No experiment named 'no-such-study'"),
-        (["runs", "search", "--experiment", "energy-design-study", "--page-token", "garbage"], "page token"),
-        (["runs", "show", "0123456789abcdef0123456789abcdef"], "not found"),
-        (["runs", "show", "not-a-run-id"], "32 hexadecimal"),
-        (["metrics", "history", "0123456789abcdef0123456789abcdef", "soc"], "not found"),
-    ])
+    @Test(
+        "bad input ends with exit code 2, one clear line on stderr, and the database untouched",
+        arguments: [
+            (["runs", "search", "--experiment", "energy-design-study", "--filter", "metrics.total_cost < 'cheap'"], "column 22"),
+            (["runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost sideways"], "--order-by"),
+            (["runs", "search", "--experiment", "no-such-study"], "No experiment named 'no-such-study'"),
+            (["runs", "search", "--experiment", "energy-design-study", "--page-token", "garbage"], "page token"),
+            (["runs", "show", "0123456789abcdef0123456789abcdef"], "not found"),
+            (["runs", "show", "not-a-run-id"], "32 hexadecimal"),
+            (["metrics", "history", "0123456789abcdef0123456789abcdef", "soc"], "not found"),
+        ])
     func badInput(arguments: [String], fragment: String) throws {
         _ = try #require(Self.demo)
         let before = try Data(contentsOf: URL(fileURLWithPath: Self.database))
@@ -262,7 +298,9 @@ struct CLITests {
         python.waitUntilExit()
         #expect(python.terminationStatus == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        for arguments in [["experiments", "list"], ["runs", "search", "--experiment", "Default"], ["migrate", "validate"], ["demo", "--runs", "1"]] {
+        for arguments in [
+            ["experiments", "list"], ["runs", "search", "--experiment", "Default"], ["migrate", "validate"], ["demo", "--runs", "1"],
+        ] {
             let result = try CLI.run(arguments + ["--database", path])
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains("newer than this RunLedger"), "\(arguments): \(result.stderr)")

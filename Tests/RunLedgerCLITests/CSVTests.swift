@@ -1,8 +1,9 @@
 import Foundation
 import LedgerCore
 import LedgerExport
-@testable import runledger
 import Testing
+
+@testable import runledger
 
 @Suite("CSV and XLSX export")
 struct CSVTests {
@@ -16,13 +17,17 @@ struct CSVTests {
         for (index, text) in hostile.enumerated() {
             // A cell a spreadsheet would run as a formula is the one exception: it gets a leading quote.
             let expected = text.hasPrefix("=") ? "'" + text : text
-            #expect(rows[index + 1][1] == expected && rows[index + 1][5] == expected && rows[index + 1][7] == expected, "row \(index): \(rows[index + 1])")
+            #expect(
+                rows[index + 1][1] == expected && rows[index + 1][5] == expected && rows[index + 1][7] == expected, "row \(index): \(rows[index + 1])"
+            )
         }
         #expect(rows[1][6] == "NaN")
         #expect(rows[1][4] == "", "a missing end time is an empty field")
     }
 
-    static let hostile = ["a,b", "say \"hi\"", "line\nbreak", "cr\r\nlf", " padded ", "<script>alert(1)</script>", "=SUM(A1)", "", "é,ü", "]]></t><x>&amp;"]
+    static let hostile = [
+        "a,b", "say \"hi\"", "line\nbreak", "cr\r\nlf", " padded ", "<script>alert(1)</script>", "=SUM(A1)", "", "é,ü", "]]></t><x>&amp;",
+    ]
     static let hostileRuns = hostile.enumerated().map { index, text in
         Run(
             info: RunInfo(
@@ -43,7 +48,11 @@ struct CSVTests {
             let row = rows[index + 1]
             // Empty cells are left out, as spreadsheets write them; every value here is an inline string, never a formula.
             let texts = row.filter { $0.type == "inlineStr" }.map(\.text)
-            if text.isEmpty { #expect(!texts.contains(""), "row \(index)") } else { #expect(texts.filter { $0 == text }.count == 3, "row \(index): \(row)") }
+            if text.isEmpty {
+                #expect(!texts.contains(""), "row \(index)")
+            } else {
+                #expect(texts.filter { $0 == text }.count == 3, "row \(index): \(row)")
+            }
             #expect(!row.contains { $0.type == "str" || $0.type == "f" })
         }
         #expect(rows[1].contains(XLSXReader.Cell(type: "inlineStr", text: "NaN")), "NaN cannot be a number in a sheet: it is text")

@@ -5,10 +5,12 @@ import Testing
 
 @Suite("CLI: stored edge values read back through every command")
 struct EdgeValueCLITests {
-    @Test("steps and timestamps at the Int64 limits, NaN and infinities, a key starting with a combining mark: every read command exits 0 or says why")
+    @Test(
+        "steps and timestamps at the Int64 limits, NaN and infinities, a key starting with a combining mark: every read command exits 0 or says why")
     func edgeValues() async throws {
         let path = temporaryFolder().appendingPathComponent("edge.sqlite").path
-        let (run, key) = try await LedgerConnect.withStore(try DatabaseLocation(path), options: ConnectOptions(migrate: true, create: true)) { store in
+        let (run, key) = try await LedgerConnect.withStore(try DatabaseLocation(path), options: ConnectOptions(migrate: true, create: true)) {
+            store in
             let experiment = try await store.createExperiment(name: "edge", artifactLocation: nil, tags: [])
             let run = NewRun(experimentID: experiment.id, name: "=cmd|' /C calc'!A0", startTime: .max)
             let other = NewRun(experimentID: experiment.id, name: "other", startTime: .min)
@@ -19,7 +21,8 @@ struct EdgeValueCLITests {
             _ = try await store.write(
                 WriteBatch([
                     .createRun(run), .createRun(other), .logMetrics(run.runID, edge + [Metric(key: "cost", value: 1, timestamp: 1, step: 0)]),
-                    .logMetrics(other.runID, [Metric(key: "edge", value: 1, timestamp: 0, step: 0), Metric(key: "cost", value: 2, timestamp: 0, step: 0)]),
+                    .logMetrics(
+                        other.runID, [Metric(key: "edge", value: 1, timestamp: 0, step: 0), Metric(key: "cost", value: 2, timestamp: 0, step: 0)]),
                     .logParams(run.runID, [KeyValue(key, "\u{0301}value")]), .setTags(run.runID, [KeyValue(key, "+1-1")]),
                     .logEvents(run.runID, [RunEvent(timestamp: .max, kind: "edge"), RunEvent(timestamp: .min, kind: "edge")]),
                 ])
@@ -34,7 +37,8 @@ struct EdgeValueCLITests {
             ["runs", "search", "--experiment", "edge", "--format", "json", "--filter", "params.`\(key)` LIKE '%'"],
             ["runs", "show", id], ["runs", "show", id, "--format", "json"],
             ["metrics", "history", id, "edge"], ["metrics", "history", id, "edge", "--format", "csv"],
-            ["metrics", "latest", id, "--key", "edge", "--key", "cost"], ["metrics", "latest", "--experiment", "edge", "--key", "edge", "--since", "106751991167d"],
+            ["metrics", "latest", id, "--key", "edge", "--key", "cost"],
+            ["metrics", "latest", "--experiment", "edge", "--key", "edge", "--since", "106751991167d"],
             ["events", id], ["events", id, "--since", "0", "--format", "json"],
             ["stats", "--experiment", "edge", "--metric", "edge", "--group-by", "params.\(key)"],
             ["stats", "--experiment", "edge", "--metric", "cost", "--format", "json"],
@@ -47,7 +51,8 @@ struct EdgeValueCLITests {
         for arguments in commands {
             let result = try CLI.run(arguments + ["--database", path])
             // A crash is a signal (status above 128 or a trap's 132/133); a refusal is 1 or 2 with a sentence.
-            #expect(result.status == 0 || ((1...2).contains(result.status) && !result.stderr.isEmpty), "\(arguments): \(result.status) \(result.stderr)")
+            #expect(
+                result.status == 0 || ((1...2).contains(result.status) && !result.stderr.isEmpty), "\(arguments): \(result.status) \(result.stderr)")
         }
         let csv = try String(contentsOfFile: output + ".csv", encoding: .utf8)
         #expect(csv.contains("params.\(key)") && csv.contains("'=cmd") && csv.contains("'+1-1"), "\(csv)")

@@ -49,26 +49,44 @@ struct PostgresCLITests {
         let experimentID = try #require(try await first.post("experiments/create", ["name": "shared"])["experiment_id"] as? String)
         let created = try await first.post("runs/create", ["experiment_id": experimentID, "run_name": "crossed", "start_time": 1_000])
         let runID = try #require((created["run"] as? [String: Any]).flatMap { $0["info"] as? [String: Any] }?["run_id"] as? String)
-        try await second.post("runs/log-batch", [
-            "run_id": runID, "params": [["key": "solver", "value": "hybrid"]],
-            "metrics": (0..<50).map { ["key": "soc", "value": Double($0) / 50, "timestamp": 2_000 + $0, "step": $0] },
-        ])
+        try await second.post(
+            "runs/log-batch",
+            [
+                "run_id": runID, "params": [["key": "solver", "value": "hybrid"]],
+                "metrics": (0..<50).map { ["key": "soc", "value": Double($0) / 50, "timestamp": 2_000 + $0, "step": $0] },
+            ])
         try await first.post("runs/log-metric", ["run_id": runID, "key": "total_cost", "value": 1234.5, "timestamp": 3_000])
         try await second.post("runs/update", ["run_id": runID, "status": "FINISHED", "end_time": 4_000])
 
         // Two studies at once, one through each server.
-        async let studyOne = Task { try CLI.run(["--database", first.url, "--runs", "3", "--steps", "24", "--experiment", "shared", "--seed", "1", "--spool", temporaryFolder().path], executable: "energy-study") }.value
-        async let studyTwo = Task { try CLI.run(["--database", second.url, "--runs", "3", "--steps", "24", "--experiment", "shared", "--seed", "2", "--spool", temporaryFolder().path], executable: "energy-study") }.value
+        async let studyOne = Task {
+            try CLI.run(
+                [
+                    "--database", first.url, "--runs", "3", "--steps", "24", "--experiment", "shared", "--seed", "1", "--spool",
+                    temporaryFolder().path,
+                ], executable: "energy-study")
+        }.value
+        async let studyTwo = Task {
+            try CLI.run(
+                [
+                    "--database", second.url, "--runs", "3", "--steps", "24", "--experiment", "shared", "--seed", "2", "--spool",
+                    temporaryFolder().path,
+                ], executable: "energy-study")
+        }.value
         for study in try await [studyOne, studyTwo] { #expect(study.status == 0, "\(study.stderr)") }
 
         func search(_ server: ServerProcess) throws -> [[String: Any]] {
-            let result = try CLI.run(["runs", "search", "--database", server.url, "--experiment", "shared", "--order-by", "metrics.total_cost ASC", "--format", "json"])
+            let result = try CLI.run([
+                "runs", "search", "--database", server.url, "--experiment", "shared", "--order-by", "metrics.total_cost ASC", "--format", "json",
+            ])
             try #require(result.status == 0, "\(result.stderr)")
             return try jsonArray(result.stdout)
         }
         let (throughFirst, throughSecond) = (try search(first), try search(second))
         #expect(throughFirst.count == 7 && throughFirst.allSatisfy { $0["status"] as? String == "FINISHED" })
-        #expect(try JSONSerialization.data(withJSONObject: throughFirst, options: .sortedKeys) == JSONSerialization.data(withJSONObject: throughSecond, options: .sortedKeys))
+        #expect(
+            try JSONSerialization.data(withJSONObject: throughFirst, options: .sortedKeys)
+                == JSONSerialization.data(withJSONObject: throughSecond, options: .sortedKeys))
         for server in [first, second] {
             let (status, history) = try await server.get("/api/2.0/mlflow/metrics/get-history?run_id=\(runID)&metric_key=soc")
             #expect(status == 200 && history.components(separatedBy: "\"step\"").count - 1 == 50)
@@ -81,7 +99,8 @@ struct PostgresCLITests {
         let demo = try CLI.run(["demo", "--database", url, "--runs", "40"])
         #expect(demo.status == 0, "\(demo.stderr)")
         let search = try CLI.run([
-            "runs", "search", "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'", "--order-by", "metrics.total_cost ASC",
+            "runs", "search", "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'", "--order-by",
+            "metrics.total_cost ASC",
             "--limit", "5", "--format", "json", "--database", url,
         ])
         #expect(search.status == 0, "\(search.stderr)")
@@ -91,8 +110,11 @@ struct PostgresCLITests {
         #expect(costs.count == runs.count && costs == costs.sorted())
         // The same search through RUNLEDGER_DATABASE.
         let viaEnvironment = try CLI.run(
-            ["runs", "search", "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'", "--order-by", "metrics.total_cost ASC",
-             "--limit", "5", "--format", "json"],
+            [
+                "runs", "search", "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'", "--order-by",
+                "metrics.total_cost ASC",
+                "--limit", "5", "--format", "json",
+            ],
             environment: ["RUNLEDGER_DATABASE": url]
         )
         #expect(viaEnvironment.stdout == search.stdout)
@@ -116,10 +138,12 @@ struct PostgresCLITests {
         }
     }
 
-    @Test("an unreachable server and a malformed URL are reported in one line, exit 2", arguments: [
-        (["runs", "search", "--experiment", "x", "--database", "postgres://nobody@127.0.0.1:1/none"], "No PostgreSQL connection became free"),
-        (["runs", "search", "--experiment", "x", "--database", "postgres://127.0.0.1/none"], "names no user"),
-    ])
+    @Test(
+        "an unreachable server and a malformed URL are reported in one line, exit 2",
+        arguments: [
+            (["runs", "search", "--experiment", "x", "--database", "postgres://nobody@127.0.0.1:1/none"], "No PostgreSQL connection became free"),
+            (["runs", "search", "--experiment", "x", "--database", "postgres://127.0.0.1/none"], "names no user"),
+        ])
     func badServer(arguments: [String], fragment: String) throws {
         let result = try CLI.run(arguments)
         #expect(result.status == 2)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A `runledger serve` process; the port comes from the line it prints once it listens.
@@ -85,20 +85,26 @@ struct ServerCLITests {
 
     @Test("bad flags are refused with a sentence, before anything listens")
     func badFlags() throws {
-        for (arguments, fragment) in [(["--max-body", "lots"], "--max-body"), (["--port", "70000"], "--port"), (["--reap-after", "soon"], "--reap-after")] {
+        for (arguments, fragment) in [
+            (["--max-body", "lots"], "--max-body"), (["--port", "70000"], "--port"), (["--reap-after", "soon"], "--reap-after"),
+        ] {
             let result = try CLI.run(["serve"] + arguments)
             #expect(result.status != 0 && result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
         }
         let tokens = temporaryFolder().appendingPathComponent("tokens")
         try "short write\n".write(to: tokens, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokens.path)
-        let refused = try CLI.run(["serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path])
+        let refused = try CLI.run([
+            "serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path,
+        ])
         #expect(refused.status == 2 && refused.stderr.contains("shorter than 16"))
         // A token file others may read is refused, as ssh refuses such a key, with the command that fixes it.
         try "abcdefghijklmnopqrstuvwxyz write\n".write(to: tokens, atomically: true, encoding: .utf8)
         for mode in [0o644, 0o640, 0o604] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: tokens.path)
-            let readable = try CLI.run(["serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path])
+            let readable = try CLI.run([
+                "serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path,
+            ])
             #expect(readable.status != 0 && readable.stderr.contains("chmod 600"), "mode \(String(mode, radix: 8)): \(readable.stderr)")
         }
     }
@@ -117,7 +123,9 @@ struct ServerCLITests {
         // Up: the study goes straight to the database through the server.
         var server = try ServerProcess(["--port", "0", "--database", database, "--auth-token-file", tokens.path])
         let port = server.port
-        let direct = try CLI.run(["--database", server.url, "--runs", "2", "--steps", "20", "--spool", spool, "--experiment", "direct"], executable: "energy-study", environment: environment)
+        let direct = try CLI.run(
+            ["--database", server.url, "--runs", "2", "--steps", "20", "--spool", spool, "--experiment", "direct"], executable: "energy-study",
+            environment: environment)
         #expect(direct.status == 0, "\(direct.stderr)")
         let directSummary = try #require(JSONSerialization.jsonObject(with: Data(direct.stdout.utf8)) as? [String: Any])
         #expect(directSummary["spooled"] as? Int == 0)
@@ -126,7 +134,11 @@ struct ServerCLITests {
         #expect(directRuns.count == 2 && directRuns.allSatisfy { $0["status"] as? String == "FINISHED" })
 
         // Down: nothing listens on the port; the study spools everything and still exits 0.
-        let study = try CLI.run(["--database", "http://127.0.0.1:\(port)", "--runs", "3", "--steps", "40", "--spool", spool, "--experiment", "outage", "--close-timeout", "1"], executable: "energy-study", environment: environment)
+        let study = try CLI.run(
+            [
+                "--database", "http://127.0.0.1:\(port)", "--runs", "3", "--steps", "40", "--spool", spool, "--experiment", "outage",
+                "--close-timeout", "1",
+            ], executable: "energy-study", environment: environment)
         #expect(study.status == 0, "\(study.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(study.stdout.utf8)) as? [String: Any])
         let logged = try #require(summary["points_logged"] as? Int)
@@ -136,8 +148,11 @@ struct ServerCLITests {
         server = try ServerProcess(["--port", String(port), "--database", database, "--auth-token-file", tokens.path])
         let replay = try CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment)
         #expect(replay.status == 0, "\(replay.stderr)")
-        #expect(try CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment).stderr.contains("Nothing to replay"))
-        let runs = try jsonArray(try CLI.run(["runs", "search", "--database", server.url, "--experiment", "outage", "--format", "json"], environment: environment).stdout)
+        #expect(
+            try CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment).stderr.contains(
+                "Nothing to replay"))
+        let runs = try jsonArray(
+            try CLI.run(["runs", "search", "--database", server.url, "--experiment", "outage", "--format", "json"], environment: environment).stdout)
         #expect(runs.count == 3)
         var points = 0
         for run in runs {
@@ -145,7 +160,9 @@ struct ServerCLITests {
             for key in ["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"] {
                 points += try jsonArray(try CLI.run(["metrics", "history", id, key, "--database", database, "--format", "json"]).stdout).count
             }
-            points += (run["metrics"] as? [String: Any])?.keys.filter { !["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"].contains($0) }.count ?? 0
+            points +=
+                (run["metrics"] as? [String: Any])?.keys.filter { !["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"].contains($0) }.count
+                ?? 0
         }
         #expect(points == logged, "every logged point arrived exactly once")
         // Without the token the server refuses, and the CLI says so.

@@ -44,7 +44,9 @@ struct SpoolCLITests {
         #expect(try CLI.run(["migrate", "up", "--database", database]).status == 0)
         let lock = try PythonLockHolder(path: database)
 
-        let study = try CLI.run(["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage", "--close-timeout", "1"], executable: "energy-study")
+        let study = try CLI.run(
+            ["--database", database, "--runs", "3", "--steps", "50", "--spool", spool, "--experiment", "outage", "--close-timeout", "1"],
+            executable: "energy-study")
         #expect(study.status == 0, "\(study.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(study.stdout.utf8)) as? [String: Any])
         let logged = try #require(summary["points_logged"] as? Int)
@@ -72,7 +74,9 @@ struct SpoolCLITests {
             for key in ["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"] {
                 points += try jsonArray(try CLI.run(["metrics", "history", id, key, "--database", database, "--format", "json"]).stdout).count
             }
-            points += (run["metrics"] as? [String: Any])?.keys.filter { !["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"].contains($0) }.count ?? 0
+            points +=
+                (run["metrics"] as? [String: Any])?.keys.filter { !["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"].contains($0) }.count
+                ?? 0
         }
         #expect(points == logged, "every logged point arrived exactly once")
 
@@ -83,11 +87,14 @@ struct SpoolCLITests {
     @Test("a spool written for one database is not replayed into another unless --any-database says so")
     func wrongDatabase() throws {
         let folder = temporaryFolder()
-        let mine = folder.appendingPathComponent("mine.sqlite").path, other = folder.appendingPathComponent("other.sqlite").path
+        let mine = folder.appendingPathComponent("mine.sqlite").path
+        let other = folder.appendingPathComponent("other.sqlite").path
         let spool = folder.appendingPathComponent("spool").path
         for database in [mine, other] { #expect(try CLI.run(["migrate", "up", "--database", database]).status == 0) }
         let lock = try PythonLockHolder(path: mine)
-        let study = try CLI.run(["--database", mine, "--runs", "1", "--steps", "10", "--spool", spool, "--experiment", "away", "--close-timeout", "1"], executable: "energy-study")
+        let study = try CLI.run(
+            ["--database", mine, "--runs", "1", "--steps", "10", "--spool", spool, "--experiment", "away", "--close-timeout", "1"],
+            executable: "energy-study")
         lock.release()
         #expect(study.status == 0, "\(study.stderr)")
         let status = try jsonArray(try CLI.run(["spool", "status", "--spool", spool, "--format", "json"]).stdout)

@@ -48,7 +48,9 @@ struct TelemetryCLITests {
         let folder = temporaryFolder()
         let database = folder.appendingPathComponent("prune.sqlite").path
         #expect(try CLI.run(["demo", "--database", database, "--runs", "6", "--steps", "48", "--seed", "3"]).status == 0)
-        let runs = try jsonArray(try CLI.run(["runs", "search", "--experiment", "energy-design-study", "--limit", "100", "--format", "json", "--database", database]).stdout)
+        let runs = try jsonArray(
+            try CLI.run(["runs", "search", "--experiment", "energy-design-study", "--limit", "100", "--format", "json", "--database", database])
+                .stdout)
         let finished = try #require(runs.first { $0["status"] as? String == "FINISHED" }?["run_id"] as? String)
         func history(_ key: String) throws -> [[String: Any]] {
             try jsonArray(try CLI.run(["metrics", "history", finished, key, "--format", "json", "--database", database]).stdout)
@@ -57,7 +59,9 @@ struct TelemetryCLITests {
 
         let refused = try CLI.run(["retention", "set", "--all", "--database", database])
         #expect(refused.status != 0 && refused.stderr.contains("--max-age, --max-points"))
-        let set = try CLI.run(["retention", "set", "--experiment", "energy-design-study", "--keys", "so*", "--max-points", "12", "--database", database])
+        let set = try CLI.run([
+            "retention", "set", "--experiment", "energy-design-study", "--keys", "so*", "--max-points", "12", "--database", database,
+        ])
         #expect(set.status == 0 && set.stdout.contains("keys so*"), "\(set.stderr)")
         let policies = try jsonArray(try CLI.run(["retention", "list", "--format", "json", "--database", database]).stdout)
         #expect(policies.count == 1 && policies[0]["max_points_per_key"] as? Int == 12 && policies[0]["key_glob"] as? String == "so*")
@@ -83,13 +87,22 @@ struct TelemetryCLITests {
         let folder = temporaryFolder()
         let database = folder.appendingPathComponent("window.sqlite").path
         #expect(try CLI.run(["demo", "--database", database, "--runs", "4", "--steps", "30", "--seed", "5"]).status == 0)
-        let runs = try jsonArray(try CLI.run(["runs", "search", "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'", "--format", "json", "--database", database]).stdout)
+        let runs = try jsonArray(
+            try CLI.run([
+                "runs", "search", "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'", "--format", "json",
+                "--database", database,
+            ]).stdout)
         let run = try #require(runs.first?["run_id"] as? String)
-        let latest = try jsonArray(try CLI.run(["metrics", "latest", run, "--key", "soc", "--limit", "5", "--format", "json", "--database", database]).stdout)
+        let latest = try jsonArray(
+            try CLI.run(["metrics", "latest", run, "--key", "soc", "--limit", "5", "--format", "json", "--database", database]).stdout)
         #expect(latest.count == 5 && latest.allSatisfy { $0["run_id"] as? String == run && $0["key"] as? String == "soc" })
         let stamps = latest.compactMap { $0["timestamp"] as? Int }
         #expect(stamps == stamps.sorted(by: >))
-        let across = try jsonArray(try CLI.run(["metrics", "latest", "--experiment", "energy-design-study", "--key", "soc", "--key", "pv_kw", "--limit", "1000", "--format", "json", "--database", database]).stdout)
+        let across = try jsonArray(
+            try CLI.run([
+                "metrics", "latest", "--experiment", "energy-design-study", "--key", "soc", "--key", "pv_kw", "--limit", "1000", "--format", "json",
+                "--database", database,
+            ]).stdout)
         #expect(across.count == runs.count * 30 * 2)
         let both = try CLI.run(["metrics", "latest", run, "--experiment", "energy-design-study", "--key", "soc", "--database", database])
         #expect(both.status != 0 && both.stderr.contains("either a run id or --experiment"))

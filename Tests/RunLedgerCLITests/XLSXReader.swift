@@ -2,7 +2,7 @@ import Foundation
 import ZIPFoundation
 
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// Reads a workbook back the way a spreadsheet would: the first sheet's rows as (cell type, text) in column order.
@@ -33,7 +33,9 @@ enum XLSXReader {
         private var cell: Cell?
         private var inText = false
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]
+        ) {
             switch name {
             case "row": rows.append([])
             case "c": cell = Cell(type: attributes["t"], text: "")

@@ -1,8 +1,9 @@
 import Foundation
 import LedgerCore
 import LedgerSQLite
-@testable import RunLedger
 import Testing
+
+@testable import RunLedger
 
 /// `energy-study` processes started together on one database and one spool root, round after round: the setting in
 /// which a spool folder of a starting process could be adopted, and the database is contended enough to spool.
@@ -24,7 +25,8 @@ struct ContentionTests {
     static func study(_ arguments: [String]) async throws -> Outcome {
         let folder = temporaryFolder("study-output")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let out = folder.appendingPathComponent("out"), err = folder.appendingPathComponent("err")
+        let out = folder.appendingPathComponent("out")
+        let err = folder.appendingPathComponent("err")
         FileManager.default.createFile(atPath: out.path, contents: nil)
         FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
@@ -61,7 +63,8 @@ struct ContentionTests {
                 for index in 0..<processes {
                     group.addTask {
                         try await study([
-                            "--database", database, "--runs", "3", "--steps", "\(steps)", "--workers", "2", "--seed", "\(round * 10 + index)", "--spool", spool,
+                            "--database", database, "--runs", "3", "--steps", "\(steps)", "--workers", "2", "--seed", "\(round * 10 + index)",
+                            "--spool", spool,
                             "--experiment", experiment,
                         ])
                     }
@@ -102,7 +105,7 @@ struct ContentionTests {
     func sqlite() async throws {
         let path = temporaryFolder("contention").appendingPathComponent("db.sqlite").path
         try await SQLiteStore.open(path: path).close()
-        try await Self.rounds(database: path, steps: 10_000, lock: { try WriteLockHolder(path: path) }) { sql in try scalar(path, sql) }
+        try await Self.rounds(database: path, steps: 10_000, lock: { try WriteLockHolder(path: path) }, count: { sql in try scalar(path, sql) })
     }
 
     @Test(

@@ -2,8 +2,9 @@ import Foundation
 import LedgerCore
 import LedgerSQLite
 import MetricsTestKit
-@testable import RunLedger
 import Testing
+
+@testable import RunLedger
 
 struct SimulatedFailure: Error, CustomStringConvertible {
     var description: String { "battery model diverged" }
@@ -56,7 +57,9 @@ struct LedgerTests {
     func rejectedInput() async throws {
         let folder = temporaryFolder("rejected")
         let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
-        let (runID, statistics, problems) = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+        let (runID, statistics, problems) = try await Ledger.withLedger(
+            store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))
+        ) { ledger in
             let run = ledger.startRun(experiment: "study", params: ["solver": "milp"])
             run.log("../escape", 1)
             run.log("good", 1, step: 1)
@@ -99,7 +102,9 @@ struct LedgerTests {
         let runID = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
             let keys = ["soc", "pv_kw", "demand_kw"].map(ledger.metricKey)
             let run = ledger.startRun(experiment: "several")
-            for step in 0..<5 { run.log(keys, [Double(step), Double(step) * 10, Double(step) * 100], step: Int64(step), timestamp: 1_000 + Int64(step)) }
+            for step in 0..<5 {
+                run.log(keys, [Double(step), Double(step) * 10, Double(step) * 100], step: Int64(step), timestamp: 1_000 + Int64(step))
+            }
             run.log(Array(keys.prefix(2)), [7, 70, 700], step: 5, timestamp: 2_000)  // the third value has no key
             run.log(["soc": 8, "demand_kw": 800], step: 6)
             run.end()
@@ -160,16 +165,27 @@ struct LedgerTests {
         var configuration = fastRetries(folder.appendingPathComponent("spool"))
         configuration.heartbeatInterval = .milliseconds(50)
         try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
-            let run = ledger.startRun(experiment: "alive")
+            let ending = ledger.startRun(experiment: "alive")
+            let open = ledger.startRun(experiment: "alive")
             await ledger.flush()
-            let sql = "SELECT coalesce(max(heartbeat_time), 0) FROM runs WHERE run_uuid = '\(run.id.rawValue)'"
-            let first = try scalar(path, sql)
-            try await eventually(.seconds(10)) { try scalar(path, sql) > first }
-            run.end()
+            func heartbeat(_ run: RunHandle) throws -> Int {
+                try scalar(path, "SELECT coalesce(max(heartbeat_time), 0) FROM runs WHERE run_uuid = '\(run.id.rawValue)'")
+            }
+            let first = try heartbeat(ending)
+            try await eventually(.seconds(10)) { try heartbeat(ending) > first }
+            ending.end()
             await ledger.flush()
+            let last = try heartbeat(ending)
+            // Two more rounds of heartbeats reach the open run (each a later time); the ended run gets none of them.
+            let seen = try heartbeat(open)
+            try await eventually(.seconds(10)) { try heartbeat(open) > seen }
+            let later = try heartbeat(open)
+            try await eventually(.seconds(10)) { try heartbeat(open) > later }
+            #expect(try heartbeat(ending) == last)
+            // A silent process's open run would be reaped; the ended one never is.
+            let cutoff = Int64(try heartbeat(open)) + 1
+            #expect(try await store.reapRuns(heartbeatBefore: cutoff, endTime: cutoff) == [open.id])
         }
-        // The reaper leaves it alone: it ended, it did not vanish.
-        #expect(try await store.reapRuns(heartbeatBefore: WallClock.milliseconds() + 1_000, endTime: WallClock.milliseconds()).isEmpty)
     }
 
     @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
@@ -177,7 +193,8 @@ struct LedgerTests {
         let folder = temporaryFolder("threads")
         let path = folder.appendingPathComponent("db.sqlite").path
         let store = try await SQLiteStore.open(path: path)
-        let (runs, problems) = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) { ledger in
+        let (runs, problems) = try await Ledger.withLedger(store: store, configuration: fastRetries(folder.appendingPathComponent("spool"))) {
+            ledger in
             let runs = (0..<8).map { ledger.startRun(experiment: "threads", name: "worker-\($0)") }
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let group = DispatchGroup()
@@ -204,7 +221,8 @@ struct LedgerTests {
         let path = folder.appendingPathComponent("db.sqlite").path
         let store = try await SQLiteStore.open(path: path)
         let spool = folder.appendingPathComponent("spool")
-        let statistics = try await Ledger.withLedger(store: store, configuration: fastRetries(spool, batchSize: 2_000, bufferBound: 256 << 10)) { ledger in
+        let statistics = try await Ledger.withLedger(store: store, configuration: fastRetries(spool, batchSize: 2_000, bufferBound: 256 << 10)) {
+            ledger in
             let run = ledger.startRun(experiment: "spill")
             for step in 0..<300_000 { run.log("x", Double(step), step: Int64(step)) }
             run.end()

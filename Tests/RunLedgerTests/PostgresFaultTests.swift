@@ -1,8 +1,9 @@
 import Foundation
 import LedgerCore
+import Testing
+
 @testable import LedgerPostgres
 @testable import RunLedger
-import Testing
 
 /// A PostgreSQL cluster of the test's own (fsync on: this is a durability test), through `scripts/pg-cluster`.
 struct ThrowawayCluster {

@@ -1,7 +1,8 @@
 import Foundation
 import LedgerCore
-@testable import RunLedger
 import Testing
+
+@testable import RunLedger
 
 @Suite("Spool format")
 struct SpoolFormatTests {
@@ -11,26 +12,36 @@ struct SpoolFormatTests {
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
     }
 
-    static let sample = WriteBatch(id: BatchID.random(), [
-        .createRun(NewRun(experimentName: "study", name: "r1", startTime: 5)),
-        .createRun(NewRun(runID: RunID("0123456789abcdef0123456789abcdef")!, experimentID: ExperimentID(3), name: "", status: .scheduled, startTime: -1, userID: "u")),
-        .logMetrics(RunID("0123456789abcdef0123456789abcdef")!, [
-            Metric(key: "soc", value: .nan, timestamp: 1, step: -2), Metric(key: "soc", value: .infinity, timestamp: 2, step: 3),
-            Metric(key: "é", value: -0.0, timestamp: Int64.max, step: Int64.min),
-        ]),
-        .logParams(RunID("0123456789abcdef0123456789abcdef")!, [KeyValue("a", "x'y\n"), KeyValue("b", "")]),
-        .setTags(RunID("0123456789abcdef0123456789abcdef")!, [KeyValue("t", "v")]),
-        .deleteTag(RunID("0123456789abcdef0123456789abcdef")!, key: "t"),
-        .updateRun(RunID("0123456789abcdef0123456789abcdef")!, RunUpdate(status: .failed, endTime: 9, name: "n")),
-        .updateRun(RunID("0123456789abcdef0123456789abcdef")!, RunUpdate()),
-        .heartbeat([RunID("0123456789abcdef0123456789abcdef")!], at: 77),
-    ])
+    static let sample = WriteBatch(
+        id: BatchID.random(),
+        [
+            .createRun(NewRun(experimentName: "study", name: "r1", startTime: 5)),
+            .createRun(
+                NewRun(
+                    runID: RunID("0123456789abcdef0123456789abcdef")!, experimentID: ExperimentID(3), name: "", status: .scheduled, startTime: -1,
+                    userID: "u")),
+            .logMetrics(
+                RunID("0123456789abcdef0123456789abcdef")!,
+                [
+                    Metric(key: "soc", value: .nan, timestamp: 1, step: -2), Metric(key: "soc", value: .infinity, timestamp: 2, step: 3),
+                    Metric(key: "é", value: -0.0, timestamp: Int64.max, step: Int64.min),
+                ]),
+            .logParams(RunID("0123456789abcdef0123456789abcdef")!, [KeyValue("a", "x'y\n"), KeyValue("b", "")]),
+            .setTags(RunID("0123456789abcdef0123456789abcdef")!, [KeyValue("t", "v")]),
+            .deleteTag(RunID("0123456789abcdef0123456789abcdef")!, key: "t"),
+            .updateRun(RunID("0123456789abcdef0123456789abcdef")!, RunUpdate(status: .failed, endTime: 9, name: "n")),
+            .updateRun(RunID("0123456789abcdef0123456789abcdef")!, RunUpdate()),
+            .heartbeat([RunID("0123456789abcdef0123456789abcdef")!], at: 77),
+        ])
 
     @Test("every operation survives the binary encoding, NaN and infinities included")
     func codecRoundTrip() throws {
         let decoded = try WriteBatch(decoding: Self.sample.encoded())
         #expect(decoded == Self.sample)
-        guard case .logMetrics(_, let metrics) = decoded.operations[2] else { Issue.record("operation order changed"); return }
+        guard case .logMetrics(_, let metrics) = decoded.operations[2] else {
+            Issue.record("operation order changed")
+            return
+        }
         #expect(metrics[0].point.value.isNaN && metrics[2].point.value.sign == .minus)
     }
 
@@ -66,7 +77,8 @@ struct SpoolFormatTests {
 
     @Test("a raw points record decodes to the batch it stands for, with its id; a damaged one is refused")
     func rawPoints() throws {
-        let first = RunID.random(), second = RunID.random()
+        let first = RunID.random()
+        let second = RunID.random()
         let points = [
             PendingPoint(run: 7, key: 2, value: .nan, timestamp: 10, step: 1), PendingPoint(run: 9, key: 3, value: -1.5, timestamp: 11, step: 2),
             PendingPoint(run: 7, key: 3, value: .infinity, timestamp: 12, step: 3),
@@ -89,12 +101,18 @@ struct SpoolFormatTests {
     func packedPoints() throws {
         let run = RunID.random()
         var points: [PendingPoint] = []
-        for index in 0..<10_000 { points.append(PendingPoint(run: 0, key: Int32(index % 8), value: Double(index) * 0.25, timestamp: 1_700_000_000_000 + Int64(index / 8), step: Int64(index / 8))) }
+        for index in 0..<10_000 {
+            points.append(
+                PendingPoint(
+                    run: 0, key: Int32(index % 8), value: Double(index) * 0.25, timestamp: 1_700_000_000_000 + Int64(index / 8),
+                    step: Int64(index / 8)))
+        }
         let keys = (0..<8).map { (Int32($0), "k\($0)") }
         let regular = RawPoints.encode(id: BatchID.random(), points: points, runs: [(0, run)], keys: keys).count
         #expect(regular <= points.count * 12 + 200, "\(regular) bytes for \(points.count) points")
         points += [
-            PendingPoint(run: 0, key: 1, value: -0.0, timestamp: .min, step: .max), PendingPoint(run: 0, key: 1, value: .greatestFiniteMagnitude, timestamp: .max, step: .min),
+            PendingPoint(run: 0, key: 1, value: -0.0, timestamp: .min, step: .max),
+            PendingPoint(run: 0, key: 1, value: .greatestFiniteMagnitude, timestamp: .max, step: .min),
         ]
         let payload = RawPoints.encode(id: BatchID.random(), points: points, runs: [(0, run)], keys: keys)
         let batch = try Spool.decode(payload)
@@ -111,9 +129,11 @@ struct SpoolFormatTests {
 
     @Test("a record of unpacked points (kind 0x10, written by earlier builds) is still read")
     func unpackedPoints() throws {
-        let run = RunID.random(), id = BatchID.random()
+        let run = RunID.random()
+        let id = BatchID.random()
         let point = PendingPoint(run: 3, key: 5, value: 2.5, timestamp: 77, step: 9)
-        var payload: [UInt8] = [0x10] + Array(id.rawValue.utf8) + [1, 3, 0, 0, 0] + Array(run.rawValue.utf8) + [1, 5, 0, 0, 0, 3] + Array("soc".utf8) + [1]
+        var payload: [UInt8] =
+            [0x10] + Array(id.rawValue.utf8) + [1, 3, 0, 0, 0] + Array(run.rawValue.utf8) + [1, 5, 0, 0, 0, 3] + Array("soc".utf8) + [1]
         withUnsafeBytes(of: point) { payload += $0 }
         let batch = try Spool.decode(payload)
         #expect(batch.id == id && batch.operations == [.logMetrics(run, [Metric(key: "soc", value: 2.5, timestamp: 77, step: 9)])])

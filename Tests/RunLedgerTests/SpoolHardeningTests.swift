@@ -1,11 +1,12 @@
 import Foundation
 import LedgerCore
 import LedgerSQLite
-@testable import RunLedger
 import Testing
 
+@testable import RunLedger
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `writev` that fails on demand the way a full disk does: the first call writes part of the record, the next
@@ -34,7 +35,9 @@ struct SpoolHardeningTests {
         let root = temporaryFolder("full-disk")
         let disk = FullDisk()
         let writer = try SpoolWriter(root: root, identity: "sqlite:/x") { disk.write($0, $1, $2) }
-        let first = batch(1), lost = batch(2), later = batch(3)
+        let first = batch(1)
+        let lost = batch(2)
+        let later = batch(3)
         try writer.append([first])
         disk.failing = true
         #expect(throws: LedgerError.self) { try writer.append([lost]) }
@@ -55,7 +58,9 @@ struct SpoolHardeningTests {
         let other = try await SQLiteStore.open(path: folder.appendingPathComponent("other.sqlite").path)
         let run = NewRun(experimentName: "left-behind", startTime: 1)
         let writer = try SpoolWriter(root: spool, identity: mine.identity)
-        try writer.append([WriteBatch(id: BatchID.random(), [.createRun(run), .logMetrics(run.runID, [Metric(key: "m", value: 1, timestamp: 1, step: 1)])])])
+        try writer.append([
+            WriteBatch(id: BatchID.random(), [.createRun(run), .logMetrics(run.runID, [Metric(key: "m", value: 1, timestamp: 1, step: 1)])])
+        ])
         writer.shutdown()
 
         let elsewhere = try await Ledger.withLedger(store: other, configuration: fastRetries(spool)) { $0 }

@@ -3,8 +3,9 @@ import GRDB
 import GRDBSQLite
 import LedgerCore
 import LedgerSQLite
-@testable import RunLedger
 import Testing
+
+@testable import RunLedger
 
 func temporaryFolder(_ label: String) -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-\(label)-\(UUID().uuidString)")

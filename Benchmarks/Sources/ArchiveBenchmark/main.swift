@@ -62,7 +62,8 @@ func measureBulkWrites() async throws {
     configuration.prepareDatabase { try $0.execute(sql: "PRAGMA synchronous = NORMAL") }
     let engine = try DatabasePool(path: enginePath, configuration: configuration)
     let hasSeries = (try? await engine.read { try Int.fetchOne($0, sql: "SELECT value FROM generate_series(1, 1)") }) != nil
-    let source = hasSeries
+    let source =
+        hasSeries
         ? "SELECT value AS i FROM generate_series(1, \(points))"
         : "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < \(points)) SELECT i FROM s"
     let engineSeconds = try await seconds {
@@ -75,7 +76,10 @@ func measureBulkWrites() async throws {
     try await engine.close()
     let engineRate = Double(points) / engineSeconds
     print(String(format: "store API (batches of %d, one transaction each): %10.0f points/s  (%.2f s)", perBatch, storeRate, storeSeconds))
-    print(String(format: "SQLite engine INSERT … SELECT (%@):        %10.0f rows/s    (%.2f s)", hasSeries ? "generate_series" : "recursive CTE", engineRate, engineSeconds))
+    print(
+        String(
+            format: "SQLite engine INSERT … SELECT (%@):        %10.0f rows/s    (%.2f s)", hasSeries ? "generate_series" : "recursive CTE",
+            engineRate, engineSeconds))
     print(String(format: "ratio store / engine: %.0f %%", storeRate / engineRate * 100))
 }
 
@@ -96,7 +100,12 @@ func measureSearches(on searchStore: any TrackingStore, backend: String) async t
             let cost = Double.random(in: 500...9000, using: &generator)
             operations += [
                 .createRun(run),
-                .logParams(run.runID, [KeyValue("solver_type", solvers[index % 3]), KeyValue("battery_kwh", String(index % 400)), KeyValue("pv_kw", String(index % 300))]),
+                .logParams(
+                    run.runID,
+                    [
+                        KeyValue("solver_type", solvers[index % 3]), KeyValue("battery_kwh", String(index % 400)),
+                        KeyValue("pv_kw", String(index % 300)),
+                    ]),
                 .logMetrics(
                     run.runID,
                     [
@@ -144,7 +153,10 @@ func measureSearches(on searchStore: any TrackingStore, backend: String) async t
             samples.append(try await seconds { found = try await searchStore.searchRuns(query).runs.count } * 1000)
         }
         samples.sort()
-        print(String(format: "%@\n    %d results  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms", label, found, percentile(samples, 0.5), percentile(samples, 0.9), percentile(samples, 0.99)))
+        print(
+            String(
+                format: "%@\n    %d results  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms", label, found, percentile(samples, 0.5), percentile(samples, 0.9),
+                percentile(samples, 0.99)))
     }
 }
 

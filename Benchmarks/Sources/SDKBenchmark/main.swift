@@ -9,7 +9,7 @@ import LedgerSQLite
 import RunLedger
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let arguments = CommandLine.arguments
@@ -48,7 +48,8 @@ func percentiles(_ samples: inout [UInt64]) -> String {
 }
 
 func configuration(_ name: String) -> LedgerConfiguration {
-    LedgerConfiguration(spoolDirectory: folder.appendingPathComponent("spool-\(name)"), initialRetryDelay: .milliseconds(50), maximumRetryDelay: .seconds(1))
+    LedgerConfiguration(
+        spoolDirectory: folder.appendingPathComponent("spool-\(name)"), initialRetryDelay: .milliseconds(50), maximumRetryDelay: .seconds(1))
 }
 
 /// A second connection that holds SQLite's write lock: to the store, the database is down.
@@ -90,7 +91,8 @@ if arguments.count > 1 && arguments[1] == "rss" {
     let peak = peakResidentMiB()
     print(
         String(
-            format: "10M points logged %@: peak RSS %.0f MiB = %.0f MiB before logging + %.0f MiB (buffer bound 64 MiB); %d rows stored, %d dropped, %.1f s",
+            format:
+                "10M points logged %@: peak RSS %.0f MiB = %.0f MiB before logging + %.0f MiB (buffer bound 64 MiB); %d rows stored, %d dropped, %.1f s",
             rate, peak, baseline, peak - baseline, rows, dropped, elapsed.seconds
         )
     )
@@ -202,7 +204,9 @@ let plain = (ContinuousClock.now - plainStart).seconds
 /// Accepts every batch and keeps nothing: isolates the SDK's own cost from the database's.
 struct DiscardingStore: TrackingStore {
     var identity: String { "discard" }
-    func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment { throw LedgerError(.internal, "unused") }
+    func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
+        throw LedgerError(.internal, "unused")
+    }
     func experiment(id: ExperimentID) async throws -> Experiment { throw LedgerError(.internal, "unused") }
     func experiment(named name: String) async throws -> Experiment? { nil }
     func experiments(view: ViewType) async throws -> [ExperimentSummary] { [] }
@@ -229,7 +233,9 @@ struct DiscardingStore: TrackingStore {
     func close() async throws {}
 }
 
-func loggedLoop(into store: any TrackingStore, name: String, internedKeys: Bool, timestampPerStep: Bool = false, onePerStep: Bool = false) async throws -> Double {
+func loggedLoop(into store: any TrackingStore, name: String, internedKeys: Bool, timestampPerStep: Bool = false, onePerStep: Bool = false)
+    async throws -> Double
+{
     try await Ledger.withLedger(store: store, configuration: configuration(name)) { ledger in
         let run = ledger.startRun(experiment: "loop")
         let names = ["soc", "pv_kw", "wind_kw", "demand_kw", "grid_import_kw", "battery_kw", "price", "cost"]
@@ -258,7 +264,9 @@ func loggedLoop(into store: any TrackingStore, name: String, internedKeys: Bool,
         return elapsed + (sink == 42 ? 1e-9 : 0)  // keeps the work observable
     }
 }
-print(String(format: "without logging: %.3f s (%.2f µs/step)  (sink %.1f)", plain, plain / Double(steps) * 1e6, sink.truncatingRemainder(dividingBy: 10)))
+print(
+    String(
+        format: "without logging: %.3f s (%.2f µs/step)  (sink %.1f)", plain, plain / Double(steps) * 1e6, sink.truncatingRemainder(dividingBy: 10)))
 func plainLoop() -> Double {
     var local = 0.0
     let start = ContinuousClock.now
@@ -288,7 +296,10 @@ for (label, interned, perStep, onePerStep, discard) in [
         overheads.append((seconds / baseline - 1) * 100)
     }
     overheads.sort()
-    print(String(format: "%@ overhead median %.1f %%  (runs: %@)", label, overheads[2], overheads.map { String(format: "%.1f", $0) }.joined(separator: ", ")))
+    print(
+        String(
+            format: "%@ overhead median %.1f %%  (runs: %@)", label, overheads[2],
+            overheads.map { String(format: "%.1f", $0) }.joined(separator: ", ")))
 }
 print("(a discarding store shows the SDK's own cost, without the database's CPU)")
 

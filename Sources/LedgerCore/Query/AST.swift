@@ -56,7 +56,8 @@ public enum Field: Sendable, Hashable, CustomStringConvertible {
 }
 
 private func quoteKey(_ key: String) -> String {
-    let plain = !key.isEmpty && key.unicodeScalars.allSatisfy { Lexer.isIdentifierScalar($0) }
+    let plain =
+        !key.isEmpty && key.unicodeScalars.allSatisfy { Lexer.isIdentifierScalar($0) }
         && key.unicodeScalars.first.map(Lexer.isIdentifierStart) == true
     return plain ? key : "`" + key.replacingOccurrences(of: "`", with: "``") + "`"
 }
@@ -223,7 +224,8 @@ public struct RunQuery: Sendable, Equatable {
         }
         guard experimentIDs.count <= Limits.experimentsPerSearch else {
             throw LedgerError(
-                .invalidParameterValue, "A run search may name at most \(Limits.experimentsPerSearch) experiments; this one names \(experimentIDs.count)."
+                .invalidParameterValue,
+                "A run search may name at most \(Limits.experimentsPerSearch) experiments; this one names \(experimentIDs.count)."
             )
         }
         guard orderBy.count <= Limits.orderKeys else {

@@ -105,7 +105,10 @@ struct LikePattern {
 /// Wildcard matching over scalars, iterative with backtracking to the last `anyRun`: SQL LIKE (`%`, `_`) and the
 /// retention policies' globs (`*`, `?`) both use it.
 func wildcardMatch(_ pattern: [Unicode.Scalar], _ text: [Unicode.Scalar], anyRun: Unicode.Scalar, anyOne: Unicode.Scalar) -> Bool {
-    var t = 0, p = 0, starP = -1, starT = 0
+    var t = 0
+    var p = 0
+    var starP = -1
+    var starT = 0
     while t < text.count {
         if p < pattern.count, pattern[p] == anyOne || (pattern[p] != anyRun && pattern[p] == text[t]) {
             t += 1

@@ -149,7 +149,9 @@ public struct ExperimentSearch: Sendable {
             index += 1
             let comparator: Comparator
             switch tokens[index].kind {
-            case .symbol(let symbol): guard let parsed = Comparator(rawValue: symbol) else { throw fail("expected a comparison") }; comparator = parsed
+            case .symbol(let symbol):
+                guard let parsed = Comparator(rawValue: symbol) else { throw fail("expected a comparison") }
+                comparator = parsed
             case .keyword("LIKE"): comparator = .like
             case .keyword("ILIKE"): comparator = .ilike
             default: throw fail("expected =, !=, <, <=, >, >=, LIKE or ILIKE")
@@ -180,7 +182,9 @@ public struct ExperimentSearch: Sendable {
             throw LedgerError(.invalidParameterValue, "Invalid order_by clause '\(text)': expected a key and an optional ASC or DESC.")
         }
         let field = try field(prefix: prefix, key: key, column: 1)
-        if case .tag = field { throw LedgerError(.invalidParameterValue, "Invalid order_by clause '\(text)': experiments cannot be ordered by a tag.") }
+        if case .tag = field {
+            throw LedgerError(.invalidParameterValue, "Invalid order_by clause '\(text)': experiments cannot be ordered by a tag.")
+        }
         switch tokens.dropFirst().first?.kind {
         case .end?: return (field, true)
         case .keyword("ASC")? where tokens.count == 3: return (field, true)

@@ -107,7 +107,8 @@ struct Lexer {
                 return String(text)
             }
             if scalar == "\0" {
-                throw LedgerError(.malformedQuery, "Quoted text at column \(start) contains U+0000 (NUL), which no stored value holds.", column: start)
+                throw LedgerError(
+                    .malformedQuery, "Quoted text at column \(start) contains U+0000 (NUL), which no stored value holds.", column: start)
             }
             text.append(scalar)
         }
@@ -124,7 +125,8 @@ struct Lexer {
             index += 1
         }
         guard let value = Double(text), value.isFinite else {
-            throw LedgerError(.malformedQuery, "Invalid number '\(text)' at column \(start): expected a number such as 42, -0.5 or 1e6.", column: start)
+            throw LedgerError(
+                .malformedQuery, "Invalid number '\(text)' at column \(start): expected a number such as 42, -0.5 or 1e6.", column: start)
         }
         return value
     }

@@ -72,7 +72,8 @@ public struct SortPosition: Sendable, Equatable, Codable {
     /// Whether `self` comes before `other` under `order` (the reference ordering the backends must reproduce).
     public func precedes(_ other: SortPosition, in order: [OrderKey]) -> Bool {
         for (index, key) in order.enumerated() {
-            let a = slots[index], b = other.slots[index]
+            let a = slots[index]
+            let b = other.slots[index]
             if a.rank != b.rank { return a.rank < b.rank }
             guard a.rank == 0, let va = a.value, let vb = b.value else { continue }
             let result = va.compare(vb)
@@ -127,13 +128,14 @@ public struct PageCursor: Sendable, Equatable, Codable {
     /// and a non-finite double is the string the decoder's strategy names.
     private static func json(_ slot: SortSlot) -> JSONValue {
         var members: [(String, JSONValue)] = [("rank", .integer(Int64(slot.rank)))]
-        let payload: (String, JSONValue)? = switch slot.value {
-        case .real(let number)?:
-            ("real", number.isFinite ? .number(number) : .string(number.isNaN ? "nan" : (number > 0 ? "inf" : "-inf")))
-        case .integer(let number)?: ("integer", .integer(number))
-        case .text(let text)?: ("text", .string(text))
-        case nil: nil
-        }
+        let payload: (String, JSONValue)? =
+            switch slot.value {
+            case .real(let number)?:
+                ("real", number.isFinite ? .number(number) : .string(number.isNaN ? "nan" : (number > 0 ? "inf" : "-inf")))
+            case .integer(let number)?: ("integer", .integer(number))
+            case .text(let text)?: ("text", .string(text))
+            case nil: nil
+            }
         if let (name, value) = payload { members.append(("value", .object([(name, .object([("_0", value)]))]))) }
         return .object(members)
     }

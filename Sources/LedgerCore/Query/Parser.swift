@@ -112,7 +112,9 @@ struct QueryParser {
             )
         }
         guard !key.isEmpty else {
-            throw LedgerError(.malformedQuery, "Missing key after '\(prefix).' at column \(token.column): expected a name such as \(prefix).total_cost.", column: token.column)
+            throw LedgerError(
+                .malformedQuery, "Missing key after '\(prefix).' at column \(token.column): expected a name such as \(prefix).total_cost.",
+                column: token.column)
         }
         switch prefix.lowercased() {
         case "metric", "metrics": return .metric(key)
@@ -228,7 +230,8 @@ struct QueryParser {
                 return .number(value)
             }
             guard case .string(let value) = current.kind else {
-                throw error("expected a quoted string after \(field) \(comparator.rawValue) (params, tags and text attributes compare as strings: write '…')")
+                throw error(
+                    "expected a quoted string after \(field) \(comparator.rawValue) (params, tags and text attributes compare as strings: write '…')")
             }
             advance()
             return .string(value)

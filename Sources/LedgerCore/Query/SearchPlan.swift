@@ -152,11 +152,12 @@ public struct SearchPlan: Sendable {
         }
         if slot.rank == 0, let value = slot.value {
             let expression = sortExpression(keyIndex, writer)
-            let bound: SQLValue = switch value {
-            case .real(let number): .real(number)
-            case .integer(let number): .integer(number)
-            case .text(let text): .text(text)
-            }
+            let bound: SQLValue =
+                switch value {
+                case .real(let number): .real(number)
+                case .integer(let number): .integer(number)
+                case .text(let text): .text(text)
+                }
             writer.append("(\(expression) \(order[keyIndex].ascending ? ">" : "<") ")
             writer.bind(bound)
             writer.append(" OR (\(expression) = ")

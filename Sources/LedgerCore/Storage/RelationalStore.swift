@@ -23,7 +23,9 @@ extension RelationalStore {
     }
 
     public func experiment(id: ExperimentID) async throws -> Experiment {
-        guard let experiment = try StoreSQL.experiments(try await read(StoreSQL.experiments(.id(id)))).first else { throw LedgerError.experimentNotFound(id) }
+        guard let experiment = try StoreSQL.experiments(try await read(StoreSQL.experiments(.id(id)))).first else {
+            throw LedgerError.experimentNotFound(id)
+        }
         return experiment
     }
 

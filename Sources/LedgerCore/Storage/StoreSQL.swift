@@ -64,7 +64,8 @@ public enum StoreSQL {
             if experiments.last?.id != id {
                 experiments.append(
                     Experiment(
-                        id: id, name: try row.text(1), artifactLocation: try row.text(2), lifecycleStage: LifecycleStage(rawValue: try row.text(3)) ?? .active,
+                        id: id, name: try row.text(1), artifactLocation: try row.text(2),
+                        lifecycleStage: LifecycleStage(rawValue: try row.text(3)) ?? .active,
                         creationTime: try row.int64(4), lastUpdateTime: try row.int64(5), tags: [:]
                     )
                 )
@@ -115,14 +116,16 @@ public enum StoreSQL {
     public static func updateExperiment(_ id: ExperimentID, _ change: ExperimentChange, now: Int64) -> [Step] {
         let experiment = id.rawValue
         var steps: [Step] = [
-            .require("SELECT 1 FROM experiments WHERE experiment_id = \(experiment)\(sqlite: "", postgres: " FOR UPDATE")", else: .experimentNotFound(id))
+            .require(
+                "SELECT 1 FROM experiments WHERE experiment_id = \(experiment)\(sqlite: "", postgres: " FOR UPDATE")", else: .experimentNotFound(id))
         ]
         switch change {
         case .rename(let name):
             steps.append(.refuse("SELECT 1 FROM experiments WHERE name = \(name) AND experiment_id <> \(experiment)", else: .experimentExists(name)))
             steps.append(.run("UPDATE experiments SET name = \(name), last_update_time = \(now) WHERE experiment_id = \(experiment)"))
         case .setLifecycle(let stage):
-            steps.append(.run("UPDATE experiments SET lifecycle_stage = \(stage.rawValue), last_update_time = \(now) WHERE experiment_id = \(experiment)"))
+            steps.append(
+                .run("UPDATE experiments SET lifecycle_stage = \(stage.rawValue), last_update_time = \(now) WHERE experiment_id = \(experiment)"))
         case .setTag(let tag):
             steps.append(
                 .run(
@@ -283,7 +286,8 @@ public enum StoreSQL {
 
     public static func retentionPolicy(_ row: SQLRow) throws(LedgerError) -> RetentionPolicy {
         RetentionPolicy(
-            id: try row.int64(0), experimentID: try row.optionalInt64(1).map(ExperimentID.init), keyGlob: try row.text(2), maxAge: try row.optionalInt64(3),
+            id: try row.int64(0), experimentID: try row.optionalInt64(1).map(ExperimentID.init), keyGlob: try row.text(2),
+            maxAge: try row.optionalInt64(3),
             maxPointsPerKey: try row.optionalInt64(4).map { Int(clamping: $0) }, createdAt: try row.int64(5)
         )
     }
@@ -326,7 +330,8 @@ public enum StoreSQL {
         case .create:
             [
                 .require(
-                    "INSERT INTO projects (name, created_at) VALUES (\(name), \(now)) ON CONFLICT (name) DO NOTHING RETURNING 1", else: .projectExists(name)
+                    "INSERT INTO projects (name, created_at) VALUES (\(name), \(now)) ON CONFLICT (name) DO NOTHING RETURNING 1",
+                    else: .projectExists(name)
                 )
             ]
         case .archive: [.require("UPDATE projects SET archived = TRUE WHERE name = \(name) RETURNING 1", else: .unknownProject(name))]
@@ -357,7 +362,9 @@ public enum StoreSQL {
         ]
     }
 
-    private static func putStateDocument(project: SQLTemplate, namespace: String, document: String, expectedVersion: Int64?, now: Int64) -> SQLTemplate {
+    private static func putStateDocument(project: SQLTemplate, namespace: String, document: String, expectedVersion: Int64?, now: Int64)
+        -> SQLTemplate
+    {
         let insert: SQLTemplate =
             "INSERT INTO state_documents (project_id, namespace, version, updated_at, document) VALUES (\(project), \(namespace), 1, \(now), \(document))"
         return switch expectedVersion {
@@ -449,7 +456,8 @@ extension StoreSQL {
                 WHERE (lm.run_id, lm.key) \(raw: inclusive ? ">=" : ">") (\(run), \(key))\(experiment) ORDER BY lm.run_id, lm.key LIMIT \(limit)
                 """
         case .listSpans(let run, let key, let before):
-            return "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(before)"
+            return
+                "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(before)"
         case .removeOldPoints(let run, let key, let steps, let before, let limit):
             return removal(
                 "metrics", key: point,
@@ -493,7 +501,8 @@ extension StoreSQL {
         case .listSpans:
             return .spans(
                 try rows.map { row throws(LedgerError) in
-                    MetricSpan(firstStep: try row.int64(0), lastStep: try row.int64(1), minTimestamp: try row.int64(2), maxTimestamp: try row.int64(3))
+                    MetricSpan(
+                        firstStep: try row.int64(0), lastStep: try row.int64(1), minTimestamp: try row.int64(2), maxTimestamp: try row.int64(3))
                 }
             )
         case .findNewest: return .point(try rows.first.map { row throws(LedgerError) in try point(row) })
