@@ -141,25 +141,6 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-extension Run {
-    /// The run in the JSON shape the CLI prints: `{run_id, run_name, experiment_id, status, start_time, end_time,
-    /// params, metrics (latest values), tags}`.
-    public var json: JSONValue {
-        .object([
-            ("run_id", .string(info.runID.rawValue)),
-            ("run_name", .string(info.name)),
-            ("experiment_id", .string(info.experimentID.description)),
-            ("status", .string(info.status.rawValue)),
-            ("start_time", .integer(info.startTime)),
-            ("end_time", info.endTime.map { .integer($0) } ?? .null),
-            ("lifecycle_stage", .string(info.lifecycleStage.rawValue)),
-            ("params", .object(params.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-            ("metrics", .object(latestMetrics.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value.value)) })),
-            ("tags", .object(tags.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
-        ])
-    }
-}
-
 extension Filter {
     /// The fields the filter mentions, in order of first appearance.
     public var fields: [Field] {

@@ -36,6 +36,8 @@ final class PostgresGate: Sendable {
     private let created = Mutex<(total: Int, atLastAnalyze: Int)>((0, 0))
     private let gauges: (inUse: Gauge, waiting: Gauge, open: Gauge, idle: Gauge)
     private let retries: Counter
+    /// Timer tasks of operations still running; each finished operation stops its own.
+    let liveTimers = Atomic<Int>(0)
     /// Calls of ``run()``: the client may run only once.
     private let runs = Atomic<Int>(0)
     /// Opened by ``close()``: the pool's run ends.
@@ -127,38 +129,55 @@ final class PostgresGate: Sendable {
         }
     }
 
-    /// Leases a connection and runs `body` on it, racing both against two deadlines in one task group: the acquire
-    /// timeout while no connection is held, then the statement timeout plus a grace period (a query on a connection
-    /// whose server died has been seen never to return). Past the second, the connection is closed, which fails
-    /// whatever still waits on it and returns its slot to the pool.
+    /// Leases a connection, waiting at most the acquire timeout for one, and bounds the whole operation.
+    ///
+    /// Two deadlines release the caller whatever the driver does: the acquire timeout (the pool may never answer a
+    /// cancelled lease request: postgres-nio's `leaseConnection` drops a cancellation that arrives before the request
+    /// is queued, so a task group racing the lease against a sleep can wait for it forever), and the statement timeout plus a grace period once a connection is
+    /// held (a query on a connection whose server died has been seen to never return). Past the second, the
+    /// connection is closed, which fails whatever still waits on it and returns its slot to the pool.
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let held = HeldConnection()
+        let held = Held()
         adjust(waiting: 1)
-        defer { if !held.wasLeased { adjust(waiting: -1) } }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await self.started.wait()
-                return try await self.client.withConnection { connection in
-                    held.lease(connection)
-                    self.adjust(inUse: 1, waiting: -1)
-                    defer { self.adjust(inUse: -1) }
-                    return try await body(connection)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let outcome = Outcome(continuation)
+            let timer = TimerHandle()
+            let lease = Task {
+                // The timer is stopped as soon as the operation ends: left sleeping, timers of finished operations
+                // (one per statement, alive for the whole statement timeout) held hundreds of MB under load.
+                defer { timer.cancel() }
+                do {
+                    // Only once the pool runs: a lease made before is not served (and the driver warns).
+                    await self.started.wait()
+                    let value = try await self.client.withConnection { connection in
+                        held.set(connection)
+                        self.adjust(inUse: 1, waiting: -1)
+                        defer { self.adjust(inUse: -1) }
+                        return try await body(connection)
+                    }
+                    outcome.resume(with: .success(value))
+                } catch {
+                    if held.connection == nil { self.adjust(waiting: -1) }
+                    outcome.resume(with: .failure(error))
                 }
             }
-            group.addTask {
-                try await Task.sleep(for: self.options.acquireTimeout)
+            timer.start {
+                self.liveTimers.add(1, ordering: .relaxed)
+                defer { self.liveTimers.subtract(1, ordering: .relaxed) }
+                try? await Task.sleep(for: self.options.acquireTimeout)
+                guard !Task.isCancelled, !outcome.isDone else { return }
                 guard let connection = held.connection else {
-                    throw AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)
+                    outcome.resume(with: .failure(AcquireTimeout(timeout: self.options.acquireTimeout, maximum: self.options.maximumConnections)))
+                    lease.cancel()
+                    return
                 }
-                try await Task.sleep(for: self.options.statementTimeout + .seconds(2))
-                self.logger.debug("A PostgreSQL operation outlived the statement timeout; closing its connection")
+                try? await Task.sleep(for: self.options.statementTimeout + .seconds(2))
+                guard !Task.isCancelled, !outcome.isDone else { return }
+                self.logger.warning("A PostgreSQL operation outlived the statement timeout; closing its connection")
+                outcome.resume(with: .failure(OperationTimeout()))
+                lease.cancel()
                 try? await connection.close()
-                throw OperationTimeout()
             }
-            defer { group.cancelAll() }
-            // The first child to finish decides: the operation's value, or the deadline's error.
-            guard let value = try await group.next() ?? nil else { throw OperationTimeout() }
-            return value
         }
     }
 
@@ -212,12 +231,47 @@ final class PostgresGate: Sendable {
     }
 }
 
-/// The leased connection, shared between an operation and its deadline.
-private final class HeldConnection: Sendable {
+/// The leased connection, shared between the lease and its timer.
+private final class Held: Sendable {
     private let state = Mutex<PostgresConnection?>(nil)
-    func lease(_ connection: PostgresConnection) { state.withLock { $0 = connection } }
+    func set(_ connection: PostgresConnection) { state.withLock { $0 = connection } }
     var connection: PostgresConnection? { state.withLock { $0 } }
-    var wasLeased: Bool { connection != nil }
+}
+
+/// The timer task of one operation; cancelling before it starts means it never runs.
+private final class TimerHandle: Sendable {
+    private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
+    func start(_ body: @escaping @Sendable () async -> Void) {
+        let task = Task(operation: body)
+        let cancelled = state.withLock { state in
+            state.task = task
+            return state.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    func cancel() {
+        let task = state.withLock { state in
+            state.cancelled = true
+            return state.task
+        }
+        task?.cancel()
+    }
+}
+
+/// Resumes a continuation once, whichever of the lease and its timer comes first.
+private final class Outcome<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+    var isDone: Bool { continuation.withLock { $0 == nil } }
+
+    func resume(with result: Result<T, any Error>) {
+        let pending = continuation.withLock { value in
+            defer { value = nil }
+            return value
+        }
+        pending?.resume(with: result)
+    }
 }
 
 /// No pooled connection became free within the acquire timeout.

@@ -40,7 +40,7 @@ extension RemoteStore {
         if let age = policy.maxAge { body.append(("max_age_ms", .integer(age))) }
         if let points = policy.maxPointsPerKey { body.append(("max_points_per_key", .integer(Int64(points)))) }
         let answer = try await call(.POST, Self.prefix + "retention/create", body: .object(body))
-        guard let stored = answer["policy"] else { throw Self.unexpected("retention/create", answer) }
+        guard let stored = answer["policy"] else { throw MLflowJSON.unexpected("retention/create", answer) }
         return try RetentionPolicy(json: stored)
     }
 
@@ -101,7 +101,7 @@ extension RemoteStore {
     }
 
     private func list<T>(_ answer: JSONValue, _ member: String, _ read: (JSONValue) throws(LedgerError) -> T) throws -> [T] {
-        guard case .array(let items)? = answer[member] else { throw Self.unexpected(member, answer) }
+        guard case .array(let items)? = answer[member] else { throw MLflowJSON.unexpected(member, answer) }
         return try items.map { item throws(LedgerError) in try read(item) }
     }
 }

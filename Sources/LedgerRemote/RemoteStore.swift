@@ -65,22 +65,22 @@ public struct RemoteStore: TrackingStore {
     // MARK: Experiments
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
-        var body: [(String, JSONValue)] = [("name", .string(name)), ("tags", Self.keyValues(tags))]
+        var body: [(String, JSONValue)] = [("name", .string(name)), ("tags", MLflowJSON.keyValues(tags))]
         if let artifactLocation { body.append(("artifact_location", .string(artifactLocation))) }
         let answer = try await mlflow(.POST, "experiments/create", body)
-        guard let id = answer["experiment_id"]?.text.flatMap(ExperimentID.init) else { throw Self.unexpected("experiments/create", answer) }
+        guard let id = answer["experiment_id"]?.text.flatMap(ExperimentID.init) else { throw MLflowJSON.unexpected("experiments/create", answer) }
         return try await experiment(id: id)
     }
 
     public func experiment(id: ExperimentID) async throws -> Experiment {
         let answer = try await call(.GET, "/api/2.0/mlflow/experiments/get", query: [("experiment_id", id.description)])
-        return try Self.experiment(answer["experiment"])
+        return try MLflowJSON.experiment(from: answer["experiment"])
     }
 
     public func experiment(named name: String) async throws -> Experiment? {
         do {
             let answer = try await call(.GET, "/api/2.0/mlflow/experiments/get-by-name", query: [("experiment_name", name)])
-            return try Self.experiment(answer["experiment"])
+            return try MLflowJSON.experiment(from: answer["experiment"])
         } catch let error as LedgerError where error.code == .resourceDoesNotExist {
             return nil
         }
@@ -88,10 +88,10 @@ public struct RemoteStore: TrackingStore {
 
     public func experiments(view: ViewType) async throws -> [ExperimentSummary] {
         let answer = try await call(.GET, "/api/2.0/runledger/experiments/list", query: [("view_type", view.rawValue)])
-        guard case .array(let items)? = answer["experiments"] else { throw Self.unexpected("experiments/list", answer) }
+        guard case .array(let items)? = answer["experiments"] else { throw MLflowJSON.unexpected("experiments/list", answer) }
         return try items.map { item in
             ExperimentSummary(
-                experiment: try Self.experiment(item["experiment"]), runCount: Int(item["run_count"]?.int64 ?? 0),
+                experiment: try MLflowJSON.experiment(from: item["experiment"]), runCount: Int(item["run_count"]?.int64 ?? 0),
                 lastRunStartTime: item["last_run_start_time"]?.int64
             )
         }
@@ -124,7 +124,7 @@ public struct RemoteStore: TrackingStore {
 
     public func run(_ runID: RunID) async throws -> Run {
         let answer = try await call(.GET, "/api/2.0/mlflow/runs/get", query: [("run_id", runID.rawValue)])
-        return try Self.run(answer["run"])
+        return try MLflowJSON.run(from: answer["run"])
     }
 
     public func searchRuns(_ query: RunQuery) async throws -> RunPage {
@@ -140,23 +140,23 @@ public struct RemoteStore: TrackingStore {
         let answer = try await mlflow(.POST, "runs/search", body)
         let runs: [Run]
         switch answer["runs"] {
-        case .array(let items)?: runs = try items.map { try Self.run($0) }
+        case .array(let items)?: runs = try items.map { try MLflowJSON.run(from: $0) }
         case nil: runs = []
-        default: throw Self.unexpected("runs/search", answer)
+        default: throw MLflowJSON.unexpected("runs/search", answer)
         }
         return RunPage(runs: runs, nextPageToken: answer["next_page_token"]?.text.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
         let answer = try await call(.GET, "/api/2.0/mlflow/metrics/get-history", query: [("run_id", runID.rawValue), ("metric_key", key)])
-        guard case .array(let items)? = answer["metrics"] ?? .array([]) else { throw Self.unexpected("metrics/get-history", answer) }
-        return try items.map { try Self.point($0) }
+        guard case .array(let items)? = answer["metrics"] ?? .array([]) else { throw MLflowJSON.unexpected("metrics/get-history", answer) }
+        return try items.map { try MLflowJSON.point(from: $0) }
     }
 
     public func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] {
         let answer = try await call(
             .POST, "/api/2.0/runledger/runs/reap", body: .object([("heartbeat_before", .integer(heartbeatBefore)), ("end_time", .integer(endTime))]))
-        guard case .array(let ids)? = answer["run_ids"] else { throw Self.unexpected("runs/reap", answer) }
+        guard case .array(let ids)? = answer["run_ids"] else { throw MLflowJSON.unexpected("runs/reap", answer) }
         return ids.compactMap { $0.text.flatMap(RunID.init) }
     }
 
@@ -211,67 +211,6 @@ public struct RemoteStore: TrackingStore {
         let name = body["runledger_code"]?.text ?? body["error_code"]?.text ?? ""
         let code = LedgerError.Code(name: name) ?? (status == .notFound ? .resourceDoesNotExist : .invalidParameterValue)
         return LedgerError(code, message, column: column)
-    }
-
-    static func unexpected(_ route: String, _ answer: JSONValue) -> LedgerError {
-        LedgerError(.storeUnavailable, "The server's answer to \(route) is not what RunLedger expects: \(answer.description.prefix(200)).")
-    }
-
-    // MARK: MLflow JSON → values
-
-    static func keyValues(_ pairs: [KeyValue]) -> JSONValue {
-        .array(pairs.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })
-    }
-
-    static func pairs(_ value: JSONValue?) -> [String: String] {
-        guard case .array(let items)? = value else { return [:] }
-        var result: [String: String] = [:]
-        for item in items { if let key = item["key"]?.text { result[key] = item["value"]?.text ?? "" } }
-        return result
-    }
-
-    static func experiment(_ value: JSONValue?) throws -> Experiment {
-        guard let value, let id = value["experiment_id"]?.text.flatMap(ExperimentID.init), let name = value["name"]?.text else {
-            throw unexpected("an experiment", value ?? .null)
-        }
-        return Experiment(
-            id: id, name: name, artifactLocation: value["artifact_location"]?.text ?? "",
-            lifecycleStage: LifecycleStage(rawValue: value["lifecycle_stage"]?.text ?? "") ?? .active,
-            creationTime: value["creation_time"]?.int64 ?? 0,
-            lastUpdateTime: value["last_update_time"]?.int64 ?? 0, tags: pairs(value["tags"])
-        )
-    }
-
-    static func point(_ value: JSONValue) throws -> MetricPoint {
-        let number: Double
-        switch value["value"] {
-        case .integer(let integer)?: number = Double(integer)
-        case .number(let double)?: number = double
-        case .string("NaN")?: number = .nan
-        case .string("Infinity")?: number = .infinity
-        case .string("-Infinity")?: number = -.infinity
-        default: throw unexpected("a metric", value)
-        }
-        return MetricPoint(value: number, timestamp: value["timestamp"]?.int64 ?? 0, step: value["step"]?.int64 ?? 0)
-    }
-
-    static func run(_ value: JSONValue?) throws -> Run {
-        guard let info = value?["info"], let runID = info["run_id"]?.text.flatMap(RunID.init),
-            let experimentID = info["experiment_id"]?.text.flatMap(ExperimentID.init), let status = info["status"]?.text.flatMap(RunStatus.init)
-        else { throw unexpected("a run", value ?? .null) }
-        var latest: [String: MetricPoint] = [:]
-        if case .array(let metrics)? = value?["data"]?["metrics"] {
-            for metric in metrics { if let key = metric["key"]?.text { latest[key] = try point(metric) } }
-        }
-        return Run(
-            info: RunInfo(
-                runID: runID, experimentID: experimentID, name: info["run_name"]?.text ?? "", status: status,
-                startTime: info["start_time"]?.int64 ?? 0,
-                endTime: info["end_time"]?.int64, lifecycleStage: LifecycleStage(rawValue: info["lifecycle_stage"]?.text ?? "") ?? .active,
-                userID: info["user_id"]?.text ?? "", artifactURI: info["artifact_uri"]?.text ?? ""
-            ),
-            params: pairs(value?["data"]?["params"]), tags: pairs(value?["data"]?["tags"]), latestMetrics: latest
-        )
     }
 }
 

@@ -16,7 +16,8 @@ struct StoreRulesTests {
         let sqlite = sql.statement(.sqlite)
         let postgres = sql.statement(.postgres)
         #expect(sqlite.sql == "SELECT 1 FROM runs WHERE run_uuid = ? AND n = ? AND k IN (?, ?) AND e IS ? ORDER BY name")
-        #expect(postgres.sql == #"SELECT 1 FROM runs WHERE run_uuid = $1 AND n = $2 AND k IN ($3, $4) AND e IS $5 FOR UPDATE ORDER BY name COLLATE "C""#)
+        #expect(
+            postgres.sql == #"SELECT 1 FROM runs WHERE run_uuid = $1 AND n = $2 AND k IN ($3, $4) AND e IS $5 FOR UPDATE ORDER BY name COLLATE "C""#)
         #expect(sqlite.bindings == [.text(hostile), .integer(7), .text("a"), .text(hostile), .null])
         #expect(postgres.bindings == sqlite.bindings)
         #expect(!sqlite.sql.contains("DROP") && sql.hasList)
@@ -191,7 +192,8 @@ struct StoreRulesTests {
             let before = history.points
             switch action {
             case .removeOldPoints(let run, let key, let steps, let cutoff, _):
-                action = plan.next(.count((history.points[History.Pair(run: run, key: key)] ?? []).count { steps.contains($0.step) && $0.timestamp < cutoff }))
+                action = plan.next(
+                    .count((history.points[History.Pair(run: run, key: key)] ?? []).count { steps.contains($0.step) && $0.timestamp < cutoff }))
             default:
                 action = plan.next(history.answer(action))
             }

@@ -371,7 +371,8 @@ struct AnalysisRouteTests {
             #expect(groups.map { $0["group"] } == [.string("a"), .string("b"), .null])
             for group in groups {
                 // Computed here, not by the Summary the route calls: count, mean, max, and p90 interpolated as numpy does.
-                let members = runs.filter { $0.params["solver"] == string(group["group"]) }.compactMap { $0.latestMetrics["total_cost"]?.value }.sorted()
+                let members = runs.filter { $0.params["solver"] == string(group["group"]) }.compactMap { $0.latestMetrics["total_cost"]?.value }
+                    .sorted()
                 let rank = Double(members.count - 1) * 0.9
                 let below = Int(rank.rounded(.down))
                 let p90 = members[below] + (rank - Double(below)) * (members[min(below + 1, members.count - 1)] - members[below])

@@ -160,6 +160,23 @@ struct PostgresBackendTests {
         try await store.close()
     }
 
+    @Test("a finished operation stops its timer: none is left sleeping after many writes")
+    func timersStop() async throws {
+        let store = try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+        let experiment = try await store.createExperiment(name: "timers", artifactLocation: nil, tags: [])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<50 { _ = try await store.write(WriteBatch([.createRun(NewRun(experimentID: experiment.id, startTime: 1))])) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Before the fix each of these 400 writes left a timer asleep for the whole statement timeout.
+        try await waitUntil { store.gate.liveTimers.load(ordering: .relaxed) == 0 }
+        try await store.close()
+    }
+
     @Test("connections killed by the server (57P01) are retried transparently; bad input is not retried")
     func transientFailuresRetried() async throws {
         let url = try TestPostgres.freshDatabase()
