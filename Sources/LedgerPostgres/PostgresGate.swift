@@ -173,7 +173,7 @@ final class PostgresGate: Sendable {
                 }
                 try? await Task.sleep(for: self.options.statementTimeout + .seconds(2))
                 guard !Task.isCancelled, !outcome.isDone else { return }
-                self.logger.warning("A PostgreSQL operation outlived the statement timeout; closing its connection")
+                self.logger.debug("A PostgreSQL operation outlived the statement timeout; closing its connection")
                 outcome.resume(with: .failure(OperationTimeout()))
                 lease.cancel()
                 try? await connection.close()

@@ -25,10 +25,15 @@ public struct RemoteStore: TrackingStore {
     /// One process-wide client, so every store shares a connection pool and a store that is never closed leaks
     /// nothing. Unlike `HTTPClient.shared` it does not retry a refused connection until the request's deadline:
     /// a server that is down must be reported at once, so that the SDK spools instead of waiting a minute.
+    ///
+    /// The connect timeout also bounds a request's wait for a pooled connection, so the pool is wide enough that a
+    /// burst of concurrent writers (the SDK's workers, a study's threads) does not queue behind eight connections
+    /// and time out on a busy machine.
     private static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout.connect = .seconds(5)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.timeout.connect = .seconds(10)
         return HTTPClient(eventLoopGroup: .singletonMultiThreadedEventLoopGroup, configuration: configuration)
     }()
 

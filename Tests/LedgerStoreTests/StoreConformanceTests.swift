@@ -318,20 +318,12 @@ struct StoreConformanceTests {
                             [.logMetrics(run.runID, (0..<50).map { Metric(key: "m", value: Double($0), timestamp: 1, step: Int64(index * 50 + $0)) })]
                         )
                         : WriteBatch(id: BatchID.random(), [.logParams(run.runID, [KeyValue("solver", "hybrid-\(index)")])])
-                    // A transient failure (40 requests at once to a server on a loaded CI machine) is retried with the same
-                    // batch id, as the SDK does: applied at most once, so a retry cannot double anything.
-                    for attempt in 1...5 {
-                        do {
-                            _ = try await store.write(batch)
-                            return nil
-                        } catch let error as LedgerError where error.code == .storeUnavailable && attempt < 5 {
-                            print("attempt \(attempt) of batch \(index) was transient: \(error.message)")
-                            try await Task.sleep(for: .milliseconds(200 * attempt))
-                        } catch let error as LedgerError {
-                            return error.code
-                        }
+                    do {
+                        _ = try await store.write(batch)
+                        return nil
+                    } catch let error as LedgerError {
+                        return error.code
                     }
-                    return nil
                 }
             }
             return try await group.reduce(into: [LedgerError.Code?]()) { $0.append($1) }
