@@ -18,19 +18,22 @@ public struct StoreService: Service {
     }
 }
 
-/// Runs `prepare` (a schema migration, which needs the store's service running) and then `service`: a server
-/// listens only once its store is ready, and a failed preparation stops the group with its error.
-public struct PreparedService: Service {
+/// Runs `prepare` (a schema migration, which needs the store's service running) and then `services` side by side:
+/// a server listens, and its reaper and pruner start, only once the store is ready; a failed preparation stops the
+/// group with its error.
+public struct PreparedServices: Service {
     let prepare: @Sendable () async throws -> Void
-    let service: any Service
+    let services: [any Service]
 
-    public init(_ service: any Service, after prepare: @escaping @Sendable () async throws -> Void) {
+    public init(_ services: [any Service], after prepare: @escaping @Sendable () async throws -> Void) {
         self.prepare = prepare
-        self.service = service
+        self.services = services
     }
 
     public func run() async throws {
         try await prepare()
-        try await service.run()
+        try await withThrowingDiscardingTaskGroup { group in
+            for service in services { group.addTask { try await service.run() } }
+        }
     }
 }

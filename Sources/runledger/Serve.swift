@@ -99,13 +99,14 @@ extension RunLedgerCommand {
                     // Unbuffered, so that a supervisor or test reading the pipe learns the port at once.
                     FileHandle.standardOutput.write(Data(banner(port).utf8))
                 }
-                // The store goes first so that it stops last; the server listens once the store is prepared.
-                var services: [any Service] = [
-                    StoreService(store: store), PreparedService(app) { try await LedgerConnect.prepare(store, location, options: options) },
-                ]
+                var services: [any Service] = [app]
                 if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
                 if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
-                var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                // The store goes first so that it stops last; the rest start once the store is prepared.
+                let prepared = PreparedServices(services) { try await LedgerConnect.prepare(store, location, options: options) }
+                var group = ServiceGroupConfiguration(
+                    services: [StoreService(store: store), prepared], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+                )
                 // In-flight requests get 10 s after SIGTERM, then are cancelled: the process ends within 15 s.
                 group.maximumGracefulShutdownDuration = .seconds(10)
                 group.maximumCancellationDuration = .seconds(3)
