@@ -148,9 +148,9 @@ public struct SQLiteStore: RelationalStore {
         case .setTags(let runID, let tags):
             let run = try run(runID, db: db, cache: &runs).id
             for tag in tags {
-                try db.rows(StoreSQL.setTag(run: run, key: tag.key, value: tag.value))
+                try db.execute(StoreSQL.setTag(run: run, key: tag.key, value: tag.value))
                 // MLflow keeps the run name and this tag in step.
-                if tag.key == StoreRules.runNameTag { try db.rows(StoreSQL.renameRun(run, to: tag.value)) }
+                if tag.key == StoreRules.runNameTag { try db.execute(StoreSQL.renameRun(run, to: tag.value)) }
             }
 
         case .deleteTag(let runID, let key):
@@ -159,11 +159,11 @@ public struct SQLiteStore: RelationalStore {
 
         case .updateRun(let runID, let update):
             let record = try run(runID, db: db, cache: &runs).applying(update, now: now, runID: runID)
-            for statement in StoreSQL.updateRun(record, name: update.name) { _ = try db.rows(statement) }
+            for statement in StoreSQL.updateRun(record, name: update.name) { try db.execute(statement) }
             runs[runID] = record
 
         case .heartbeat(let runIDs, let time):
-            try db.rows(StoreSQL.heartbeat(runIDs, time: time))
+            try db.execute(StoreSQL.heartbeat(runIDs, time: time))
 
         case .logEvents(let runID, let events):
             let run = try run(runID, db: db, cache: &runs).id
@@ -412,6 +412,13 @@ extension Database {
             )
         }
         return rows
+    }
+
+    /// Runs a shared statement that returns no rows, without reading any.
+    func execute(_ sql: SQLTemplate) throws {
+        let rendered = sql.statement(.sqlite)
+        let statement = sql.hasList ? try makeStatement(sql: rendered.sql) : try cachedStatement(sql: rendered.sql)
+        try statement.execute(arguments: SQLiteStore.arguments(rendered.bindings))
     }
 
     /// Runs a ``StoreSQL`` script; returns the rows of its last step.
