@@ -169,7 +169,8 @@ let package = Package(
         .testTarget(
             name: "LedgerServerTests",
             dependencies: [
-                "LedgerServer", "LedgerCore", "LedgerSQLite", "LedgerExport", .product(name: "Hummingbird", package: "hummingbird"),
+                "LedgerServer", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+import EnergySimulation
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -342,7 +343,7 @@ struct AnalysisRouteTests {
     /// 40 runs in one experiment: solver a, b or none; cost and co2 random; every fifth run without co2.
     func seed(_ store: SQLiteStore) async throws -> (ExperimentID, [Run]) {
         let experiment = try await store.createExperiment(name: "designs", artifactLocation: nil, tags: [])
-        var generator = SplitMix(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         for index in 0..<40 {
             let run = NewRun(experimentID: experiment.id, startTime: Int64(index))
             var metrics = [Metric(key: "total_cost", value: Double(Int.random(in: 0..<50, using: &generator)), timestamp: 1, step: 0)]
@@ -462,18 +463,5 @@ struct AnalysisRouteTests {
             #expect(
                 try await client.call(.get, "/api/2.0/runledger/metrics/get-history-bucketed?run_id=\(RunID.random())&metric_key=soc").0 == .notFound)
         }
-    }
-}
-
-/// A seeded generator (SplitMix64), so that a failing test sees the same data again.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
