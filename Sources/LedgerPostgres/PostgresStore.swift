@@ -31,16 +31,9 @@ public struct PostgresStore: RelationalStore {
     /// Connections lent out and operations waiting for one, without a query (safe when the pool is exhausted).
     public var poolUsage: (inUse: Int, waiting: Int) { gate.usage }
 
-    /// Whether the database answers and its schema is what this binary expects; the reason when it is not.
-    public func healthCheck() async -> LedgerError? {
-        do {
-            let (migrator, logger) = (migrator, logger)
-            return StoreRules.health(try await gate.run { try await migrator.plan($0, logger: logger) })
-        } catch let error as LedgerError {
-            return error
-        } catch {
-            return LedgerError(.storeUnavailable, "PostgreSQL did not answer: \(error).")
-        }
+    public func migrationPlan() async throws -> MigrationPlan {
+        let (migrator, logger) = (migrator, logger)
+        return try await gate.run { try await migrator.plan($0, logger: logger) }
     }
 
     /// Runs shared statements on a pooled connection; `transaction` wraps them in one.
@@ -254,15 +247,7 @@ public struct PostgresStore: RelationalStore {
         }
     }
 
-    public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: nil, limit: nil)
-    }
-
-    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: after, limit: limit)
-    }
-
-    private func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
+    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
         let logger = logger
         return try await gate.run { connection in
             let id = try await Statements(connection: connection, logger: logger).internalID(of: runID)

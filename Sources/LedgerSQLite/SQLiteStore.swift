@@ -32,15 +32,9 @@ public struct SQLiteStore: RelationalStore {
     /// Lives until ``close()``: the background checkpointer's thread belongs to this span, and `close()` ends it.
     public func run() async throws { await connection.untilClosed() }
 
-    public func healthCheck() async -> LedgerError? {
-        do {
-            let migrator = try SQLiteMigrator()
-            return StoreRules.health(try await read { db in try migrator.plan(db) })
-        } catch let error as LedgerError {
-            return error
-        } catch {
-            return LedgerError(.storeUnavailable, "The SQLite database did not answer: \(error).")
-        }
+    public func migrationPlan() async throws -> MigrationPlan {
+        let migrator = try SQLiteMigrator()
+        return try await read { db in try migrator.plan(db) }
     }
 
     public func read(_ statements: [SQLTemplate]) async throws -> [[SQLRow]] { try await read { db in try statements.map { try db.rows($0) } } }
@@ -250,15 +244,7 @@ public struct SQLiteStore: RelationalStore {
         }
     }
 
-    public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: nil, limit: nil)
-    }
-
-    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: after, limit: limit)
-    }
-
-    private func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
+    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
         try await read { db in
             let sql = StoreSQL.history(run: try Self.internalID(of: runID, db: db), key: key, after: after, limit: limit).statement(.sqlite)
             let statement = try db.cachedStatement(sql: sql.sql)

@@ -10,10 +10,32 @@ public protocol RelationalStore: TrackingStore {
     func run<Plan: StatementPlan>(_ plan: Plan, writing: Bool) async throws -> Plan.Result
     /// Milliseconds since the Unix epoch, injected so that tests control time.
     var clock: @Sendable () -> Int64 { get }
+    /// The database's migration plan against this binary's files (what ``healthCheck()`` judges).
+    func migrationPlan() async throws -> MigrationPlan
+    /// One (run, key)'s points in history order: all, or up to `limit` after `after`.
+    func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint]
 }
 
 extension RelationalStore {
     private func read(_ statement: SQLTemplate) async throws -> [SQLRow] { try await read([statement]).first ?? [] }
+
+    public func healthCheck() async -> LedgerError? {
+        do {
+            return StoreRules.health(try await migrationPlan())
+        } catch let error as LedgerError {
+            return error
+        } catch {
+            return LedgerError(.storeUnavailable, "The database did not answer: \(error).")
+        }
+    }
+
+    public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: nil, limit: nil)
+    }
+
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: after, limit: limit)
+    }
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
         try StoreRules.checkNewExperiment(name: name, artifactLocation: artifactLocation, tags: tags)
