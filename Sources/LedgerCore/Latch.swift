@@ -7,8 +7,6 @@ public final class Latch: Sendable {
 
     public init() {}
 
-    public var isOpen: Bool { state.withLock { $0.open } }
-
     /// Opens the latch; every waiter resumes. Later calls do nothing.
     public func open() {
         let waiters = state.withLock { state in

@@ -4,8 +4,8 @@ public enum StoreRules {
     /// The tag MLflow keeps in step with a run's name.
     public static let runNameTag = "mlflow.runName"
 
-    /// The artifact location an experiment gets when its creator names none.
-    public static func defaultArtifactLocation(_ id: Int64) -> String { "mlflow-artifacts:/\(id)" }
+    /// An experiment whose creator names no artifact location gets this followed by its id.
+    public static let defaultArtifactRoot = "mlflow-artifacts:/"
 
     /// A new run's artifact URI under its experiment's location (empty when the experiment has none).
     public static func artifactURI(experimentLocation location: String, runID: RunID) -> String {

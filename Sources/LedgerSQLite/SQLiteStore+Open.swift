@@ -109,8 +109,8 @@ extension SQLiteStore {
             throw SQLiteStore.translate(error, logger: options.logger)
         }
         return SQLiteStore(
-            connection: SQLiteConnection(path: path, configuration: configuration, pool: pool, checkpointer: checkpointer), logger: options.logger,
-            clock: options.clock)
+            connection: SQLiteConnection(path: path, configuration: configuration, pool: pool, checkpointer: checkpointer), migrator: migrator,
+            logger: options.logger, clock: options.clock)
     }
 
     /// Reads a file without changing it: is it ours, and can this binary use its schema? Returns whether migrations are pending.

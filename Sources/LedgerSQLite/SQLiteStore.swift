@@ -12,14 +12,17 @@ import Synchronization
 /// here is how SQLite runs them, and the hot paths written for it.
 public struct SQLiteStore: RelationalStore {
     private let connection: SQLiteConnection
+    /// RunLedger's migration files, read from the bundle once at open (the health check compares against them).
+    private let migrator: SQLiteMigrator
     private let commits = GroupCommit<WriteBatch, WriteOutcome>()
     private let searchShapes = SearchStatementShapes()
     let logger: Logger
     public let clock: @Sendable () -> Int64
 
     /// Wraps a migrated database; ``open(path:options:)`` is the public way in.
-    init(connection: SQLiteConnection, logger: Logger, clock: @escaping @Sendable () -> Int64) {
+    init(connection: SQLiteConnection, migrator: SQLiteMigrator, logger: Logger, clock: @escaping @Sendable () -> Int64) {
         self.connection = connection
+        self.migrator = migrator
         self.logger = logger
         self.clock = clock
     }
@@ -33,7 +36,7 @@ public struct SQLiteStore: RelationalStore {
     public func run() async throws { await connection.untilClosed() }
 
     public func migrationPlan() async throws -> MigrationPlan {
-        let migrator = try SQLiteMigrator()
+        let migrator = migrator
         return try await read { db in try migrator.plan(db) }
     }
 
@@ -114,7 +117,7 @@ public struct SQLiteStore: RelationalStore {
         case .createRun(var new):
             if let name = new.experimentName {
                 if let created = try db.rows(StoreSQL.insertExperiment(named: name, now: now)).first {
-                    try db.run([.run(StoreSQL.defaultArtifactLocation(where: "experiment_id = \(try created.int64(0))"))])
+                    try db.execute(StoreSQL.defaultArtifactLocation(where: "experiment_id = \(try created.int64(0))"))
                 }
                 new.experimentID = ExperimentID(try db.rows(StoreSQL.experimentID(named: name)).first?.int64(0) ?? 0)
             }

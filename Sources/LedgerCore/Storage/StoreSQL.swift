@@ -107,9 +107,9 @@ public enum StoreSQL {
         return steps
     }
 
-    /// Gives the experiments `condition` selects the default location (``StoreRules/defaultArtifactLocation(_:)``).
+    /// Gives the experiments `condition` selects the default location (``StoreRules/defaultArtifactRoot`` and the id).
     public static func defaultArtifactLocation(where condition: SQLTemplate) -> SQLTemplate {
-        "UPDATE experiments SET artifact_location = 'mlflow-artifacts:/' || experiment_id WHERE \(condition)"
+        "UPDATE experiments SET artifact_location = \(StoreRules.defaultArtifactRoot) || experiment_id WHERE \(condition)"
     }
 
     /// Changes an experiment that ``StoreRules/checkChange(_:of:)`` accepted.
