@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "RunLedger", targets: ["RunLedger"]),
         .library(name: "LedgerServer", targets: ["LedgerServer"]),
         .library(name: "LedgerExport", targets: ["LedgerExport"]),
+        .library(name: "LedgerArtifacts", targets: ["LedgerArtifacts"]),
         .executable(name: "runledger", targets: ["runledger"]),
         .executable(name: "energy-study", targets: ["energy-study"]),
     ],
@@ -68,7 +69,7 @@ let package = Package(
         .target(
             name: "LedgerRemote",
             dependencies: [
-                "LedgerCore",
+                "LedgerCore", "LedgerArtifacts",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -88,8 +89,9 @@ let package = Package(
         .target(
             name: "RunLedger",
             dependencies: [
-                "LedgerCore", "LedgerNative", .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
+                "LedgerCore", "LedgerNative", "LedgerArtifacts", .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -101,12 +103,24 @@ let package = Package(
             dependencies: ["LedgerCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: swiftSettings
         ),
-        // The HTTP server: MLflow's REST API, operations routes, auth. Sees only the TrackingStore protocol.
+        // Artifact files: the store protocol and its file-system implementation (NIO's file system, off the caller's threads).
+        .target(
+            name: "LedgerArtifacts",
+            dependencies: [
+                "LedgerCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP server: MLflow's REST API, operations routes, auth. Sees only the TrackingStore and ArtifactStore protocols.
         .target(
             name: "LedgerServer",
             dependencies: [
                 "LedgerCore",
                 "LedgerExport",
+                "LedgerArtifacts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -128,6 +142,8 @@ let package = Package(
                 "RunLedger",
                 "LedgerServer",
                 "LedgerExport",
+                "LedgerArtifacts",
+                "LedgerRemote",
                 "EnergySimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -161,7 +177,8 @@ let package = Package(
         .testTarget(
             name: "RunLedgerTests",
             dependencies: [
-                "RunLedger", "LedgerCore", "LedgerSQLite", "LedgerPostgres", "energy-study", .product(name: "GRDB", package: "GRDB.swift"),
+                "RunLedger", "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerArtifacts", "energy-study",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
@@ -169,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "LedgerServerTests",
             dependencies: [
-                "LedgerServer", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation",
+                "LedgerServer", "LedgerArtifacts", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],

@@ -7,13 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-swift build -c release --product runledger >/dev/null
-venv=.build/bench-venv
-if ! "$venv/bin/python" -c "import mlflow, psycopg2" >/dev/null 2>&1; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check mlflow psycopg2-binary
-fi
-echo "MLflow $("$venv/bin/python" -c 'import mlflow; print(mlflow.__version__)'), $(nproc) cores"
+source Benchmarks/mlflow-venv.sh
 
 python3 Benchmarks/server.py --runledger .build/release/runledger --mlflow "$venv/bin/mlflow" --label SQLite
 [ "${1:-}" = "--sqlite-only" ] && exit 0

@@ -1,4 +1,5 @@
-/// Where a run stands. Status moves forward only: SCHEDULED → RUNNING → FINISHED | FAILED | KILLED.
+/// Where a run stands. Any status may follow any other, as in MLflow: an ended run goes back to RUNNING when it is
+/// resumed (after a crash, from a checkpoint).
 public enum RunStatus: String, Sendable, CaseIterable, Codable {
     case running = "RUNNING"
     case scheduled = "SCHEDULED"
@@ -8,32 +9,6 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
 
     /// Whether the run has ended.
     public var isTerminal: Bool { self == .finished || self == .failed || self == .killed }
-
-    private var rank: Int {
-        switch self {
-        case .scheduled: 0
-        case .running: 1
-        case .finished, .failed, .killed: 2
-        }
-    }
-
-    /// Whether a run in this status may move to `next`. Setting the same status again is allowed.
-    public func canMove(to next: RunStatus) -> Bool {
-        if next == self { return true }
-        return !isTerminal && next.rank > rank
-    }
-
-    /// `next`, when this status may move there; otherwise an ``LedgerError/Code/invalidState`` naming both and the rule.
-    public func moving(to next: RunStatus, runID: RunID) throws(LedgerError) -> RunStatus {
-        guard canMove(to: next) else {
-            throw LedgerError(
-                .invalidState,
-                "Run \(runID) cannot move from \(rawValue) to \(next.rawValue): status moves forward only "
-                    + "(SCHEDULED → RUNNING → FINISHED, FAILED or KILLED)."
-            )
-        }
-        return next
-    }
 
     /// Parses `RUNNING`, `finished`, … or throws an error listing the valid statuses.
     public static func parse(_ text: String) throws(LedgerError) -> RunStatus {
@@ -140,6 +115,14 @@ public struct RunInfo: Sendable, Equatable {
     }
 }
 
+/// The order a metric history is read in.
+public enum HistoryOrder: Sendable, Equatable {
+    /// Step, timestamp, value: the metrics table's key, and what RunLedger's own routes and the CLI return.
+    case step
+    /// Timestamp, step, value: the order of MLflow's `metrics/get-history`.
+    case time
+}
+
 /// One point of a metric's history. `value` may be NaN or ±infinity; they round-trip.
 public struct MetricPoint: Sendable, Equatable {
     public var value: Double
@@ -157,6 +140,14 @@ public struct MetricPoint: Sendable, Equatable {
     /// after a 0 of the same step and timestamp.
     public static func historyPrecedes(_ a: MetricPoint, _ b: MetricPoint) -> Bool {
         (a.step, a.timestamp, a.storedValue, a.value.isNaN ? 1 : 0) < (b.step, b.timestamp, b.storedValue, b.value.isNaN ? 1 : 0)
+    }
+
+    /// Whether `a` comes before `b` in `order`.
+    public static func precedes(_ a: MetricPoint, _ b: MetricPoint, in order: HistoryOrder) -> Bool {
+        switch order {
+        case .step: historyPrecedes(a, b)
+        case .time: (a.timestamp, a.step, a.storedValue, a.value.isNaN ? 1 : 0) < (b.timestamp, b.step, b.storedValue, b.value.isNaN ? 1 : 0)
+        }
     }
 
     /// The value column as stored: NaN is kept as 0 beside an is-NaN flag.
@@ -216,5 +207,18 @@ public struct KeyValue: Sendable, Equatable, Hashable {
     public init(_ key: String, _ value: String) {
         self.key = key
         self.value = value
+    }
+}
+
+/// A deleted run as `runledger gc` sees it: where its artifacts are and when it was deleted (epoch milliseconds).
+public struct DeletedRun: Sendable, Equatable {
+    public var runID: RunID
+    public var artifactURI: String
+    public var deletedTime: Int64
+
+    public init(runID: RunID, artifactURI: String, deletedTime: Int64) {
+        self.runID = runID
+        self.artifactURI = artifactURI
+        self.deletedTime = deletedTime
     }
 }

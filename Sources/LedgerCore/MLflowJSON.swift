@@ -121,3 +121,94 @@ public enum MLflowJSON {
         )
     }
 }
+
+// MARK: Logged models and run inputs/outputs
+
+extension MLflowJSON {
+    /// A run with its inputs and outputs, as `runs/get` answers in MLflow 3.
+    public static func run(_ run: Run, io: RunIO) -> JSONValue {
+        guard case .object(var members) = self.run(run) else { return self.run(run) }
+        members.removeAll { $0.0 == "inputs" }
+        members.append(("inputs", inputs(io)))
+        members.append(("outputs", .object(io.outputs.isEmpty ? [] : [("model_outputs", .array(io.outputs.map(output)))])))
+        return .object(members)
+    }
+
+    static func inputs(_ io: RunIO) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        if !io.datasets.isEmpty { members.append(("dataset_inputs", .array(io.datasets.map(datasetInput)))) }
+        if !io.modelInputs.isEmpty { members.append(("model_inputs", .array(io.modelInputs.map { .object([("model_id", .string($0))]) }))) }
+        return .object(members)
+    }
+
+    static func output(_ output: RunModelOutput) -> JSONValue {
+        .object([("model_id", .string(output.modelID)), ("step", .integer(output.step))])
+    }
+
+    /// MLflow's `DatasetInput`.
+    public static func datasetInput(_ input: DatasetInput) -> JSONValue {
+        var dataset: [(String, JSONValue)] = [
+            ("name", .string(input.name)), ("digest", .string(input.digest)), ("source_type", .string(input.sourceType)),
+            ("source", .string(input.source)),
+        ]
+        if let schema = input.schema { dataset.append(("schema", .string(schema))) }
+        if let profile = input.profile { dataset.append(("profile", .string(profile))) }
+        return .object([("tags", keyValues(input.tags)), ("dataset", .object(dataset))])
+    }
+
+    /// MLflow's `LoggedModel`: `{info, data}`.
+    public static func loggedModel(_ model: LoggedModel) -> JSONValue {
+        var info: [(String, JSONValue)] = [
+            ("model_id", .string(model.id)), ("experiment_id", .string(model.experimentID.description)), ("name", .string(model.name)),
+            ("creation_timestamp_ms", .integer(model.creationTime)), ("last_updated_timestamp_ms", .integer(model.lastUpdateTime)),
+            ("artifact_uri", .string(model.artifactURI)), ("status", .string(model.status.rawValue)), ("model_type", .string(model.modelType)),
+        ]
+        if let run = model.sourceRunID { info.append(("source_run_id", .string(run.rawValue))) }
+        if !model.statusMessage.isEmpty { info.append(("status_message", .string(model.statusMessage))) }
+        if !model.tags.isEmpty { info.append(("tags", keyValues(model.tags))) }
+        // Not in MLflow's message (its clients ignore unknown fields): a deleted model read with allow_deleted says so.
+        if model.lifecycle == .deleted { info.append(("lifecycle_stage", .string(model.lifecycle.rawValue))) }
+        var data: [(String, JSONValue)] = []
+        if !model.params.isEmpty { data.append(("params", keyValues(model.params))) }
+        return .object([("info", .object(info)), ("data", .object(data))])
+    }
+
+    /// The pairs of `[{key, value}]` in order (duplicates kept).
+    public static func keyValueList(_ value: JSONValue?) -> [KeyValue] {
+        guard case .array(let items)? = value else { return [] }
+        return items.compactMap { item in item["key"]?.text.map { KeyValue($0, item["value"]?.text ?? "") } }
+    }
+
+    /// A model from MLflow's JSON.
+    public static func loggedModel(from value: JSONValue?) throws(LedgerError) -> LoggedModel {
+        guard let info = value?["info"], let id = info["model_id"]?.text, let experimentID = info["experiment_id"]?.text.flatMap(ExperimentID.init)
+        else { throw unexpected("a logged model", value ?? .null) }
+        return LoggedModel(
+            id: id, experimentID: experimentID, name: info["name"]?.text ?? "", creationTime: info["creation_timestamp_ms"]?.int64 ?? 0,
+            lastUpdateTime: info["last_updated_timestamp_ms"]?.int64 ?? 0, artifactURI: info["artifact_uri"]?.text ?? "",
+            status: (try? LoggedModelStatus.parse(info["status"]?.text ?? "")) ?? .pending, statusMessage: info["status_message"]?.text ?? "",
+            modelType: info["model_type"]?.text ?? "", sourceRunID: info["source_run_id"]?.text.flatMap(RunID.init),
+            lifecycle: LifecycleStage(rawValue: info["lifecycle_stage"]?.text ?? "") ?? .active, tags: pairs(info["tags"]),
+            params: pairs(value?["data"]?["params"])
+        )
+    }
+
+    /// A run's inputs and outputs from a `runs/get` answer's run.
+    public static func runIO(from run: JSONValue?) -> RunIO {
+        var io = RunIO()
+        if case .array(let items)? = run?["inputs"]?["dataset_inputs"] {
+            io.datasets = items.compactMap { item in
+                guard let dataset = item["dataset"], let name = dataset["name"]?.text else { return nil }
+                return DatasetInput(
+                    name: name, digest: dataset["digest"]?.text ?? "", sourceType: dataset["source_type"]?.text ?? "",
+                    source: dataset["source"]?.text ?? "", schema: dataset["schema"]?.text, profile: dataset["profile"]?.text,
+                    tags: keyValueList(item["tags"]))
+            }
+        }
+        if case .array(let items)? = run?["inputs"]?["model_inputs"] { io.modelInputs = items.compactMap { $0["model_id"]?.text } }
+        if case .array(let items)? = run?["outputs"]?["model_outputs"] {
+            io.outputs = items.compactMap { item in item["model_id"]?.text.map { RunModelOutput(modelID: $0, step: item["step"]?.int64 ?? 0) } }
+        }
+        return io
+    }
+}

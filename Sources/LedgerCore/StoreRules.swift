@@ -19,6 +19,56 @@ public enum StoreRules {
         if let artifactLocation { try Validation.checkNoNUL(artifactLocation, field: "artifact_location") }
     }
 
+    /// Checks a new logged model: MLflow's name rule, keys as MLflow checks them, values without NUL and within limits.
+    public static func checkNewLoggedModel(_ model: NewLoggedModel) throws(LedgerError) {
+        let forbidden: [Character] = ["/", ":", ".", "%", "\"", "'"]
+        guard !model.name.isEmpty, !model.name.contains(where: forbidden.contains), model.name.unicodeScalars.count <= Limits.keyLength else {
+            throw LedgerError(
+                .invalidParameterValue,
+                "Invalid model name ('\(model.name.prefix(100))') provided. Model name must be a non-empty string of at most \(Limits.keyLength) "
+                    + "characters and cannot contain the following characters: / : . % \" '"
+            )
+        }
+        try Validation.checkNoNUL(model.name, field: "model name")
+        try Validation.checkNoNUL(model.modelType, field: "model_type")
+        try checkChange(.logParams(model.params))
+        try checkChange(.setTags(model.tags))
+    }
+
+    /// Checks the keys and values a logged-model change carries.
+    public static func checkChange(_ change: LoggedModelChange) throws(LedgerError) {
+        switch change {
+        case .setTags(let pairs), .logParams(let pairs):
+            let kind = change == .setTags(pairs) ? "Tag" : "Param"
+            for pair in pairs {
+                try Validation.checkKey(pair.key, kind: kind)
+                try Validation.checkNoNUL(pair.value, field: "the value of '\(pair.key)'")
+                guard pair.value.unicodeScalars.count <= Limits.tagValueLength else {
+                    throw LedgerError(.invalidParameterValue, "\(kind) '\(pair.key)' value exceeds \(Limits.tagValueLength) characters.")
+                }
+            }
+        case .deleteTag(let key): try Validation.checkNoNUL(key, field: "tag key")
+        case .finalize, .delete: break
+        }
+    }
+
+    /// Checks datasets and model ids a run's inputs name.
+    public static func checkInputs(datasets: [DatasetInput], models: [String]) throws(LedgerError) {
+        for dataset in datasets {
+            for (field, text) in [
+                ("name", dataset.name), ("digest", dataset.digest), ("source_type", dataset.sourceType), ("source", dataset.source),
+            ] {
+                try Validation.checkNoNUL(text, field: "dataset \(field)")
+            }
+            guard !dataset.name.isEmpty, dataset.name.utf8.count <= 500, dataset.digest.utf8.count <= 36 else {
+                throw LedgerError(.invalidParameterValue, "A dataset needs a name of at most 500 bytes and a digest of at most 36.")
+            }
+            for text in [dataset.schema, dataset.profile].compactMap({ $0 }) { try Validation.checkNoNUL(text, field: "dataset schema or profile") }
+            try checkChange(.setTags(dataset.tags))
+        }
+        for model in models where !LoggedModel.isValidID(model) { throw LedgerError.loggedModelNotFound(model) }
+    }
+
     /// Checks a change to an experiment that exists; the store checks a rename's clash with its own query.
     public static func checkChange(_ change: ExperimentChange, of id: ExperimentID) throws(LedgerError) {
         switch change {
@@ -109,19 +159,18 @@ public struct RunRecord: Sendable, Equatable {
 
     /// The record, when the run may be written to: a deleted run is refused.
     public func writable(_ runID: RunID) throws(LedgerError) -> RunRecord {
-        guard lifecycle == .active else {
-            throw LedgerError(.invalidParameterValue, "The run \(runID) must be in the 'active' state. Current state is \(lifecycle.rawValue).")
-        }
+        guard lifecycle == .active else { throw .runNotActive(runID) }
         return self
     }
 
-    /// The record after `update`: the status rule holds, and a run that ends without an end time ends `now`.
-    public func applying(_ update: RunUpdate, now: Int64, runID: RunID) throws(LedgerError) -> RunRecord {
+    /// The record after `update`: a run that ends without an end time ends `now`; a resumed run keeps its last end
+    /// time until it ends again, as in MLflow.
+    public func applying(_ update: RunUpdate, now: Int64) -> RunRecord {
         var next = self
-        if let status = update.status { next.status = try self.status.moving(to: status, runID: runID) }
+        if let status = update.status { next.status = status }
         if let endTime = update.endTime {
             next.endTime = endTime
-        } else if next.status.isTerminal && next.endTime == nil {
+        } else if next.status.isTerminal && (endTime == nil || !status.isTerminal) {
             next.endTime = now
         }
         return next
@@ -129,8 +178,18 @@ public struct RunRecord: Sendable, Equatable {
 }
 
 extension LedgerError {
+    /// The run is deleted, and the write needs an active one.
+    public static func runNotActive(_ runID: RunID) -> LedgerError {
+        LedgerError(.invalidParameterValue, "The run \(runID) must be in the 'active' state. Current state is deleted.")
+    }
+
     /// No run has this id.
     public static func runNotFound(_ runID: RunID) -> LedgerError { LedgerError(.resourceDoesNotExist, "Run with id=\(runID) not found.") }
+
+    /// The experiment is deleted, and the change needs an active one.
+    public static func experimentNotActive(_ id: ExperimentID) -> LedgerError {
+        LedgerError(.invalidParameterValue, "The experiment \(id) must be in the 'active' state. Current state is deleted.")
+    }
 
     /// No experiment has this id.
     public static func experimentNotFound(_ id: ExperimentID) -> LedgerError { LedgerError(.resourceDoesNotExist, "No experiment with id \(id).") }

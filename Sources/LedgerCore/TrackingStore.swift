@@ -28,8 +28,11 @@ public protocol TrackingStore: Sendable {
     /// Applies the operations of `batch` in one transaction, all or nothing, at most once per batch id.
     func write(_ batch: WriteBatch) async throws -> WriteOutcome
 
-    /// Deletes or restores a run (soft deletion).
+    /// Deletes or restores a run (soft deletion); a deletion records its time, a restore clears it.
     func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws
+
+    /// Runs deleted at or before `cutoff` (epoch milliseconds), oldest deletion first: what `runledger gc` collects.
+    func deletedRuns(before cutoff: Int64) async throws -> [DeletedRun]
 
     /// The run with its params, tags and latest metrics, whatever its lifecycle stage.
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist``.
@@ -43,10 +46,10 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint]
 
-    /// At most `limit` points of the history above, those after `after` in its order: a page of a long history read
-    /// without reading the rest (keyset paging on the metrics table's key).
+    /// At most `limit` points of the history in `order`, those after `after`: a page of a long history read without
+    /// handing over the rest (keyset paging).
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
-    func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint]
+    func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int, order: HistoryOrder) async throws -> [MetricPoint]
 
     /// Marks RUNNING runs whose last heartbeat is older than `heartbeatBefore` as KILLED, ending them at `endTime`;
     /// returns their ids. Finds runs whose process vanished. Runs that never sent a heartbeat (those of MLflow's
@@ -100,6 +103,32 @@ public protocol TrackingStore: Sendable {
     /// The store's background work (a connection pool's), run by its owner in a structured scope for as long as the
     /// store is in use; it returns when its task is cancelled. Stores that need none return at once.
     func run() async throws
+
+    // MARK: Logged models and run inputs/outputs (MLflow 3)
+
+    /// Creates a logged model (PENDING) in an active experiment.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` for an unknown experiment, `INVALID_PARAMETER_VALUE` for a
+    ///   deleted one or a bad name.
+    func createLoggedModel(_ model: NewLoggedModel) async throws -> LoggedModel
+
+    /// The model with `id`; a deleted one only when `allowDeleted`.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` otherwise.
+    func loggedModel(id: String, allowDeleted: Bool) async throws -> LoggedModel
+
+    /// Changes a model and returns it as it is now.
+    func updateLoggedModel(id: String, _ change: LoggedModelChange) async throws -> LoggedModel
+
+    /// The models of `experimentIDs` that are not deleted, newest first.
+    func loggedModels(experimentIDs: [ExperimentID]) async throws -> [LoggedModel]
+
+    /// Records models a run produced.
+    func logOutputs(runID: RunID, _ outputs: [RunModelOutput]) async throws
+
+    /// Records datasets and models a run read.
+    func logInputs(runID: RunID, datasets: [DatasetInput], models: [String]) async throws
+
+    /// What a run read and produced.
+    func runIO(runID: RunID) async throws -> RunIO
 }
 
 /// A change to an experiment.
@@ -125,10 +154,17 @@ extension TrackingStore {
     public func run() async throws {}
 
     /// A page of the whole history, for stores that cannot read a range (a server speaks MLflow's paging instead).
-    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
-        let history = try await metricHistory(runID: runID, key: key)
-        let start = after.map { last in history.firstIndex { MetricPoint.historyPrecedes(last, $0) } ?? history.endIndex } ?? history.startIndex
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int, order: HistoryOrder) async throws -> [MetricPoint] {
+        var history = try await metricHistory(runID: runID, key: key)
+        if order != .step { history.sort { MetricPoint.precedes($0, $1, in: order) } }
+        let start =
+            after.map { last in history.firstIndex { MetricPoint.precedes(last, $0, in: order) } ?? history.endIndex } ?? history.startIndex
         return Array(history[start...].prefix(limit))
+    }
+
+    /// A page of the history in step order (``HistoryOrder/step``).
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
+        try await metricHistory(runID: runID, key: key, after: after, limit: limit, order: .step)
     }
 
     /// Creates a run, optionally with its first tags and params, in one transaction.

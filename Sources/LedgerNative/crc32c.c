@@ -60,3 +60,11 @@ uint32_t runledger_crc32c(const void *bytes, size_t count) {
 #endif
     return software(0xFFFFFFFFu, bytes, count) ^ 0xFFFFFFFFu;
 }
+
+uint32_t runledger_crc32c_update(uint32_t crc, const void *bytes, size_t count) {
+    uint32_t state = crc ^ 0xFFFFFFFFu;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("sse4.2")) return hardware(state, bytes, count) ^ 0xFFFFFFFFu;
+#endif
+    return software(state, bytes, count) ^ 0xFFFFFFFFu;
+}

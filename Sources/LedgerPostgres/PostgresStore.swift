@@ -156,7 +156,7 @@ public struct PostgresStore: RelationalStore {
         case .updateRun(let runID, let update):
             // Read again under the row lock: it orders concurrent status changes, so the status rule holds across connections.
             if update.status != nil { runs[runID] = nil }
-            let record = try await run(runID, db, cache: &runs, lock: true).applying(update, now: now, runID: runID)
+            let record = try await run(runID, db, cache: &runs, lock: true).applying(update, now: now)
             for statement in StoreSQL.updateRun(record, name: update.name) { try await db.rows(statement) }
             runs[runID] = record
 
@@ -247,11 +247,11 @@ public struct PostgresStore: RelationalStore {
         }
     }
 
-    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
+    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint] {
         let logger = logger
         return try await gate.run { connection in
             let id = try await Statements(connection: connection, logger: logger).internalID(of: runID)
-            let query = Self.query(StoreSQL.history(run: id, key: key, after: after, limit: limit).statement(.postgres))
+            let query = Self.query(StoreSQL.history(run: id, key: key, after: after, limit: limit, order: order).statement(.postgres))
             var points: [MetricPoint] = []
             for try await (step, timestamp, value, isNaN) in try await connection.query(query, logger: logger).decode(
                 (Int64, Int64, Double, Int16).self)

@@ -29,7 +29,7 @@ public struct RemoteStore: TrackingStore {
     /// The connect timeout also bounds a request's wait for a pooled connection, so the pool is wide enough that a
     /// burst of concurrent writers (the SDK's workers, a study's threads) does not queue behind eight connections
     /// and time out on a busy machine.
-    private static let client: HTTPClient = {
+    static let client: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
@@ -111,7 +111,7 @@ public struct RemoteStore: TrackingStore {
         case .setTag(let tag):
             _ = try await mlflow(.POST, "experiments/set-experiment-tag", [experimentID, ("key", .string(tag.key)), ("value", .string(tag.value))])
         case .deleteTag(let key):
-            _ = try await call(.POST, "/api/2.0/runledger/experiments/delete-tag", body: .object([experimentID, ("key", .string(key))]))
+            _ = try await mlflow(.POST, "experiments/delete-experiment-tag", [experimentID, ("key", .string(key))])
         }
     }
 
@@ -155,7 +155,8 @@ public struct RemoteStore: TrackingStore {
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
         let answer = try await call(.GET, "/api/2.0/mlflow/metrics/get-history", query: [("run_id", runID.rawValue), ("metric_key", key)])
         guard case .array(let items)? = answer["metrics"] ?? .array([]) else { throw MLflowJSON.unexpected("metrics/get-history", answer) }
-        return try items.map { try MLflowJSON.point(from: $0) }
+        // The server answers in MLflow's order (by timestamp); this protocol's order is by step.
+        return try items.map { try MLflowJSON.point(from: $0) }.sorted(by: MetricPoint.historyPrecedes)
     }
 
     public func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID] {
@@ -163,6 +164,17 @@ public struct RemoteStore: TrackingStore {
             .POST, "/api/2.0/runledger/runs/reap", body: .object([("heartbeat_before", .integer(heartbeatBefore)), ("end_time", .integer(endTime))]))
         guard case .array(let ids)? = answer["run_ids"] else { throw MLflowJSON.unexpected("runs/reap", answer) }
         return ids.compactMap { $0.text.flatMap(RunID.init) }
+    }
+
+    public func deletedRuns(before cutoff: Int64) async throws -> [DeletedRun] {
+        let answer = try await call(.GET, "/api/2.0/runledger/runs/deleted", query: [("deleted_before", String(cutoff))])
+        guard case .array(let runs)? = answer["runs"] else { throw MLflowJSON.unexpected("runs/deleted", answer) }
+        return runs.compactMap { run in
+            guard let id = run["run_id"]?.text.flatMap(RunID.init), let uri = run["artifact_uri"]?.text, let time = run["deleted_time"]?.int64 else {
+                return nil
+            }
+            return DeletedRun(runID: id, artifactURI: uri, deletedTime: time)
+        }
     }
 
     // MARK: HTTP
@@ -175,11 +187,7 @@ public struct RemoteStore: TrackingStore {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil, headers: [(String, String)] = []
     ) async throws -> JSONValue {
         guard !closed.flag.load(ordering: .relaxed) else { throw LedgerError(.invalidState, "This store was closed; open a new one.") }
-        var components = URLComponents()
-        components.queryItems = query.isEmpty ? nil : query.map { URLQueryItem(name: $0.0, value: $0.1) }
-        // `+` is a space in query strings; URLComponents leaves it alone.
-        let queryText = components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
-        var request = HTTPClientRequest(url: base + path + queryText)
+        var request = HTTPClientRequest(url: base + path + Self.queryText(query))
         request.method = method
         if let token = options.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -198,6 +206,14 @@ public struct RemoteStore: TrackingStore {
         let json = (try? JSONValue(parsing: bytes.readableBytesView)) ?? .null
         guard response.status.code >= 300 else { return json }
         throw Self.error(status: response.status, json, path: path, base: base)
+    }
+
+    /// `?name=value&…` percent-encoded, or nothing for no items.
+    static func queryText(_ items: [(String, String)]) -> String {
+        var components = URLComponents()
+        components.queryItems = items.isEmpty ? nil : items.map { URLQueryItem(name: $0.0, value: $0.1) }
+        // `+` is a space in query strings; URLComponents leaves it alone.
+        return components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
     }
 
     /// Rebuilds the ``LedgerError`` a server answered with; failures that are not the request's fault become

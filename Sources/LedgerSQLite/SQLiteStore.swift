@@ -155,7 +155,7 @@ public struct SQLiteStore: RelationalStore {
             if try db.rows(StoreSQL.deleteTag(run: run, key: key)).isEmpty { throw LedgerError.tagNotFound(key, runID: runID) }
 
         case .updateRun(let runID, let update):
-            let record = try run(runID, db: db, cache: &runs).applying(update, now: now, runID: runID)
+            let record = try run(runID, db: db, cache: &runs).applying(update, now: now)
             for statement in StoreSQL.updateRun(record, name: update.name) { try db.execute(statement) }
             runs[runID] = record
 
@@ -247,9 +247,10 @@ public struct SQLiteStore: RelationalStore {
         }
     }
 
-    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint] {
+    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint] {
         try await read { db in
-            let sql = StoreSQL.history(run: try Self.internalID(of: runID, db: db), key: key, after: after, limit: limit).statement(.sqlite)
+            let sql = StoreSQL.history(run: try Self.internalID(of: runID, db: db), key: key, after: after, limit: limit, order: order).statement(
+                .sqlite)
             let statement = try db.cachedStatement(sql: sql.sql)
             try statement.setArguments(Self.arguments(sql.bindings))
             // Stepped through SQLite's C API: histories run to millions of points, and building a GRDB row per point

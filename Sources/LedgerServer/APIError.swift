@@ -125,7 +125,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
             let message =
                 switch error.status {
-                case .notFound: "No route \(request.method) \(request.uri.path). The MLflow API lives under /api/2.0/mlflow/; see /openapi.json."
+                case .notFound:
+                    UnsupportedRoutes.message(method: "\(request.method)", path: request.uri.path)
+                        ?? "No route \(request.method) \(request.uri.path.prefix(200)). The MLflow API lives under /api/2.0/mlflow/; see /openapi.json."
                 default: error.body ?? error.status.reasonPhrase
                 }
             return try APIError(error.status, code, message).response(from: request, context: context)

@@ -55,7 +55,7 @@ struct DashboardRoutes: Sendable {
         if request.headers[.ifNoneMatch] == asset.etag { return Response(status: .notModified, headers: headers) }
         headers[.contentType] = asset.contentType
         headers[.init("Content-Security-Policy")!] =
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
         headers[.init("X-Frame-Options")!] = "DENY"
         headers[.init("X-Content-Type-Options")!] = "nosniff"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: asset.bytes)))

@@ -1,5 +1,6 @@
 public import Hummingbird
 import HummingbirdCore
+public import LedgerArtifacts
 public import LedgerCore
 public import Logging
 public import Prometheus
@@ -13,8 +14,8 @@ public import Prometheus
 public enum LedgerServer {
     /// The router with every route and middleware; tests drive it in-process with `app.test(.router)`.
     public static func router(
-        store: any TrackingStore, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry,
-        clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
+        store: any TrackingStore, artifacts: (any ArtifactStore)? = nil, configuration: ServerConfiguration,
+        registry: PrometheusCollectorRegistry, clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
     ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let mlflow = MLflowRoutes(store: store, clock: clock, bodyLimits: configuration.bodyLimits)
@@ -33,6 +34,9 @@ public enum LedgerServer {
         }
         mlflow.register(reading: reading, writing: writing)
         StateRoutes(store: store, bodyLimits: configuration.bodyLimits).register(reading: reading, writing: writing)
+        ArtifactRoutes(
+            artifacts: artifacts, store: store, maxArtifactBytes: configuration.maxArtifactBytes, readTimeout: configuration.bodyReadTimeout
+        ).register(reading: reading, writing: writing)
         OperationsRoutes(store: store, registry: registry).register(open: router, reading: reading)
         DashboardRoutes().register(on: router)
         let openAPI = OpenAPIDocument.document(mlflow: mlflow.routes).description
@@ -54,11 +58,11 @@ public enum LedgerServer {
 
     /// An application ready to run as a service: it stops accepting on SIGTERM/SIGINT and finishes in-flight requests.
     public static func application(
-        store: any TrackingStore, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        store: any TrackingStore, artifacts: (any ArtifactStore)? = nil, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry,
+        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: router(store: store, configuration: configuration, registry: registry),
+            router: router(store: store, artifacts: artifacts, configuration: configuration, registry: registry),
             server: .http1(configuration: HTTP1Channel.Configuration(idleTimeout: .seconds(configuration.idleTimeout.components.seconds))),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "RunLedger",

@@ -42,11 +42,6 @@ extension MLflowRoutes {
                 prefixes: prefixes, listExperiments
             ),
             Route(
-                .post, "experiments/delete-tag", "Delete an experiment tag.", writes: true,
-                [Parameter("experiment_id", .pattern("^[0-9]+$"), required: true), Parameter("key", .string, required: true)], .object([]),
-                prefixes: prefixes, deleteExperimentTag
-            ),
-            Route(
                 .get, "metrics/get-history-bucketed",
                 "A metric's history (or the part from min_step to max_step) in at most max_buckets buckets of equal step width, each with its min, max, mean and last value.",
                 writes: false,
@@ -105,6 +100,27 @@ extension MLflowRoutes {
                 writes: true, [Parameter("heartbeat_before", .int64, required: true), Parameter("end_time", .int64)],
                 .object([("run_ids", .array(.string))], required: ["run_ids"]), prefixes: prefixes, reapRuns
             ),
+            Route(
+                .get, "runs/deleted", "Runs deleted at or before deleted_before (epoch ms), oldest first: what runledger gc collects.",
+                writes: false, [Parameter("deleted_before", .int64, required: true)],
+                .object(
+                    [("runs", .array(.object([("run_id", .string), ("artifact_uri", .string), ("deleted_time", .int64)])))], required: ["runs"]),
+                prefixes: prefixes
+            ) { fields in
+                let runs = try await self.store.deletedRuns(before: try fields.requiredInt64("deleted_before"))
+                return .object([
+                    (
+                        "runs",
+                        .array(
+                            runs.map { run in
+                                .object([
+                                    ("run_id", .string(run.runID.rawValue)), ("artifact_uri", .string(run.artifactURI)),
+                                    ("deleted_time", .integer(run.deletedTime)),
+                                ])
+                            })
+                    )
+                ])
+            },
         ] + telemetryRoutes
     }
 
@@ -143,11 +159,6 @@ extension MLflowRoutes {
                 )
             )
         ])
-    }
-
-    @Sendable func deleteExperimentTag(_ fields: RequestFields) async throws -> JSONValue {
-        try await store.updateExperiment(id: try fields.experimentID(), .deleteTag(try fields.requiredString("key")))
-        return .object([])
     }
 
     @Sendable func bucketedHistory(_ fields: RequestFields) async throws -> JSONValue {

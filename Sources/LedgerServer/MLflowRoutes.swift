@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import LedgerCore
 import Metrics
@@ -67,6 +68,10 @@ struct MLflowRoutes: Sendable {
                 [experimentID, Parameter("key", .string, required: true), Parameter("value", .string)], empty, setExperimentTag
             ),
             Route(
+                .post, "experiments/delete-experiment-tag", "Delete an experiment tag.", writes: true,
+                [experimentID, Parameter("key", .string, required: true)], empty, deleteExperimentTag
+            ),
+            Route(
                 .post, "runs/create", "Create a run (RUNNING).", writes: true,
                 [
                     Parameter("experiment_id", .string), Parameter("user_id", .string), Parameter("run_name", .string),
@@ -115,13 +120,15 @@ struct MLflowRoutes: Sendable {
                 runID + [Parameter("metric_key", .string, required: true), Parameter("max_results", .int64), Parameter("page_token", .string)],
                 .object([("metrics", .array(.reference("Metric"))), ("next_page_token", .string)], required: ["metrics"]), getMetricHistory
             ),
-        ] + runLedgerRoutes
+        ] + modelRoutes + runLedgerRoutes
     }
 
     struct Route: Sendable {
         let method: HTTPRequest.Method
-        /// The path below each of `prefixes`.
+        /// The path below each of `prefixes`; `:name` components are path parameters.
         let path: String
+        /// The names of the path's parameters, which reach the handler as fields.
+        var pathParameters: [String] { path.split(separator: "/").filter { $0.hasPrefix(":") }.map { String($0.dropFirst()) } }
         let prefixes: [String]
         let summary: String
         let writes: Bool
@@ -184,8 +191,12 @@ struct MLflowRoutes: Sendable {
         for route in routes {
             for prefix in route.prefixes {
                 let limits = bodyLimits
-                (route.writes ? writing : reading).on(RouterPath(prefix + route.path), method: route.method) { request, _ -> Response in
-                    let fields = try await RequestFields.read(request, limits: limits)
+                (route.writes ? writing : reading).on(RouterPath(prefix + route.path), method: route.method) { request, context -> Response in
+                    var fields = try await RequestFields.read(request, limits: limits)
+                    for name in route.pathParameters {
+                        guard let raw = context.parameters.get(name) else { continue }
+                        fields = fields.setting(name, .string(raw.removingPercentEncoding ?? raw))
+                    }
                     switch try await route.handler(fields) {
                     case .json(let value): return Response.json(value)
                     case .file(let file):
@@ -254,6 +265,11 @@ struct MLflowRoutes: Sendable {
         return .object([])
     }
 
+    @Sendable func deleteExperimentTag(_ fields: RequestFields) async throws -> JSONValue {
+        try await store.updateExperiment(id: try fields.experimentID(), .deleteTag(try fields.requiredString("key")))
+        return .object([])
+    }
+
     // MARK: Runs
 
     @Sendable func createRun(_ fields: RequestFields) async throws -> JSONValue {
@@ -273,7 +289,9 @@ struct MLflowRoutes: Sendable {
     }
 
     @Sendable func getRun(_ fields: RequestFields) async throws -> JSONValue {
-        .object([("run", MLflowJSON.run(try await store.run(try fields.runID())))])
+        let runID = try fields.runID()
+        let run = try await store.run(runID)
+        return .object([("run", MLflowJSON.run(run, io: try await store.runIO(runID: runID)))])
     }
 
     @Sendable func updateRun(_ fields: RequestFields) async throws -> JSONValue {
@@ -347,7 +365,18 @@ struct MLflowRoutes: Sendable {
                 timestamp: try item.requiredInt64("timestamp"), step: try item.int64("step") ?? 0
             )
         }
-        try await store.logBatch(runID: runID, metrics: metrics, params: try fields.keyValues("params"), tags: try fields.keyValues("tags"))
+        let params = try fields.keyValues("params")
+        // MLflow refuses a batch that names a param twice, even with one value (the SDK's merged batches do not).
+        var seen = Set<String>()
+        let repeated = params.map(\.key).filter { !seen.insert($0).inserted }
+        if !repeated.isEmpty {
+            throw APIError(
+                .badRequest, "INVALID_PARAMETER_VALUE",
+                "Duplicate parameter keys have been submitted: \(repeated.map { "'\($0.prefix(250))'" }.joined(separator: ", ")). "
+                    + "Please ensure the request contains only one param value per param key."
+            )
+        }
+        try await store.logBatch(runID: runID, metrics: metrics, params: params, tags: try fields.keyValues("tags"))
         pointsIngested.increment(by: metrics.count)
         return .object([])
     }
@@ -367,8 +396,10 @@ struct MLflowRoutes: Sendable {
     @Sendable func getMetricHistory(_ fields: RequestFields) async throws -> JSONValue {
         let runID = try fields.runID()
         let key = try fields.requiredString("metric_key")
+        // MLflow's order: timestamp, step, value (RunLedger's own routes keep the table's step order).
         guard let requested = try fields.int64("max_results") else {
-            return .object([("metrics", JSONValue.metricPoints(key: key, try await store.metricHistory(runID: runID, key: key)[...]))])
+            let history = try await store.metricHistory(runID: runID, key: key).sorted { MetricPoint.precedes($0, $1, in: .time) }
+            return .object([("metrics", JSONValue.metricPoints(key: key, history[...]))])
         }
         guard requested >= 1 else {
             throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid value \(requested) for parameter 'max_results': it must be at least 1.")
@@ -384,7 +415,7 @@ struct MLflowRoutes: Sendable {
             }
             after = point
         }
-        let page = try await store.metricHistory(runID: runID, key: key, after: after, limit: limit + 1)
+        let page = try await store.metricHistory(runID: runID, key: key, after: after, limit: limit + 1, order: .time)
         var members: [(String, JSONValue)] = [("metrics", JSONValue.metricPoints(key: key, page.prefix(limit)))]
         if page.count > limit, let last = page.prefix(limit).last { members.append(("next_page_token", .string(Self.historyToken(last)))) }
         return .object(members)

@@ -159,10 +159,18 @@ enum OpenAPIDocument {
                     ("summary", .string(route.summary)),
                     ("tags", .array([.string(prefix.hasPrefix("/ajax") ? "MLflow (ajax)" : prefix.contains("runledger") ? "RunLedger" : "MLflow")])),
                 ]
+                let inPath = Set(route.pathParameters)
+                let pathParameters = route.request.filter { inPath.contains($0.name) }.map { parameter in
+                    JSONValue.object([
+                        ("name", .string(parameter.name)), ("in", .string("path")), ("required", .bool(true)), ("schema", parameter.schema.json),
+                    ])
+                }
+                let request = route.request.filter { !inPath.contains($0.name) }
                 if route.writes == false && route.method == .get {
-                    operation.append(("parameters", .array(route.request.map(queryParameter))))
+                    operation.append(("parameters", .array(pathParameters + request.map(queryParameter))))
                 } else {
-                    let body = Schema.object(route.request.map { ($0.name, $0.schema) }, required: route.request.filter(\.required).map(\.name))
+                    if !pathParameters.isEmpty { operation.append(("parameters", .array(pathParameters))) }
+                    let body = Schema.object(request.map { ($0.name, $0.schema) }, required: request.filter(\.required).map(\.name))
                     operation.append(
                         (
                             "requestBody",
@@ -170,7 +178,8 @@ enum OpenAPIDocument {
                         ))
                 }
                 operation.append(("responses", route.fileTypes.isEmpty ? responses(route.response) : fileResponses(route.fileTypes)))
-                add(prefix + route.path, method, .object(operation))
+                let path = route.path.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }.joined(separator: "/")
+                add(prefix + path, method, .object(operation))
             }
         }
         let state = Schema.object(
@@ -239,9 +248,11 @@ enum OpenAPIDocument {
     }
 
     private static func operationID(prefix: String, route: MLflowRoutes.Route) -> String {
-        let name = route.path.split(whereSeparator: { $0 == "/" || $0 == "-" }).map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        return (prefix.hasPrefix("/ajax") ? "ajax" : prefix.contains("runledger") ? "runledger" : "mlflow") + name
-            + (route.method == .get ? "Get" : "")
+        let name = route.path.split(whereSeparator: { $0 == "/" || $0 == "-" || $0 == ":" || $0 == "_" }).map {
+            $0.prefix(1).uppercased() + $0.dropFirst()
+        }.joined()
+        let method = route.method == .post ? "" : route.method.rawValue.prefix(1) + route.method.rawValue.dropFirst().lowercased()
+        return (prefix.hasPrefix("/ajax") ? "ajax" : prefix.contains("runledger") ? "runledger" : "mlflow") + name + method
     }
 
     private static func queryParameter(_ parameter: Parameter) -> JSONValue {

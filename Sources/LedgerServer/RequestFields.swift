@@ -12,6 +12,9 @@ struct RequestFields {
 
     init(members: [(String, JSONValue)]) { self.members = members }
 
+    /// The fields with `name` set to `value`, overriding the body's (a path parameter such as `{model_id}`).
+    func setting(_ name: String, _ value: JSONValue) -> RequestFields { RequestFields(members: members + [(name, value)]) }
+
     private func member(_ name: String) -> JSONValue? { members.last { $0.0 == name }?.1 }
 
     /// Reads the body of a POST or PUT (JSON, within `limits`) or the query string of a GET.
@@ -183,6 +186,15 @@ struct RequestFields {
     }
 
     /// A repeated message field such as `tags` or `metrics`: each element an object.
+    /// A required object field.
+    func object(_ name: String) throws -> RequestFields {
+        switch member(name) {
+        case .object(let pairs)?: return RequestFields(members: pairs)
+        case nil, .null?: throw APIError.missing(name)
+        case let other?: throw APIError.invalidValue(other, for: name, expected: "an object")
+        }
+    }
+
     func objects(_ name: String) throws -> [RequestFields] {
         switch member(name) {
         case nil, .null?: return []

@@ -12,3 +12,15 @@ enum CRC32C {
         return runledger_crc32c(base, bytes.count)
     }
 }
+
+/// A CRC-32C computed piece by piece (a file read in chunks); equal to ``CRC32C/checksum(_:)-(UnsafeRawBufferPointer)`` of the whole.
+struct CRC32CStream {
+    private(set) var value: UInt32 = 0
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        value = runledger_crc32c_update(value, base, bytes.count)
+    }
+
+    mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+}

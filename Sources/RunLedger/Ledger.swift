@@ -29,6 +29,8 @@ public final class Ledger: Sendable {
     let configuration: LedgerConfiguration
     let shared = Mutex(SharedState())
     let doorbell = Doorbell()
+    /// Moves artifact files to ``LedgerConfiguration/artifacts``; nil without one.
+    let shipper: ArtifactShipper?
 
     struct SharedState {
         mutating func slot(forKey key: String) -> Int32 { keyTable.slot(for: key) }
@@ -79,6 +81,7 @@ public final class Ledger: Sendable {
     public init(store: any TrackingStore, configuration: LedgerConfiguration = LedgerConfiguration()) {
         self.store = store
         self.configuration = configuration
+        self.shipper = configuration.artifacts.map { ArtifactShipper(artifacts: $0, store: store, configuration: configuration) }
     }
 
     /// Runs `body` with a ledger whose writer runs beside it; on return everything logged is flushed and the writer stops.
@@ -117,10 +120,18 @@ public final class Ledger: Sendable {
                 return state.flushWaiters.map(\.continuation)
             }
             for waiter in waiters { waiter.resume() }
+            shipper?.abandon()
             report("The writer could not start, so nothing logged to this ledger is recorded: \(error)")
             throw error
         }
-        await loop.run()
+        guard let shipper else {
+            await loop.run()
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await shipper.run() }
+            await loop.run()
+        }
     }
 
     // MARK: Runs
@@ -144,6 +155,20 @@ public final class Ledger: Sendable {
         return RunHandle(id: run.runID, slot: slot, ledger: self)
     }
 
+    /// Resumes an existing run (after a crash, or from a checkpoint): it goes back to RUNNING, as MLflow's
+    /// `start_run(run_id=…)` does, keeps its params, metrics and history, and beats again until ``RunHandle/end(status:)``.
+    ///
+    /// Like ``startRun(experiment:name:params:tags:)`` it returns at once and travels through the batches and spool;
+    /// a run that does not exist is reported by the writer and its writes are dropped.
+    public func resumeRun(_ id: RunID) -> RunHandle {
+        let slot = shared.withLock { state -> Int32 in
+            state.runs.append(id)
+            return Int32(state.runs.count - 1)
+        }
+        enqueue([.update(RunUpdate(status: .running))], slot: slot, opening: id)
+        return RunHandle(id: id, slot: slot, ledger: self)
+    }
+
     /// Runs `body` inside a run: RUNNING (durably, with its params) before `body` starts, FINISHED when it returns,
     /// FAILED with the error in the `runledger.error` tag when it throws (and the error is rethrown).
     public func withRun<T>(
@@ -164,8 +189,10 @@ public final class Ledger: Sendable {
 
     // MARK: Flushing
 
-    /// Returns once everything logged before the call is durable: in the store, or in the spool.
+    /// Returns once everything logged before the call is durable: in the store, or in the spool (artifacts: uploaded,
+    /// or copied to the spool root's staging folder).
     public func flush() async {
+        await shipper?.flush()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = shared.withLock { state -> Bool in
                 if state.durable >= state.accepted || state.writerFailed { return true }
@@ -179,21 +206,28 @@ public final class Ledger: Sendable {
     /// Flushes, then stops the writer. Later log calls are counted as rejected.
     public func close() async {
         await flush()
+        shipper?.close()
         shared.withLock { $0.closing = true }
         doorbell.ring()
     }
 
     /// What the ledger has done so far.
     public var statistics: LedgerStatistics {
-        shared.withLock { state in
+        var statistics = shared.withLock { state in
             var statistics = state.statistics
             statistics.buffered = state.backlogCount
             return statistics
         }
+        if let shipper {
+            (statistics.artifactsLogged, statistics.artifactsUploaded, statistics.artifactsPending) = shipper.state.withLock {
+                ($0.accepted, $0.uploaded, $0.pendingAtClose)
+            }
+        }
+        return statistics
     }
 
-    /// Problems that were reported instead of thrown (the latest 1000).
-    public var problems: [LedgerProblem] { shared.withLock { $0.problems } }
+    /// Problems that were reported instead of thrown (the latest 1000, then the artifact uploader's).
+    public var problems: [LedgerProblem] { shared.withLock { $0.problems } + (shipper?.state.withLock { $0.problems } ?? []) }
 
     // MARK: Internals
 
@@ -272,6 +306,20 @@ public final class Ledger: Sendable {
             return state.rotateIfFull(batchSize: configuration.batchSize, bound: configuration.bufferLimit)
         }
         if ring { doorbell.ring() }
+    }
+
+    func logArtifact(runID: RunID, folder: String, name: String, content: ArtifactShipper.Content) {
+        guard let shipper else {
+            report("Artifact '\(name)' of run \(runID) is not kept: no artifact store is configured (LedgerConfiguration.artifacts).")
+            return
+        }
+        do {
+            let path = try ArtifactPath(validating: folder).appending(try ArtifactPath(validating: name))
+            guard !path.isRoot else { throw LedgerError(.invalidParameterValue, "An artifact needs a file name.") }
+            shipper.enqueue(ArtifactShipper.Request(runID: runID, path: path, content: content))
+        } catch {
+            report("Artifact '\(name)' of run \(runID) is not kept: \(error)")
+        }
     }
 
     func report(_ message: String) {
@@ -428,6 +476,21 @@ public struct RunHandle: Sendable, Hashable {
     public func event(_ kind: String, _ message: String = "", level: EventLevel = .info, payload: String? = nil, timestamp: Int64? = nil) {
         ledger.enqueue(
             [.event(RunEvent(timestamp: timestamp ?? Ledger.now(), level: level, kind: kind, message: message, payload: payload))], slot: slot)
+    }
+
+    /// Sends a local file to the run's artifacts at `folder/<its name>` (the run's root by default), as
+    /// `mlflow.log_artifact` does, without waiting: the ledger's uploader copies the file to the spool root's staging
+    /// folder right after the call and uploads it from there, also when the store is down for a while (then later).
+    /// ``Ledger/flush()`` returns once the copy is made; change the file only after that. Needs
+    /// ``LedgerConfiguration/artifacts``; a missing file or a bad path is reported through ``Ledger/problems``.
+    public func logArtifact(file: URL, at folder: String = "") {
+        ledger.logArtifact(runID: id, folder: folder, name: file.lastPathComponent, content: .file(file))
+    }
+
+    /// Sends `text` (UTF-8) to the run's artifacts at `path`, as `mlflow.log_text` does; like
+    /// ``logArtifact(file:at:)`` it returns at once.
+    public func logText(_ text: String, at path: String) {
+        ledger.logArtifact(runID: id, folder: "", name: path, content: .text(Array(text.utf8)))
     }
 
     /// Ends the run with a terminal status (FINISHED by default) and stops its heartbeat.

@@ -1,5 +1,6 @@
 public import CoreMetrics
 public import Foundation
+public import LedgerArtifacts
 public import Logging
 
 /// How a ``Ledger`` batches, buffers and spools. Every property has a default that suits a simulation on one machine.
@@ -32,12 +33,17 @@ public struct LedgerConfiguration: Sendable {
     public var logger: Logger
     /// Where the SDK's counters go; nil means the process-wide `MetricsSystem` (what a server bootstraps).
     public var metricsFactory: (any MetricsFactory)?
+    /// Where ``RunHandle/logArtifact(file:at:)`` and ``RunHandle/logText(_:at:)`` send files: a
+    /// `FileSystemArtifactStore` on the server's artifact folder, or a `RemoteArtifactStore` of a server. Default nil:
+    /// artifact calls are reported as problems.
+    public var artifacts: (any ArtifactStore)?
 
     public init(
         batchSize: Int = 10_000, flushInterval: Duration = .milliseconds(200), bufferBound: Int = 64 << 20,
         spoolDirectory: URL = URL(fileURLWithPath: ".runledger-spool"), heartbeatInterval: Duration = .seconds(30),
         initialRetryDelay: Duration = .milliseconds(100), maximumRetryDelay: Duration = .seconds(10), closeTimeout: Duration = .seconds(30),
-        replaysAnyDatabase: Bool = false, logger: Logger = Logger(label: "runledger.sdk"), metricsFactory: (any MetricsFactory)? = nil
+        replaysAnyDatabase: Bool = false, logger: Logger = Logger(label: "runledger.sdk"), metricsFactory: (any MetricsFactory)? = nil,
+        artifacts: (any ArtifactStore)? = nil
     ) {
         precondition(batchSize > 0 && bufferBound > 0, "batchSize and bufferBound must be positive")
         self.batchSize = batchSize
@@ -51,6 +57,7 @@ public struct LedgerConfiguration: Sendable {
         self.replaysAnyDatabase = replaysAnyDatabase
         self.logger = logger
         self.metricsFactory = metricsFactory
+        self.artifacts = artifacts
     }
 }
 
@@ -91,6 +98,13 @@ public struct LedgerStatistics: Sendable, Equatable {
     /// ``LedgerConfiguration/closeTimeout``): durable, and replayed by the next ledger on the same spool root or by
     /// `runledger spool replay`.
     public var pending = 0
+    /// Artifact files and texts logged (``RunHandle/logArtifact(file:at:)``, ``RunHandle/logText(_:at:)``).
+    public var artifactsLogged = 0
+    /// Artifacts this ledger uploaded to its artifact store (staged ones a previous ledger left included).
+    public var artifactsUploaded = 0
+    /// Artifacts still staged when the ledger closed: sent by the next ledger on the same spool root or by
+    /// `runledger spool replay`.
+    public var artifactsPending = 0
 }
 
 /// Something that went wrong without being thrown at the caller: rejected input, a torn spool record.

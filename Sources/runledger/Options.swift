@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import LedgerArtifacts
 import LedgerConnect
 import LedgerCore
+import LedgerRemote
 import Logging
 
 /// `--database`, shared by every command that opens a store.
@@ -33,10 +35,41 @@ struct DatabaseOptions: ParsableArguments {
     }
 
     /// The bearer token for a RunLedger server (`--database http://…` started with `--auth-token-file`).
-    private var serverToken: String? { ProcessInfo.processInfo.environment["RUNLEDGER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
+    var serverToken: String? { ProcessInfo.processInfo.environment["RUNLEDGER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
 
     private func using<T: Sendable>(_ options: ConnectOptions, _ body: (any TrackingStore) async throws -> T) async throws -> T {
         try await LedgerConnect.withStore(location, options: options, body)
+    }
+}
+
+/// Where artifact files live, for `serve`, `artifacts` and `gc` on a SQLite or PostgreSQL database.
+struct ArtifactOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "The folder artifact files are kept in; any mounted path, shared by every server of one PostgreSQL database "
+                + "(default: $RUNLEDGER_ARTIFACTS, else runledger-artifacts beside a SQLite file, else ./runledger-artifacts).",
+            valueName: "path"
+        )
+    )
+    var artifactsDestination: String?
+
+    /// The folder for `location`'s artifacts.
+    func folder(for location: DatabaseLocation) -> String {
+        if let artifactsDestination { return artifactsDestination }
+        if let variable = ProcessInfo.processInfo.environment["RUNLEDGER_ARTIFACTS"], !variable.isEmpty { return variable }
+        if case .sqlite(let path) = location {
+            return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("runledger-artifacts").path
+        }
+        return "runledger-artifacts"
+    }
+
+    /// The artifact store for `location`: its folder for a SQLite or PostgreSQL database, the server's artifact API
+    /// for a server URL.
+    func store(for location: DatabaseLocation, token: String?) throws -> any ArtifactStore {
+        switch location {
+        case .server(let url): try RemoteArtifactStore(url: url, token: token)
+        default: FileSystemArtifactStore(root: folder(for: location))
+        }
     }
 }
 

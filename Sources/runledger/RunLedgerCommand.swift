@@ -14,7 +14,7 @@ struct RunLedgerCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Export.self, Retention.self,
             Prune.self,
-            Projects.self, State.self, Migrate.self, SpoolCommand.self,
+            Projects.self, State.self, Migrate.self, SpoolCommand.self, ArtifactsCommand.self, GarbageCollect.self,
         ]
     )
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LedgerArtifacts
 import LedgerConnect
 import LedgerCore
 import LedgerServer
@@ -25,11 +26,13 @@ extension RunLedgerCommand {
         )
 
         @OptionGroup var database: DatabaseOptions
+        @OptionGroup var artifactOptions: ArtifactOptions
         @Option(help: "The address to listen on (0.0.0.0 for every interface).") var host = "127.0.0.1"
         @Option(help: "The TCP port (0 picks a free one; the chosen port is printed).") var port = 5000
         @Option(help: ArgumentHelp("A file of lines 'TOKEN read|write'; without it, no authentication.", valueName: "file"))
         var authTokenFile: String?
         @Option(help: "The largest request body accepted, e.g. 16MiB, 512KiB, 1000000.") var maxBody = "16MiB"
+        @Option(help: "The largest artifact file accepted in one upload, e.g. 10GiB, 500MiB.") var maxArtifactSize = "10GiB"
         @Option(
             help: ArgumentHelp(
                 "Comma-separated Host names the server answers (name, name:port, *.example.com, 192.168.*, or * for any).", valueName: "hosts"
@@ -52,6 +55,9 @@ extension RunLedgerCommand {
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("Please give --port between 0 and 65535.") }
             guard parseByteSize(maxBody) != nil else { throw ValidationError("Please give --max-body as bytes or with KiB, MiB or GiB, e.g. 16MiB.") }
+            guard parseByteSize(maxArtifactSize) != nil else {
+                throw ValidationError("Please give --max-artifact-size as bytes or with KiB, MiB or GiB, e.g. 10GiB.")
+            }
             guard maxConnections >= 1 else { throw ValidationError("Please give --max-connections of at least 1.") }
             for (name, text) in [("--idle-timeout", idleTimeout), ("--body-timeout", bodyTimeout)] {
                 guard let milliseconds = try? DurationText.milliseconds(text), milliseconds >= 1000 else {
@@ -85,17 +91,20 @@ extension RunLedgerCommand {
                     host: host, port: port, maxBodyBytes: parseByteSize(maxBody) ?? (16 << 20), accessTokens: tokens, originPolicy: policy,
                     bodyReadTimeout: .milliseconds(try DurationText.milliseconds(bodyTimeout)),
                     idleTimeout: .milliseconds(try DurationText.milliseconds(idleTimeout)),
-                    maxConnections: maxConnections
+                    maxConnections: maxConnections, maxArtifactBytes: Int64(parseByteSize(maxArtifactSize) ?? (10 << 30))
                 )
+                let artifacts = FileSystemArtifactStore(root: artifactOptions.folder(for: location))
                 let banner: @Sendable (Int) -> String = { [host, auth = tokens == nil ? "off" : "bearer tokens"] port in
-                    "RunLedger serving http://\(host):\(port) (database: \(location), auth: \(auth))\n"
+                    "RunLedger serving http://\(host):\(port) (database: \(location), artifacts: \(artifacts.rootPath), auth: \(auth))\n"
                 }
                 // Zero turns either off.
                 let reapTimeout = try DurationText.milliseconds(reapAfter)
                 let pruneInterval = try DurationText.milliseconds(pruneEvery)
                 let options = ConnectOptions(migrate: true, create: true, logger: logger)
                 let store = try await LedgerConnect.open(location, options: options)
-                let app = LedgerServer.application(store: store, configuration: configuration, registry: registry, logger: logger) { port in
+                let app = LedgerServer.application(
+                    store: store, artifacts: artifacts, configuration: configuration, registry: registry, logger: logger
+                ) { port in
                     // Unbuffered, so that a supervisor or test reading the pipe learns the port at once.
                     FileHandle.standardOutput.write(Data(banner(port).utf8))
                 }
@@ -103,7 +112,15 @@ extension RunLedgerCommand {
                 if reapTimeout > 0 { services.append(HeartbeatReaper(store: store, timeout: .milliseconds(reapTimeout), logger: logger)) }
                 if pruneInterval > 0 { services.append(RetentionPruner(store: store, interval: .milliseconds(pruneInterval), logger: logger)) }
                 // The store goes first so that it stops last; the rest start once the store is prepared.
-                let prepared = PreparedServices(services) { try await LedgerConnect.prepare(store, location, options: options) }
+                let prepared = PreparedServices(services) {
+                    try await LedgerConnect.prepare(store, location, options: options)
+                    do {
+                        try await artifacts.prepare()
+                    } catch {
+                        throw LedgerError(
+                            .invalidParameterValue, "Cannot use \(artifacts.rootPath) for artifacts (\(error)); pass --artifacts-destination.")
+                    }
+                }
                 var group = ServiceGroupConfiguration(
                     services: [StoreService(store: store), prepared], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
                 )

@@ -55,6 +55,11 @@ extension RunLedgerCommand {
                     print(table.rendered, terminator: "")
                     if rows.isEmpty { writeStandardError("The spool at \(spool.spool) is empty.\n") }
                 }
+                let staged = Ledger.stagedArtifacts(in: spool.url)
+                if staged.count > 0 {
+                    writeStandardError(
+                        "\(staged.count) artifact file(s), \(staged.bytes) bytes, staged for upload; `runledger spool replay` sends them.\n")
+                }
             }
         }
 
@@ -68,18 +73,23 @@ extension RunLedgerCommand {
                     """
             )
             @OptionGroup var database: DatabaseOptions
+            @OptionGroup var artifacts: ArtifactOptions
             @OptionGroup var spool: SpoolOption
             @Flag(help: "Replay folders written for another database into this one too.") var anyDatabase = false
 
             func run() async throws {
                 try await reportingErrors {
                     let total = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).map(Spool.read).reduce(0) { $0 + $1.items }
-                    guard total > 0 else {
+                    let staged = Ledger.stagedArtifacts(in: spool.url).count
+                    guard total > 0 || staged > 0 else {
                         writeStandardError("Nothing to replay in \(spool.spool).\n")
                         return
                     }
+                    let location = try database.location
+                    let files = staged == 0 ? nil : try artifacts.store(for: location, token: database.serverToken)
                     try await database.writing { store in
-                        let configuration = LedgerConfiguration(spoolDirectory: spool.url, replaysAnyDatabase: anyDatabase, logger: cliLogger())
+                        let configuration = LedgerConfiguration(
+                            spoolDirectory: spool.url, replaysAnyDatabase: anyDatabase, logger: cliLogger(), artifacts: files)
                         let ledger = Ledger(store: store, configuration: configuration)
                         try await withThrowingTaskGroup(of: Bool.self) { group in
                             group.addTask {
@@ -109,7 +119,14 @@ extension RunLedgerCommand {
                         let left = Spool.folders(in: spool.url).flatMap(Spool.segments(in:)).filter { $0.pathExtension == "rlspool" }
                         print(
                             "Replayed \(statistics.replayed) item(s); \(statistics.rejected) refused; \(statistics.tornRecords) torn record(s) skipped."
+                                + (staged > 0 ? " Uploaded \(statistics.artifactsUploaded) artifact file(s)." : "")
                         )
+                        if statistics.artifactsPending > 0 {
+                            throw LedgerError(
+                                .storeUnavailable,
+                                "\(statistics.artifactsPending) artifact file(s) are still staged (the artifact store or the database is unavailable, "
+                                    + "or their runs are not in it yet). Try again later.")
+                        }
                         if !left.isEmpty {
                             throw LedgerError(
                                 .storeUnavailable,

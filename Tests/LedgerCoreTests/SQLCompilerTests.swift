@@ -38,7 +38,7 @@ struct SQLCompilerTests {
         #expect(Comparison.globPattern(fromLike: "a%b_c*d?e[f") == "a*b?c[*]d[?]e[[]f")
     }
 
-    @Test("a search ordered by a metric reads the value index in order, inside its experiments, and pages by keyset")
+    @Test("a search ordered by a metric reads the value index in order, inside its experiments, breaks ties as MLflow, and pages by keyset")
     func goldenSearchPlan() throws {
         let query = RunQuery(
             experimentIDs: [ExperimentID(1)], filter: try Filter.parse("params.solver_type = 'hybrid'"),
@@ -51,7 +51,7 @@ struct SQLCompilerTests {
             first.sql
                 == "SELECT r.id, r.run_uuid FROM latest_metrics o0 CROSS JOIN runs r WHERE r.id = o0.run_id AND o0.key = ? AND o0.is_nan = 0 "
                 + "AND o0.experiment_id IN (?) AND r.experiment_id IN (?) AND r.lifecycle_stage IN (?) AND EXISTS (SELECT 1 FROM params f WHERE f.run_id = r.id AND f.key = ? "
-                + "AND f.value = ?) ORDER BY o0.value ASC, r.run_uuid ASC LIMIT ?"
+                + "AND f.value = ?) ORDER BY o0.value ASC, r.start_time DESC, r.run_uuid ASC LIMIT ?"
         )
         #expect(
             first.bindings == [.text("total_cost"), .integer(1), .integer(1), .text("active"), .text("solver_type"), .text("hybrid"), .integer(6)])
@@ -68,7 +68,8 @@ struct SQLCompilerTests {
         next.pageToken = plan.nextPageToken(after: last)
         let nextPlan = try SearchPlan(next, dialect: .sqlite)
         let statement = nextPlan.statement(phase: 0, limit: 6)
-        #expect(statement.sql.contains("AND (o0.value > ? OR (o0.value = ? AND r.run_uuid > ?)) ORDER BY"))
+        let keyset = "AND (o0.value > ? OR (o0.value = ? AND (r.start_time < ? OR (r.start_time = ? AND r.run_uuid > ?)))) ORDER BY"
+        #expect(statement.sql.contains(keyset))
         #expect(statement.bindings.contains(.real(42.5)) && statement.bindings.contains(.text("0123456789abcdef0123456789abcdef")))
     }
 

@@ -37,15 +37,19 @@ struct StoreRulesTests {
 
     // MARK: Write rules
 
-    @Test("a run's status and end time follow the rules; a deleted run refuses writes")
+    @Test("a run ends now unless told when, resumes keeping its last end time, ends again later; a deleted run refuses writes")
     func runRecords() throws {
         let runID = RunID.random()
         let running = RunRecord(id: 1, status: .running, endTime: nil, lifecycle: .active)
-        #expect(try running.applying(RunUpdate(status: .finished), now: 50, runID: runID).endTime == 50)
-        #expect(try running.applying(RunUpdate(status: .failed, endTime: 40), now: 50, runID: runID).endTime == 40)
-        #expect(try running.applying(RunUpdate(name: "n"), now: 50, runID: runID) == running)
-        let finished = try running.applying(RunUpdate(status: .finished), now: 50, runID: runID)
-        #expect(throws: LedgerError.self) { try finished.applying(RunUpdate(status: .scheduled), now: 60, runID: runID) }
+        #expect(running.applying(RunUpdate(status: .finished), now: 50).endTime == 50)
+        #expect(running.applying(RunUpdate(status: .failed, endTime: 40), now: 50).endTime == 40)
+        #expect(running.applying(RunUpdate(name: "n"), now: 50) == running)
+        let finished = running.applying(RunUpdate(status: .finished), now: 50)
+        #expect(finished.applying(RunUpdate(status: .finished), now: 60).endTime == 50)
+        let resumed = finished.applying(RunUpdate(status: .running), now: 70)
+        #expect(resumed.status == .running && resumed.endTime == 50)
+        #expect(resumed.applying(RunUpdate(status: .killed), now: 90) == RunRecord(id: 1, status: .killed, endTime: 90, lifecycle: .active))
+        #expect(finished.applying(RunUpdate(status: .scheduled), now: 60).status == .scheduled)
         let deleted = RunRecord(id: 1, status: "RUNNING", endTime: nil, lifecycle: "deleted")
         #expect(throws: LedgerError.self) { try deleted.writable(runID) }
         #expect(try running.writable(runID) == running)

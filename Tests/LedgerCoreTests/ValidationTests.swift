@@ -43,16 +43,6 @@ struct ValidationTests {
         }
     }
 
-    @Test("status moves forward only")
-    func statusTransitions() {
-        #expect(RunStatus.scheduled.canMove(to: .running))
-        #expect(RunStatus.running.canMove(to: .finished))
-        #expect(RunStatus.running.canMove(to: .running))
-        #expect(!RunStatus.finished.canMove(to: .running))
-        #expect(!RunStatus.failed.canMove(to: .finished))
-        #expect(!RunStatus.running.canMove(to: .scheduled))
-    }
-
     @Test("run ids are 32 hex characters")
     func runIDs() {
         #expect(RunID("0123456789ABCDEF0123456789abcdef")?.rawValue == "0123456789abcdef0123456789abcdef")

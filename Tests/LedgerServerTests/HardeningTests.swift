@@ -47,7 +47,7 @@ struct RouteScopeTests {
             mlflow.flatMap { route in route.prefixes.map { (route.method, $0 + route.path, route.writes) } } + [
                 (HTTPRequest.Method.get, "/ready", false), (.get, "/metrics", false), (.get, "/openapi.json", false),
                 (HTTPRequest.Method.get, "/api/2.0/runledger/projects/p/state/s", false), (.put, "/api/2.0/runledger/projects/p/state/s", true),
-            ]
+            ] + ArtifactTests.routes
         let authorizations: [(String?, String)] = [
             (nil, "none"), ("Bearer \(Self.readToken)", "read"), ("Bearer \(Self.writeToken)", "write"), ("Bearer", "malformed"),
             ("Basic \(Self.writeToken)", "malformed"), ("Bearer \(Self.writeToken)x", "malformed"), ("bearer\(Self.writeToken)", "malformed"),
@@ -112,6 +112,14 @@ struct CrossSiteTests {
                 let untyped = try await client.send(method, path, body: #"{"name":"x"}"#)
                 #expect(untyped.status == .unsupportedMediaType, "\(path) without a type")
             }
+            // Artifact bodies are files of any type, so only the origin checks apply; a browser preflights PUT and DELETE.
+            for (method, path, _) in ArtifactTests.routes.filter(\.2) {
+                let foreign = try await client.send(method, path, headers: [.origin: "https://evil.example"], body: "planted")
+                #expect(foreign.status == .forbidden && foreign.errorCode == "CROSS_ORIGIN_REQUEST_REFUSED", "\(path)")
+                let fetchSite = try await client.send(method, path, headers: [.secFetchSite: "cross-site"], body: "planted")
+                #expect(fetchSite.status == .forbidden, "\(path)")
+            }
+            #expect(try await client.send(.get, "\(ArtifactTests.base)/x.txt").status == .notFound)
             #expect(try await server.store.experiments(view: .all).map(\.experiment.name) == ["Default"])
             // The page's own origin, and clients that send no Origin, still write.
             let own = try await client.send(
@@ -267,7 +275,8 @@ struct EdgeValueTests {
                 let response = try await client.send(.post, path, headers: [.contentType: "application/json"], body: body)
                 #expect(response.status == .ok, "\(path) \(body): \(response.status) \(response.text.prefix(300))")
             }
-            // The history in pages of one point, each after the last: every point once, in order, extremes included.
+            // The history in pages of one point, each after the last: every point once, in MLflow's order (timestamp, then
+            // step), extremes included.
             var steps: [JSONValue] = []
             var token: String? = nil
             repeat {
@@ -279,7 +288,7 @@ struct EdgeValueTests {
                 if case .array(let points)? = json["metrics"] { steps += points.compactMap { $0["step"] } }
                 token = string(json["next_page_token"])
             } while token != nil && steps.count <= points.count
-            #expect(steps == points.map(\.0).sorted().map { JSONValue.integer($0) })
+            #expect(steps == points.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map { JSONValue.integer($0.0) })
             let csv = try await client.send(.get, "/api/2.0/runledger/runs/export?experiment_ids=\(experimentID)").text
             #expect(csv.contains("params.\(Self.combiningKey)") && csv.contains("\u{0301}value"))
             #expect(

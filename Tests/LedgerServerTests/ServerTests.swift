@@ -2,6 +2,7 @@ import EnergySimulation
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import LedgerArtifacts
 import LedgerCore
 import LedgerSQLite
 import Logging
@@ -13,6 +14,7 @@ import Testing
 /// A server over a fresh SQLite store in a temporary folder, driven in-process.
 struct TestServer {
     let store: SQLiteStore
+    let artifacts: FileSystemArtifactStore
     let folder: URL
     let registry = PrometheusCollectorRegistry()
 
@@ -20,13 +22,15 @@ struct TestServer {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         store = try await SQLiteStore.open(path: folder.appendingPathComponent("ledger.sqlite").path)
+        artifacts = FileSystemArtifactStore(root: folder.appendingPathComponent("artifacts").path)
+        try await artifacts.prepare()
     }
 
     func test<Value>(_ configuration: ServerConfiguration = ServerConfiguration(), _ body: @Sendable (any TestClientProtocol) async throws -> Value)
         async throws -> Value
     {
         defer { try? FileManager.default.removeItem(at: folder) }
-        let app = Application(router: LedgerServer.router(store: store, configuration: configuration, registry: registry))
+        let app = Application(router: LedgerServer.router(store: store, artifacts: artifacts, configuration: configuration, registry: registry))
         do {
             let result = try await app.test(.router, body)
             try await store.close()

@@ -57,11 +57,11 @@ struct SQLiteMigrationTests {
         // When a migration adds a table or an index, add it here: this list is the schema's contract.
         #expect(
             tables == [
-                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value", "metric_spans",
+                "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value",
+                "logged_model_params", "logged_model_tags", "logged_models", "logged_models_by_experiment", "metric_spans",
                 "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events",
-                "run_events_by_run_time",
-                "run_events_by_time", "runledger_schema_history", "runs", "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents",
-                "tags", "tags_by_key_value",
+                "run_events_by_run_time", "run_events_by_time", "run_inputs", "run_outputs", "runledger_schema_history", "runs",
+                "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents", "tags", "tags_by_key_value",
             ]
         )
     }
@@ -108,7 +108,8 @@ struct SQLiteMigrationTests {
                 timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
                 PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
                 """,
-            columns: "*", then: "DELETE FROM runledger_schema_history WHERE version >= 4"
+            // 0008 adds a column, which SQLite cannot add twice: the file is as before it.
+            columns: "*", then: "DELETE FROM runledger_schema_history WHERE version >= 4; ALTER TABLE runs DROP COLUMN deleted_time"
         )
         func foreignKeys() throws -> Int {
             let queue = try DatabaseQueue(path: path)
@@ -127,6 +128,28 @@ struct SQLiteMigrationTests {
             // Compared as text, so that the one NaN equals itself.
             #expect(stored.map { "\($0)" } == expected.map { "\($0)" })
         }
+        try await migrated.close()
+    }
+
+    @Test("migration 0008 gives runs deleted before it the migration's time, so gc --older-than never collects them early")
+    func deletedTimes() async throws {
+        let path = temporaryPath("deleted-time.sqlite")
+        let store = try await SQLiteStore.open(path: path)
+        let (kept, deleted) = (NewRun(experimentID: .defaultExperiment, startTime: 1), NewRun(experimentID: .defaultExperiment, startTime: 2))
+        try await store.createRun(kept)
+        try await store.createRun(deleted)
+        try await store.setRunLifecycle(deleted.runID, .deleted)
+        try await store.close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "ALTER TABLE runs DROP COLUMN deleted_time; DELETE FROM runledger_schema_history WHERE version >= 8")
+        }
+        try queue.close()
+        let before = WallClock.milliseconds() / 1000 * 1000
+        let migrated = try await SQLiteStore.open(path: path)
+        let found = try await migrated.deletedRuns(before: .max)
+        #expect(found.map(\.runID) == [deleted.runID])
+        #expect((found.first?.deletedTime ?? 0) >= before)
         try await migrated.close()
     }
 
@@ -157,7 +180,8 @@ struct SQLiteMigrationTests {
             columns: "run_id, key, step, timestamp, value, is_nan",
             then: """
                 CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
-                DELETE FROM runledger_schema_history WHERE version = 5;
+                DELETE FROM runledger_schema_history WHERE version >= 5;
+                ALTER TABLE runs DROP COLUMN deleted_time;
                 """
         )
 

@@ -82,6 +82,7 @@ struct ServedStore: TrackingStore {
     func updateExperiment(id: ExperimentID, _ change: ExperimentChange) async throws { try await remote.updateExperiment(id: id, change) }
     func write(_ batch: WriteBatch) async throws -> WriteOutcome { try await remote.write(batch) }
     func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws { try await remote.setRunLifecycle(runID, stage) }
+    func deletedRuns(before cutoff: Int64) async throws -> [DeletedRun] { try await remote.deletedRuns(before: cutoff) }
     func run(_ runID: RunID) async throws -> Run { try await remote.run(runID) }
     func searchRuns(_ query: RunQuery) async throws -> RunPage { try await remote.searchRuns(query) }
     func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] { try await remote.metricHistory(runID: runID, key: key) }
@@ -105,6 +106,15 @@ struct ServedStore: TrackingStore {
         try await remote.putStateDocument(project: project, namespace: namespace, document: document, expectedVersion: expectedVersion)
     }
     func healthCheck() async -> LedgerError? { await remote.healthCheck() }
+    func createLoggedModel(_ model: NewLoggedModel) async throws -> LoggedModel { try await remote.createLoggedModel(model) }
+    func loggedModel(id: String, allowDeleted: Bool) async throws -> LoggedModel { try await remote.loggedModel(id: id, allowDeleted: allowDeleted) }
+    func updateLoggedModel(id: String, _ change: LoggedModelChange) async throws -> LoggedModel { try await remote.updateLoggedModel(id: id, change) }
+    func loggedModels(experimentIDs: [ExperimentID]) async throws -> [LoggedModel] { try await remote.loggedModels(experimentIDs: experimentIDs) }
+    func logOutputs(runID: RunID, _ outputs: [RunModelOutput]) async throws { try await remote.logOutputs(runID: runID, outputs) }
+    func logInputs(runID: RunID, datasets: [DatasetInput], models: [String]) async throws {
+        try await remote.logInputs(runID: runID, datasets: datasets, models: models)
+    }
+    func runIO(runID: RunID) async throws -> RunIO { try await remote.runIO(runID: runID) }
 
     func close() async throws {
         try await remote.close()

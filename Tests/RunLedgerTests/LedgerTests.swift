@@ -34,6 +34,34 @@ struct LedgerTests {
         #expect(try await store.experiment(named: "study") != nil)
     }
 
+    @Test("a failed run resumes: RUNNING again with its history, then FINISHED with the new points after the old")
+    func resumedRun() async throws {
+        let folder = temporaryFolder("resumed")
+        let store = try await SQLiteStore.open(path: folder.appendingPathComponent("db.sqlite").path)
+        let configuration = fastRetries(folder.appendingPathComponent("spool"))
+        let runID = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+            let run = ledger.startRun(experiment: "study", params: ["solver_type": "hybrid"])
+            for step in 0..<10 { run.log("soc", Double(step), step: Int64(step)) }
+            run.end(status: .failed)
+            return run.id
+        }
+        let failed = try await store.run(runID)
+        #expect(failed.info.status == .failed)
+        let during = try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
+            let run = ledger.resumeRun(runID)
+            await ledger.flush()
+            let during = try await store.run(runID).info.status
+            for step in 10..<20 { run.log("soc", Double(step), step: Int64(step)) }
+            run.end()
+            return during
+        }
+        #expect(during == .running)
+        let finished = try await store.run(runID)
+        #expect(finished.info.status == .finished && finished.params == ["solver_type": "hybrid"])
+        #expect(try await store.metricHistory(runID: runID, key: "soc").map(\.step) == Array(0..<20))
+        #expect(try #require(finished.info.endTime) >= (try #require(failed.info.endTime)))
+    }
+
     @Test("a body that throws ends the run FAILED with the error in a tag, and the error reaches the caller")
     func failedRun() async throws {
         let folder = temporaryFolder("failed")

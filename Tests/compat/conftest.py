@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 
 import pytest
 
@@ -53,12 +54,8 @@ class Server:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_runledger(extra=(), prepare=None):
-    """Starts `runledger serve` on a fresh SQLite file; `prepare(path)` may fill the file first."""
-    folder = tempfile.mkdtemp(prefix="runledger-compat-")
-    database = os.path.join(folder, "ledger.sqlite")
-    if prepare:
-        prepare(database)
+def serve(folder, database, extra=()):
+    """Starts `runledger serve --port 0` on `database`, its log in `folder`, and waits until it answers."""
     log = open(os.path.join(folder, "server.log"), "w")
     process = subprocess.Popen(
         [RUNLEDGER, "serve", "--port", "0", "--database", database, *extra],
@@ -72,6 +69,43 @@ def start_runledger(extra=(), prepare=None):
     url = f"http://127.0.0.1:{match.group(1)}"
     wait_healthy(url, process, 30)
     return Server("runledger", url, process, folder, log)
+
+
+def start_runledger(extra=(), prepare=None):
+    """Starts `runledger serve` on a fresh SQLite file; `prepare(path)` may fill the file first."""
+    folder = tempfile.mkdtemp(prefix="runledger-compat-")
+    database = os.path.join(folder, "ledger.sqlite")
+    if prepare:
+        prepare(database)
+    return serve(folder, database, extra)
+
+
+def start_runledger_postgres():
+    """Starts `runledger serve` on a fresh database of the test cluster ($RUNLEDGER_TEST_POSTGRES_URL), with its
+    artifacts in a temporary folder."""
+    base = os.environ["RUNLEDGER_TEST_POSTGRES_URL"]
+    name = "compat_" + uuid.uuid4().hex[:16]
+    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    folder = tempfile.mkdtemp(prefix="runledger-compat-pg-")
+    database = base.rsplit("/", 1)[0] + "/" + name
+    return serve(folder, database, ["--artifacts-destination", os.path.join(folder, "artifacts")])
+
+
+# The suites that run a third time on PostgreSQL when the test cluster is there: what the MLflow client sees must
+# not depend on the backend.
+POSTGRES_MODULES = {"test_mlflow_compat", "test_artifacts", "test_models", "test_routes"}
+SERVERS = ["runledger", "mlflow"] + (["runledger-postgres"] if os.environ.get("RUNLEDGER_TEST_POSTGRES_URL") else [])
+
+
+def pytest_collection_modifyitems(config, items):
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("server") == "runledger-postgres"
+        (dropped if on_postgres and item.module.__name__ not in POSTGRES_MODULES else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def start_mlflow():
@@ -88,11 +122,12 @@ def start_mlflow():
     return Server("mlflow", url, process, folder, log)
 
 
-@pytest.fixture(scope="session", params=["runledger", "mlflow"])
+@pytest.fixture(scope="session", params=SERVERS)
 def server(request):
     if request.param == "mlflow" and os.environ.get("RUNLEDGER_COMPAT_ONLY") == "runledger":
         pytest.skip("RUNLEDGER_COMPAT_ONLY=runledger")
-    started = start_runledger() if request.param == "runledger" else start_mlflow()
+    starters = {"runledger": start_runledger, "runledger-postgres": start_runledger_postgres, "mlflow": start_mlflow}
+    started = starters[request.param]()
     yield started
     started.stop()
 

@@ -302,3 +302,66 @@ def test_csv_and_xlsx_downloads_hold_the_filtered_rows(server, browser):
     cost = values[0].index("metrics.total_cost")
     costs = [row[cost] for row in values[1:] if row[cost] is not None]
     assert costs and all(isinstance(value, float) for value in costs) and costs == sorted(costs)
+
+
+def tiny_png(width=4, height=3):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + bytes([200, 30, 30] * width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def put_artifact(server, path, body):
+    request = urllib.request.Request(server.url + "/api/2.0/mlflow-artifacts/artifacts/" + urllib.parse.quote(path), data=body, method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def test_mlflow_ui_links_open_the_run_page_with_its_artifacts_previews_and_models(server, browser):
+    run = api(server, "POST", "mlflow/runs/create", {"experiment_id": server.experiment_id, "run_name": "with-files"})["run"]["info"]
+    root = run["artifact_uri"].removeprefix("mlflow-artifacts:/")
+    put_artifact(server, f"{root}/results/cost.csv", b'design,cost\nA,"1,5"\nB,2\n')
+    put_artifact(server, f"{root}/notes/read me.txt", "energy ✓\n".encode())
+    put_artifact(server, f"{root}/plot.png", tiny_png())
+    put_artifact(server, f"{root}/page.html", b"<script>alert(1)</script>")
+    put_artifact(server, f"{root}/figure.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    model = api(server, "POST", "mlflow/logged-models", {"experiment_id": server.experiment_id, "name": "surrogate", "source_run_id": run["run_id"]})["model"]
+    api(server, "POST", "mlflow/runs/outputs", {"run_id": run["run_id"], "models": [{"model_id": model["info"]["model_id"], "step": 0}]})
+
+    # The link every mlflow.start_run prints opens the same run here.
+    browser.get(f"{server.url}/#/experiments/{server.experiment_id}/runs/{run['run_id']}")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#artifact-tree li"))
+    assert urllib.parse.urlparse(browser.current_url).path == f"/experiments/{server.experiment_id}/runs/{run['run_id']}"
+    assert browser.find_element(By.ID, "run-name").text == "with-files"
+    top = [li.get_attribute("data-path") for li in browser.find_elements(By.CSS_SELECTOR, "#artifact-tree > li")]
+    assert top == ["notes", "results", "figure.svg", "page.html", "plot.png"]
+    assert "surrogate" in browser.find_element(By.ID, "run-models").text
+
+    browser.find_element(By.CSS_SELECTOR, '#artifact-tree li[data-path="results"] > button').click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'li[data-path="results/cost.csv"] button.file'))
+    browser.find_element(By.CSS_SELECTOR, 'li[data-path="results/cost.csv"] button.file').click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#artifact-table tbody tr"))
+    cells = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in browser.find_elements(By.CSS_SELECTOR, "#artifact-table tbody tr")]
+    assert cells == [["A", "1,5"], ["B", "2"]]
+
+    browser.find_element(By.CSS_SELECTOR, '#artifact-tree li[data-path="notes"] > button').click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, 'li[data-path="notes/read me.txt"] button.file'))
+    browser.find_element(By.CSS_SELECTOR, 'li[data-path="notes/read me.txt"] button.file').click()
+    wait(browser, lambda d: "energy ✓" in d.find_element(By.ID, "artifact-preview").text)
+
+    browser.find_element(By.CSS_SELECTOR, 'li[data-path="plot.png"] button.file').click()
+    wait(browser, lambda d: d.execute_script("const i = document.querySelector('#artifact-preview img'); return i && i.complete && i.naturalWidth === 4"))
+    shot(browser, "11-run-artifacts")
+    for name in ("page.html", "figure.svg"):
+        browser.find_element(By.CSS_SELECTOR, f'li[data-path="{name}"] button.file').click()
+        wait(browser, lambda d: "No preview" in d.find_element(By.ID, "artifact-preview").text)
+        assert browser.execute_script("return document.querySelectorAll('main script, main iframe, main object, main svg script').length") == 0
+        assert no_dialog(browser)
+
+    browser.get(f"{server.url}/#/experiments/{server.experiment_id}")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#run-count"))
+    assert urllib.parse.urlparse(browser.current_url).path == f"/experiments/{server.experiment_id}"

@@ -318,6 +318,124 @@ def test_experiments_update_delete_restore_and_search(tracking):
     assert tracking.get_experiment(second).lifecycle_stage == "active"
 
 
+# Differences found by running MLflow side by side; each is MLflow's behaviour.
+
+@pytest.mark.parametrize("ending", ["FINISHED", "FAILED", "KILLED"])
+def test_an_ended_run_resumes_as_running(tracking, ending):
+    import mlflow
+    mlflow.set_experiment(unique("resume"))
+    with mlflow.start_run() as run:
+        mlflow.log_metric("soc", 0.1, step=0)
+    run_id = run.info.run_id
+    tracking.set_terminated(run_id, ending)
+    ended = tracking.get_run(run_id).info
+    assert ended.status == ending
+    with mlflow.start_run(run_id=run_id):
+        assert tracking.get_run(run_id).info.status == "RUNNING"
+        mlflow.log_metric("soc", 0.2, step=1)
+    resumed = tracking.get_run(run_id)
+    assert resumed.info.status == "FINISHED" and resumed.info.end_time >= ended.end_time
+    assert [m.step for m in tracking.get_metric_history(run_id, "soc")] == [0, 1]
+
+
+def test_order_ties_break_by_start_time_newest_first_then_run_id(tracking):
+    experiment_id = tracking.create_experiment(unique("ties"))
+    runs = []
+    for index in range(12):
+        start = 1_000_000 + (index % 3) * 1000
+        run_id = tracking.create_run(experiment_id, start_time=start).info.run_id
+        tracking.log_metric(run_id, "total_cost", float(index % 2), timestamp=1, step=0)
+        runs.append((run_id, start, float(index % 2)))
+    by_cost = tracking.search_runs([experiment_id], order_by=["metrics.total_cost ASC"], max_results=100)
+    assert [r.info.run_id for r in by_cost] == [r for r, _, _ in sorted(runs, key=lambda t: (t[2], -t[1], t[0]))]
+    # A key that no run has ties them all.
+    by_missing = tracking.search_runs([experiment_id], order_by=["metrics.absent DESC"], max_results=100)
+    assert [r.info.run_id for r in by_missing] == [r for r, _, _ in sorted(runs, key=lambda t: (-t[1], t[0]))]
+    default = tracking.search_runs([experiment_id], max_results=100)
+    assert [r.info.run_id for r in default] == [r for r, _, _ in sorted(runs, key=lambda t: (-t[1], t[0]))]
+    # Paging keeps the tie-break.
+    paged, token = [], None
+    while True:
+        page = tracking.search_runs([experiment_id], order_by=["metrics.total_cost DESC"], max_results=5, page_token=token)
+        paged += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            break
+    assert paged == [r for r, _, _ in sorted(runs, key=lambda t: (-t[2], -t[1], t[0]))]
+
+
+def test_metric_history_is_ordered_by_timestamp_then_step_then_value(server, tracking):
+    run_id = tracking.create_run(tracking.create_experiment(unique("order"))).info.run_id
+    points = [Metric("x", 5.0, 300, 1), Metric("x", 1.0, 100, 9), Metric("x", 3.0, 200, 4), Metric("x", 2.0, 200, 2), Metric("x", 0.5, 200, 2)]
+    tracking.log_batch(run_id, metrics=points)
+    expected = sorted(((p.timestamp, p.step, p.value) for p in points))
+    assert [(m.timestamp, m.step, m.value) for m in tracking.get_metric_history(run_id, "x")] == expected
+    paged, token = [], None
+    while True:
+        params = {"run_id": run_id, "metric_key": "x", "max_results": 2, **({"page_token": token} if token else {})}
+        answer = api(server, "GET", "metrics/get-history", params=params).json()
+        paged += [(m["timestamp"], int(m["step"]), m["value"]) for m in answer["metrics"]]
+        token = answer.get("next_page_token")
+        if not token:
+            break
+    assert [(int(t), s, v) for t, s, v in paged] == expected
+
+
+def test_experiment_tags_are_deleted_and_a_missing_one_is_resource_does_not_exist(tracking):
+    experiment_id = tracking.create_experiment(unique("etags"), tags={"team": "grid", "site": "north"})
+    tracking.delete_experiment_tag(experiment_id, "team")
+    assert tracking.get_experiment(experiment_id).tags == {"site": "north"}
+    with pytest.raises(MlflowException) as excinfo:
+        tracking.delete_experiment_tag(experiment_id, "team")
+    assert error_code(excinfo) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_deleting_an_experiment_deletes_its_runs_and_restoring_restores_them_all(server, tracking):
+    experiment_id = tracking.create_experiment(unique("lifecycle"))
+    kept = tracking.create_run(experiment_id).info.run_id
+    deleted_before = tracking.create_run(experiment_id).info.run_id
+    tracking.delete_run(deleted_before)
+    tracking.delete_experiment(experiment_id)
+    assert {tracking.get_run(r).info.lifecycle_stage for r in (kept, deleted_before)} == {"deleted"}
+    assert tracking.search_runs([experiment_id]) == []
+    assert {r.info.run_id for r in tracking.search_runs([experiment_id], run_view_type=ViewType.DELETED_ONLY)} == {kept, deleted_before}
+    refusals = [
+        (lambda: tracking.delete_experiment(experiment_id), "RESOURCE_DOES_NOT_EXIST"),
+        (lambda: tracking.set_experiment_tag(experiment_id, "k", "v"), "INVALID_PARAMETER_VALUE"),
+        (lambda: tracking.create_run(experiment_id), "INVALID_PARAMETER_VALUE"),
+        (lambda: tracking.log_metric(kept, "m", 1.0), "INVALID_PARAMETER_VALUE"),
+    ]
+    for attempt, code in refusals:
+        with pytest.raises(MlflowException) as excinfo:
+            attempt()
+        assert error_code(excinfo) == code
+    # MLflow answers INVALID_STATE with HTTP 500 (which its client retries); RunLedger with 400.
+    rename = api(server, "POST", "experiments/update", json={"experiment_id": experiment_id, "new_name": unique("renamed")})
+    assert rename.status_code in (400, 500) and rename.json()["error_code"] == "INVALID_STATE"
+    tracking.restore_experiment(experiment_id)
+    assert {tracking.get_run(r).info.lifecycle_stage for r in (kept, deleted_before)} == {"active"}
+    with pytest.raises(MlflowException) as excinfo:
+        tracking.restore_experiment(experiment_id)
+    assert error_code(excinfo) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_a_batch_naming_a_param_twice_is_refused_and_writes_nothing(server, tracking):
+    run_id = tracking.create_run(tracking.create_experiment(unique("dupes"))).info.run_id
+    body = {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"key": "a", "value": "1"}], "metrics": [{"key": "m", "value": 1, "timestamp": 1}]}
+    response = api(server, "POST", "runs/log-batch", json=body)
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    stored = tracking.get_run(run_id).data
+    assert stored.params == {} and stored.metrics == {}
+
+
+def test_every_experiment_keeps_its_artifacts_on_the_server(tracking):
+    assert tracking.get_experiment("0").artifact_location == "mlflow-artifacts:/0"
+    experiment_id = tracking.create_experiment(unique("artifacts"))
+    assert tracking.get_experiment(experiment_id).artifact_location == f"mlflow-artifacts:/{experiment_id}"
+    run = tracking.create_run("0")
+    assert run.info.artifact_uri == f"mlflow-artifacts:/0/{run.info.run_id}/artifacts"
+
+
 # Concurrency.
 
 def test_eight_threads_logging_at_once_lose_nothing(tracking):

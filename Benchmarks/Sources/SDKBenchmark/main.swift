@@ -229,6 +229,14 @@ struct DiscardingStore: TrackingStore {
     func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
         throw LedgerError(.internal, "unused")
     }
+    func deletedRuns(before cutoff: Int64) async throws -> [DeletedRun] { [] }
+    func createLoggedModel(_ model: NewLoggedModel) async throws -> LoggedModel { throw LedgerError(.internal, "unused") }
+    func loggedModel(id: String, allowDeleted: Bool) async throws -> LoggedModel { throw LedgerError(.internal, "unused") }
+    func updateLoggedModel(id: String, _ change: LoggedModelChange) async throws -> LoggedModel { throw LedgerError(.internal, "unused") }
+    func loggedModels(experimentIDs: [ExperimentID]) async throws -> [LoggedModel] { [] }
+    func logOutputs(runID: RunID, _ outputs: [RunModelOutput]) async throws {}
+    func logInputs(runID: RunID, datasets: [DatasetInput], models: [String]) async throws {}
+    func runIO(runID: RunID) async throws -> RunIO { RunIO() }
     func healthCheck() async -> LedgerError? { nil }
     func close() async throws {}
 }

@@ -195,7 +195,8 @@ public struct OrderKey: Sendable, Hashable, CustomStringConvertible {
 public struct RunQuery: Sendable, Equatable {
     public var experimentIDs: [ExperimentID]
     public var filter: Filter
-    /// Empty means ``OrderKey/defaultOrder``. Ties are always broken by run id, ascending.
+    /// Empty means ``OrderKey/defaultOrder``. Ties are broken as MLflow breaks them: by start time, newest first (unless
+    /// an order key is the start time), then by run id, ascending.
     public var orderBy: [OrderKey]
     public var maxResults: Int
     /// The token of the previous page's ``RunPage/nextPageToken``.
@@ -214,8 +215,10 @@ public struct RunQuery: Sendable, Equatable {
         self.view = view
     }
 
-    /// The ordering actually applied.
-    public var effectiveOrder: [OrderKey] { orderBy.isEmpty ? OrderKey.defaultOrder : orderBy }
+    /// The ordering actually applied: the requested keys, then MLflow's start-time tie-break (the run id breaks the rest).
+    public var effectiveOrder: [OrderKey] {
+        orderBy.contains { $0.field == .attribute(.startTime) } ? orderBy : orderBy + OrderKey.defaultOrder
+    }
 
     /// Refuses requests no backend should run.
     public func validate() throws(LedgerError) {

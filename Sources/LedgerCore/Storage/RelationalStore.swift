@@ -12,8 +12,8 @@ public protocol RelationalStore: TrackingStore {
     var clock: @Sendable () -> Int64 { get }
     /// The database's migration plan against this binary's files (what ``healthCheck()`` judges).
     func migrationPlan() async throws -> MigrationPlan
-    /// One (run, key)'s points in history order: all, or up to `limit` after `after`.
-    func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?) async throws -> [MetricPoint]
+    /// One (run, key)'s points in `order`: all, or up to `limit` after `after`.
+    func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint]
 }
 
 extension RelationalStore {
@@ -30,11 +30,11 @@ extension RelationalStore {
     }
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: nil, limit: nil)
+        try await history(runID: runID, key: key, after: nil, limit: nil, order: .step)
     }
 
-    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: after, limit: limit)
+    public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int, order: HistoryOrder) async throws -> [MetricPoint] {
+        try await history(runID: runID, key: key, after: after, limit: limit, order: order)
     }
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {
@@ -66,7 +66,14 @@ extension RelationalStore {
     }
 
     public func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) async throws {
-        _ = try await write(StoreSQL.setRunLifecycle(runID, stage), idempotent: true)
+        _ = try await write(StoreSQL.setRunLifecycle(runID, stage, now: clock()), idempotent: true)
+    }
+
+    public func deletedRuns(before cutoff: Int64) async throws -> [DeletedRun] {
+        try await read([StoreSQL.deletedRuns(before: cutoff)])[0].compactMap { row in
+            guard let runID = RunID(try row.text(0)) else { return nil }
+            return DeletedRun(runID: runID, artifactURI: try row.text(1), deletedTime: try row.int64(2))
+        }
     }
 
     public func reapRuns(heartbeatBefore cutoff: Int64, endTime: Int64) async throws -> [RunID] {
@@ -129,5 +136,48 @@ extension RelationalStore {
             throw LedgerError.staleState(project: project, namespace: namespace, expected: expectedVersion ?? 0, current: current)
         }
         return StateDocument(project: project, namespace: namespace, version: version, updatedAt: now, document: document)
+    }
+}
+
+// MARK: Logged models and run inputs/outputs
+
+extension RelationalStore {
+    public func createLoggedModel(_ model: NewLoggedModel) async throws -> LoggedModel {
+        try StoreRules.checkNewLoggedModel(model)
+        _ = try await write(StoreSQL.createLoggedModel(model, now: clock()), idempotent: false)
+        return try await loggedModel(id: model.id, allowDeleted: false)
+    }
+
+    public func loggedModel(id: String, allowDeleted: Bool) async throws -> LoggedModel {
+        guard LoggedModel.isValidID(id),
+            let model = try StoreSQL.loggedModels(try await read(StoreSQL.loggedModels(ids: [id], includeDeleted: allowDeleted))).first
+        else { throw LedgerError.loggedModelNotFound(id) }
+        return model
+    }
+
+    public func updateLoggedModel(id: String, _ change: LoggedModelChange) async throws -> LoggedModel {
+        guard LoggedModel.isValidID(id) else { throw LedgerError.loggedModelNotFound(id) }
+        try StoreRules.checkChange(change)
+        _ = try await write(StoreSQL.updateLoggedModel(id: id, change, now: clock()), idempotent: true)
+        return try await loggedModel(id: id, allowDeleted: change == .delete)
+    }
+
+    public func loggedModels(experimentIDs: [ExperimentID]) async throws -> [LoggedModel] {
+        guard !experimentIDs.isEmpty else { return [] }
+        return try StoreSQL.loggedModels(try await read(StoreSQL.loggedModels(experiments: experimentIDs, includeDeleted: false)))
+    }
+
+    public func logOutputs(runID: RunID, _ outputs: [RunModelOutput]) async throws {
+        for output in outputs where !LoggedModel.isValidID(output.modelID) { throw LedgerError.loggedModelNotFound(output.modelID) }
+        _ = try await write(StoreSQL.logOutputs(runID, outputs), idempotent: true)
+    }
+
+    public func logInputs(runID: RunID, datasets: [DatasetInput], models: [String]) async throws {
+        try StoreRules.checkInputs(datasets: datasets, models: models)
+        _ = try await write(StoreSQL.logInputs(runID, datasets: datasets, models: models), idempotent: true)
+    }
+
+    public func runIO(runID: RunID) async throws -> RunIO {
+        try StoreSQL.runIO(try await read(StoreSQL.runIO(runID)))
     }
 }

@@ -112,20 +112,33 @@ public enum StoreSQL {
         "UPDATE experiments SET artifact_location = \(StoreRules.defaultArtifactRoot) || experiment_id WHERE \(condition)"
     }
 
-    /// Changes an experiment that ``StoreRules/checkChange(_:of:)`` accepted.
+    /// Changes an experiment that ``StoreRules/checkChange(_:of:)`` accepted, with MLflow's rules: only an active
+    /// experiment is renamed or tagged, deleting one deletes its runs, and restoring one restores them all.
     public static func updateExperiment(_ id: ExperimentID, _ change: ExperimentChange, now: Int64) -> [Step] {
         let experiment = id.rawValue
-        var steps: [Step] = [
-            .require(
-                "SELECT 1 FROM experiments WHERE experiment_id = \(experiment)\(sqlite: "", postgres: " FOR UPDATE")", else: .experimentNotFound(id))
-        ]
+        let lock: SQLTemplate = "\(sqlite: "", postgres: " FOR UPDATE")"
+        var steps: [Step] = [.require("SELECT 1 FROM experiments WHERE experiment_id = \(experiment)\(lock)", else: .experimentNotFound(id))]
+        let active: SQLTemplate = "SELECT 1 FROM experiments WHERE experiment_id = \(experiment) AND lifecycle_stage = 'active'"
         switch change {
         case .rename(let name):
+            steps.append(.require(active, else: LedgerError(.invalidState, "Cannot rename a non-active experiment.")))
             steps.append(.refuse("SELECT 1 FROM experiments WHERE name = \(name) AND experiment_id <> \(experiment)", else: .experimentExists(name)))
             steps.append(.run("UPDATE experiments SET name = \(name), last_update_time = \(now) WHERE experiment_id = \(experiment)"))
         case .setLifecycle(let stage):
+            let current = stage == .deleted ? LifecycleStage.active : .deleted
+            steps.append(
+                .require(
+                    "SELECT 1 FROM experiments WHERE experiment_id = \(experiment) AND lifecycle_stage = \(current.rawValue)",
+                    else: .experimentNotFound(id)))
+            steps.append(
+                .run("UPDATE runs SET lifecycle_stage = \(stage.rawValue), \(deletedTime(stage, now: now)) WHERE experiment_id = \(experiment)"))
             steps.append(
                 .run("UPDATE experiments SET lifecycle_stage = \(stage.rawValue), last_update_time = \(now) WHERE experiment_id = \(experiment)"))
+        case .setTag, .deleteTag:
+            steps.append(.require(active, else: .experimentNotActive(id)))
+        }
+        switch change {
+        case .rename, .setLifecycle: break
         case .setTag(let tag):
             steps.append(
                 .run(
@@ -136,7 +149,10 @@ public enum StoreSQL {
                 )
             )
         case .deleteTag(let key):
-            steps.append(.run("DELETE FROM experiment_tags WHERE experiment_id = \(experiment) AND key = \(key)"))
+            steps.append(
+                .require(
+                    "DELETE FROM experiment_tags WHERE experiment_id = \(experiment) AND key = \(key) RETURNING 1",
+                    else: LedgerError(.resourceDoesNotExist, "No tag with name: \(key) in experiment with id \(id)")))
         }
         return steps
     }
@@ -160,8 +176,26 @@ public enum StoreSQL {
     public static func runID(_ runID: RunID) -> SQLTemplate { "SELECT id FROM runs WHERE run_uuid = \(runID.rawValue)" }
 
     /// A run's lifecycle stage; the script fails when no run has the id.
-    public static func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage) -> [Step] {
-        [.require("UPDATE runs SET lifecycle_stage = \(stage.rawValue) WHERE run_uuid = \(runID.rawValue) RETURNING 1", else: .runNotFound(runID))]
+    public static func setRunLifecycle(_ runID: RunID, _ stage: LifecycleStage, now: Int64) -> [Step] {
+        [
+            .require(
+                "UPDATE runs SET lifecycle_stage = \(stage.rawValue), \(deletedTime(stage, now: now)) WHERE run_uuid = \(runID.rawValue) RETURNING 1",
+                else: .runNotFound(runID))
+        ]
+    }
+
+    /// The assignment of `deleted_time` for a lifecycle change: a deletion keeps the time of an earlier one, a
+    /// restore clears it (MLflow's rule, which `gc --older-than` reads).
+    static func deletedTime(_ stage: LifecycleStage, now: Int64) -> SQLTemplate {
+        stage == .deleted ? "deleted_time = COALESCE(deleted_time, \(now))" : "deleted_time = NULL"
+    }
+
+    /// Runs deleted at or before `cutoff`, oldest deletion first.
+    public static func deletedRuns(before cutoff: Int64) -> SQLTemplate {
+        """
+        SELECT run_uuid, artifact_uri, deleted_time FROM runs
+        WHERE lifecycle_stage = 'deleted' AND deleted_time <= \(cutoff) ORDER BY deleted_time, run_uuid
+        """
     }
 
     /// Ends the running, active runs whose last heartbeat is older than `cutoff`; returns their ids.
@@ -387,13 +421,15 @@ extension StoreSQL {
     // MARK: History
 
     /// One (run, key)'s points in history order, `(step, timestamp, value, is_nan)`: all, or up to `limit` after `after`.
-    public static func history(run: Int64, key: String, after: MetricPoint?, limit: Int?) -> SQLTemplate {
+    public static func history(run: Int64, key: String, after: MetricPoint?, limit: Int?, order historyOrder: HistoryOrder = .step) -> SQLTemplate {
         let columns: SQLTemplate = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)"
-        let order = "ORDER BY step, timestamp, value, is_nan"
+        let keyColumns = historyOrder == .step ? "step, timestamp, value, is_nan" : "timestamp, step, value, is_nan"
+        let order = "ORDER BY \(keyColumns)"
         switch (after, limit) {
         case (let after?, let limit?):
-            let (step, timestamp, value, isNaN) = (after.step, after.timestamp, after.storedValue, after.value.isNaN)
-            return "\(columns) AND (step, timestamp, value, is_nan) > (\(step), \(timestamp), \(value), \(isNaN)) \(raw: order) LIMIT \(limit)"
+            let (first, second) = historyOrder == .step ? (after.step, after.timestamp) : (after.timestamp, after.step)
+            let (value, isNaN) = (after.storedValue, after.value.isNaN)
+            return "\(columns) AND (\(raw: keyColumns)) > (\(first), \(second), \(value), \(isNaN)) \(raw: order) LIMIT \(limit)"
         case (nil, let limit?): return "\(columns) \(raw: order) LIMIT \(limit)"
         case (_, nil): return "\(columns) \(raw: order)"
         }

@@ -54,8 +54,12 @@ export async function call(method, path, fields) {
 export async function download(path, fields, fallbackName) {
   const response = await send("POST", path, fields);
   const disposition = response.headers.get("Content-Disposition") || "";
-  const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || fallbackName;
-  const url = URL.createObjectURL(await response.blob());
+  saveBlob(await response.blob(), (disposition.match(/filename="([^"]+)"/) || [])[1] || fallbackName);
+}
+
+/** Hands a blob to the browser as a download named `name`. */
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
   const link = document.createElement("a");
   link.href = url;
   link.download = name;
@@ -63,6 +67,27 @@ export async function download(path, fields, fallbackName) {
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** An artifact's bytes through MLflow's artifact API (with the token, which a plain link could not send);
+ * `maxBytes` asks for a byte range, so a preview of a large file reads only its start. */
+export async function fetchArtifact(path, maxBytes) {
+  const headers = {};
+  if (token()) headers.Authorization = "Bearer " + token();
+  if (maxBytes) headers.Range = `bytes=0-${maxBytes - 1}`;
+  const url = "/api/2.0/mlflow-artifacts/artifacts/" + path.split("/").map(encodeURIComponent).join("/");
+  let response;
+  try {
+    response = await fetch(url, { headers });
+  } catch (error) {
+    throw new APIError(0, "UNREACHABLE", "The server did not answer (" + error.message + "). Is runledger serve still running?");
+  }
+  if (!response.ok) {
+    let answer = {};
+    try { answer = await response.json(); } catch { /* not JSON: keep the status */ }
+    throw new APIError(response.status, answer.error_code || "HTTP_" + response.status, answer.message || response.statusText);
+  }
+  return response;
 }
 
 /** A metric value from MLflow JSON, where NaN and infinities travel as strings. */

@@ -2,6 +2,7 @@
 // columns, selection, chart choices) lives in the URL, so a link reproduces a view.
 import { APIError, call, download, flatten, number, searchAll, setToken, token } from "./api.js";
 import { PALETTE, format, lineChart, parallel, rangeChart, scatter } from "./charts.js";
+import { showArtifacts } from "./artifacts.js";
 import { duration, h, keyValueTable, replace, select, time } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -36,12 +37,14 @@ document.addEventListener("click", (event) => {
   navigate(link.getAttribute("href"));
 });
 window.addEventListener("popstate", render);
+window.addEventListener("hashchange", render);
 tokenButton.addEventListener("click", () => tokenForm("Change or forget the access token this page sends."));
 
 async function render() {
   const current = ++generation;
   const stale = () => current !== generation;
   tokenButton.hidden = !token();
+  fromMLflowLink();
   const path = decodeURIComponent(location.pathname).replace(/\/+$/, "") || "/";
   const query = new URLSearchParams(location.search);
   try {
@@ -55,6 +58,14 @@ async function render() {
     if (error instanceof APIError && (error.status === 401 || error.status === 403)) tokenForm(error.message);
     else show([h("h1", {}, "Something went wrong"), errorBox(error)]);
   }
+}
+
+/** The MLflow UI keeps its views in the hash, and every `mlflow.start_run` prints such a link
+ * (`/#/experiments/2/runs/ID`): the same view here, under its own URL. */
+function fromMLflowLink() {
+  const match = /^#\/experiments\/(\d+)(?:\/runs\/([0-9a-fA-F]{32}))?(?:[/?].*)?$/.exec(location.hash);
+  if (match) history.replaceState(null, "", match[2] ? `/experiments/${match[1]}/runs/${match[2]}` : `/experiments/${match[1]}`);
+  else if (/^#\/?$|^#\/experiments\/?$/.test(location.hash)) history.replaceState(null, "", "/");
 }
 
 function show(children, crumbTrail = []) {
@@ -551,17 +562,19 @@ async function runView(experimentID, runID, stale) {
   const metricKeys = Object.keys(run.metrics).sort();
   const charts = h("div", { class: "charts", id: "run-charts" });
   const events = h("div", { id: "run-events" });
+  const files = h("div", { id: "run-artifacts" });
   show([
     h("h1", { id: "run-name" }, run.name || run.id), info,
     h("div", { class: "columns2" },
       h("div", {}, h("h2", {}, "Params"), keyValueTable(Object.entries(run.params).sort(), ["param", "value"])),
       h("div", {}, h("h2", {}, "Latest metrics"), keyValueTable(metricKeys.map((key) => [key, format(run.metrics[key])]), ["metric", "value"])),
       h("div", {}, h("h2", {}, "Tags"), keyValueTable(Object.entries(run.tags).sort(), ["tag", "value"]))),
-    events,
+    events, files,
     h("h2", {}, "Metric charts"), h("p", { class: "muted" }, "Drag across a chart to zoom, double-click to zoom out. Long histories are downsampled on the server (band: min–max per bucket)."),
     charts,
   ], trail);
   showEvents(runID, events, stale, "debug");
+  showArtifacts(raw, files, stale);
   // Two histories at a time: the server reads each whole history before bucketing it, so fetching every chart at
   // once would make the first one wait for all the others.
   await inTurns(metricKeys, 2, async (key) => {
