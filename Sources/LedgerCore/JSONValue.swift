@@ -169,6 +169,12 @@ extension JSONValue {
 }
 
 extension JSONValue {
+    /// The elements of an array; nil for anything else.
+    public var array: [JSONValue]? {
+        guard case .array(let values) = self else { return nil }
+        return values
+    }
+
     /// The string, or nil for any other kind of value.
     public var text: String? {
         if case .string(let value) = self { return value }

@@ -18,6 +18,7 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
             case migrationConflict = "MIGRATION_CONFLICT"
             case storeUnavailable = "STORE_UNAVAILABLE"
             case conflict = "RESOURCE_CONFLICT"
+            case invalidArchive = "INVALID_ARCHIVE"
             case `internal` = "INTERNAL_ERROR"
         }
         private let base: Base
@@ -46,6 +47,8 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let storeUnavailable = Code(base: .storeUnavailable)
         /// The write was based on a version that is no longer current (a stale expected version of a state document).
         public static let conflict = Code(base: .conflict)
+        /// A backup archive is truncated, altered or not an archive; nothing was restored from it.
+        public static let invalidArchive = Code(base: .invalidArchive)
         /// A bug: an invariant did not hold.
         public static let `internal` = Code(base: .internal)
 

@@ -181,7 +181,8 @@ public enum CSV {
     /// injection; numbers such as `-1.5` stay as they are.
     public static func field(_ text: String) -> String {
         var text = text
-        if let first = text.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first), Double(text) == nil {
+        // A leading `'` is doubled too, so that ``unescape(_:)`` can tell the guard from a value's own quote.
+        if let first = text.unicodeScalars.first, ["=", "+", "-", "@", "\t", "\r"].contains(first) && Double(text) == nil || first == "'" {
             text = "'" + text
         }
         // Scalars, not Characters: "\r\n" is one Character that equals neither "\r" nor "\n".

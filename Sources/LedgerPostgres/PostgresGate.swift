@@ -129,6 +129,21 @@ final class PostgresGate: Sendable {
         }
     }
 
+    /// Runs `body` on one connection for as long as it takes (a snapshot read page by page): no operation deadline,
+    /// each statement is still bounded by the server's statement timeout. Not retried.
+    func session<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        await started.wait()
+        do {
+            return try await client.withConnection { connection in
+                self.adjust(inUse: 1)
+                defer { self.adjust(inUse: -1) }
+                return try await body(connection)
+            }
+        } catch {
+            throw PostgresFailure(error).ledgerError(attempts: 1, logger: logger)
+        }
+    }
+
     /// Leases a connection, waiting at most the acquire timeout for one, and bounds the whole operation.
     ///
     /// Two deadlines release the caller whatever the driver does: the acquire timeout (the pool may never answer a

@@ -11,7 +11,7 @@ import Synchronization
 /// reads run concurrently on a snapshot. The rules are ``StoreRules``'s and most statements ``StoreSQL``'s; what is
 /// here is how SQLite runs them, and the hot paths written for it.
 public struct SQLiteStore: RelationalStore {
-    private let connection: SQLiteConnection
+    let connection: SQLiteConnection
     /// RunLedger's migration files, read from the bundle once at open (the health check compares against them).
     private let migrator: SQLiteMigrator
     private let commits = GroupCommit<WriteBatch, WriteOutcome>()

@@ -15,6 +15,7 @@ struct RunLedgerCommand: AsyncParsableCommand {
             Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Export.self, Retention.self,
             Prune.self,
             Projects.self, State.self, Migrate.self, SpoolCommand.self, ArtifactsCommand.self, GarbageCollect.self,
+            CopyCommand.self, BackupCommand.self, RestoreCommand.self, ImportCommand.self,
         ]
     )
 }

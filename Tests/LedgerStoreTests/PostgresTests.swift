@@ -229,6 +229,7 @@ struct PostgresBackendTests {
             """
             ALTER TABLE latest_metrics DROP COLUMN experiment_id;
             CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
+            DROP TABLE runledger_transfers;
             DELETE FROM runledger_schema_history WHERE version >= 3
             """
         )

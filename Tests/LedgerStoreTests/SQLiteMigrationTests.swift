@@ -60,7 +60,8 @@ struct SQLiteMigrationTests {
                 "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value",
                 "logged_model_params", "logged_model_tags", "logged_models", "logged_models_by_experiment", "metric_spans",
                 "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events",
-                "run_events_by_run_time", "run_events_by_time", "run_inputs", "run_outputs", "runledger_schema_history", "runs",
+                "run_events_by_run_time", "run_events_by_time", "run_inputs", "run_outputs", "runledger_schema_history", "runledger_transfers",
+                "runs",
                 "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents", "tags", "tags_by_key_value",
             ]
         )
@@ -109,7 +110,7 @@ struct SQLiteMigrationTests {
                 PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
                 """,
             // 0008 adds a column, which SQLite cannot add twice: the file is as before it.
-            columns: "*", then: "DELETE FROM runledger_schema_history WHERE version >= 4; ALTER TABLE runs DROP COLUMN deleted_time"
+            columns: "*", then: "DELETE FROM runledger_schema_history WHERE version >= 4; ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers"
         )
         func foreignKeys() throws -> Int {
             let queue = try DatabaseQueue(path: path)
@@ -142,7 +143,7 @@ struct SQLiteMigrationTests {
         try await store.close()
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "ALTER TABLE runs DROP COLUMN deleted_time; DELETE FROM runledger_schema_history WHERE version >= 8")
+            try db.execute(sql: "ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers; DELETE FROM runledger_schema_history WHERE version >= 8")
         }
         try queue.close()
         let before = WallClock.milliseconds() / 1000 * 1000
@@ -182,6 +183,7 @@ struct SQLiteMigrationTests {
                 CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
                 DELETE FROM runledger_schema_history WHERE version >= 5;
                 ALTER TABLE runs DROP COLUMN deleted_time;
+                DROP TABLE runledger_transfers;
                 """
         )
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// An empty database on the test server named by `RUNLEDGER_TEST_POSTGRES_URL`, created through `psql`.
-private func freshPostgresDatabase() throws -> String {
+func freshPostgresDatabase() throws -> String {
     let server = try #require(ProcessInfo.processInfo.environment["RUNLEDGER_TEST_POSTGRES_URL"])
     let name = "cli_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
     let process = Process()

@@ -14,6 +14,14 @@ public protocol RelationalStore: TrackingStore {
     func migrationPlan() async throws -> MigrationPlan
     /// One (run, key)'s points in `order`: all, or up to `limit` after `after`.
     func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint]
+    /// Runs `body` with reads on one consistent snapshot of the whole database, however long it takes (backups and
+    /// copies; writers are not blocked).
+    func withSnapshot<T: Sendable>(_ body: @escaping @Sendable (SnapshotReader) async throws -> T) async throws -> T
+    /// Appends `rows` (values in `columns` order) to `table` in one transaction with `then`, by the backend's bulk
+    /// path (PostgreSQL: COPY).
+    func insert(_ table: TransferTable, columns: [String], rows: [[SQLValue?]], then: [SQLTemplate]) async throws
+    /// `sqlite` or `postgres`.
+    var backend: String { get }
 }
 
 extension RelationalStore {

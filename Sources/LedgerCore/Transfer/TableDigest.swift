@@ -1,0 +1,79 @@
+/// A table's contents summarised so that two databases can be compared without comparing their row order: the number
+/// of rows and the sum (mod 2⁶⁴) of a 64-bit hash of each row's values.
+///
+/// Order does not matter because each backend sorts text its own way; the sum still changes when any value of any row
+/// changes, when a row is missing, or when one is duplicated.
+public struct TableDigest: Sendable, Equatable, Codable {
+    public var rows: Int64 = 0
+    public var sum: UInt64 = 0
+
+    public init() {}
+
+    public init(rows: Int64, sum: UInt64) {
+        self.rows = rows
+        self.sum = sum
+    }
+
+    /// Adds one row.
+    public mutating func add(_ values: [SQLValue?]) {
+        var hasher = FNV64()
+        for value in values { hasher.add(value) }
+        rows &+= 1
+        sum &+= hasher.finalized
+    }
+
+    /// Adds every row of a page.
+    public mutating func add(_ rows: [SQLRow]) {
+        for row in rows { add(row.values) }
+    }
+
+    /// The sum as 16 hex digits, as reports print it.
+    public var hex: String {
+        let digits = String(sum, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// 64-bit FNV-1a over bytes, finished with a strong mix (splitmix64) so that sums of nearby hashes stay spread.
+public struct FNV64: Sendable {
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    public init() {}
+
+    public mutating func add(_ byte: UInt8) {
+        state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+    }
+
+    public mutating func add<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
+        for byte in bytes { add(byte) }
+    }
+
+    public mutating func add(_ number: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { add(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
+    }
+
+    /// One value with its kind, so that `1`, `1.0`, `'1'` and NULL all hash differently.
+    public mutating func add(_ value: SQLValue?) {
+        switch value {
+        case nil, .null?: add(UInt8(0))
+        case .integer(let number)?:
+            add(UInt8(1))
+            add(UInt64(bitPattern: number))
+        case .real(let number)?:
+            add(UInt8(2))
+            // SQLite stores -0.0 as the integer 0 and reads it back as 0.0: both count as zero.
+            add((number == 0 ? 0.0 : number).bitPattern)
+        case .text(let text)?:
+            add(UInt8(3))
+            add(UInt64(text.utf8.count))
+            add(bytes: text.utf8)
+        }
+    }
+
+    public var finalized: UInt64 {
+        var z = state &+ 0x9e37_79b9_7f4a_7c15
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}

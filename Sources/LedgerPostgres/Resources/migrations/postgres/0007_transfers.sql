@@ -1,0 +1,11 @@
+-- Progress of `runledger copy` and `restore` into this database: one row per source table, advanced in the
+-- transaction that writes each page, so that an interrupted transfer resumes where it stopped.
+CREATE TABLE runledger_transfers (
+    source      TEXT   NOT NULL,
+    table_name  TEXT   NOT NULL,
+    rows_moved  BIGINT NOT NULL,
+    after_lead  TEXT,
+    started_at  BIGINT NOT NULL,
+    finished_at BIGINT,
+    PRIMARY KEY (source, table_name)
+);
