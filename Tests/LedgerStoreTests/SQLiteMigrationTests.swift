@@ -110,7 +110,8 @@ struct SQLiteMigrationTests {
                 PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
                 """,
             // 0008 adds a column, which SQLite cannot add twice: the file is as before it.
-            columns: "*", then: "DELETE FROM runledger_schema_history WHERE version >= 4; ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers"
+            columns: "*",
+            then: "DELETE FROM runledger_schema_history WHERE version >= 4; ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers"
         )
         func foreignKeys() throws -> Int {
             let queue = try DatabaseQueue(path: path)
@@ -143,7 +144,10 @@ struct SQLiteMigrationTests {
         try await store.close()
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
-            try db.execute(sql: "ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers; DELETE FROM runledger_schema_history WHERE version >= 8")
+            try db.execute(
+                sql:
+                    "ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers; DELETE FROM runledger_schema_history WHERE version >= 8"
+            )
         }
         try queue.close()
         let before = WallClock.milliseconds() / 1000 * 1000
