@@ -16,13 +16,21 @@ extension PostgresStore {
             let statements = Statements(connection: connection, logger: logger)
             do {
                 let value = try await body(
-                    SnapshotReader { sql in
-                        do {
-                            return try await statements.rows(sql)
-                        } catch {
-                            throw PostgresFailure(error).ledgerError(attempts: 1, logger: logger)
-                        }
-                    })
+                    SnapshotReader(
+                        { sql in
+                            do {
+                                return try await statements.rows(sql)
+                            } catch {
+                                throw PostgresFailure(error).ledgerError(attempts: 1, logger: logger)
+                            }
+                        },
+                        digest: { sql, lead in
+                            do {
+                                return try await statements.digest(sql, lead: lead)
+                            } catch {
+                                throw PostgresFailure(error).ledgerError(attempts: 1, logger: logger)
+                            }
+                        }))
                 try await connection.query("COMMIT", logger: logger)
                 return value
             } catch {
@@ -88,5 +96,37 @@ enum CopyText {
             }
         }
         buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+}
+
+extension Statements {
+    /// Hashes each row from the cells' binary bytes, as ``FNV64/add(_:)`` hashes the values they decode to, without
+    /// building them: verification reads every row of a copy.
+    func digest(_ sql: SQLTemplate, lead: Int) async throws -> SnapshotReader.PageDigest {
+        var digest = TableDigest()
+        var rows = 0
+        var last: SQLValue?
+        for try await row in try await connection.query(PostgresStore.query(sql.statement(.postgres)), logger: logger) {
+            var hasher = FNV64()
+            for (index, cell) in row.enumerated() {
+                if index == lead { last = try Self.value(cell) }
+                guard var bytes = cell.bytes else {
+                    hasher.addNull()
+                    continue
+                }
+                switch (cell.format, cell.dataType, bytes.readableBytes) {
+                case (.binary, .int8, 8): hasher.addInteger(bytes.readInteger(as: Int64.self) ?? 0)
+                case (.binary, .int4, 4): hasher.addInteger(Int64(bytes.readInteger(as: Int32.self) ?? 0))
+                case (.binary, .int2, 2): hasher.addInteger(Int64(bytes.readInteger(as: Int16.self) ?? 0))
+                case (.binary, .bool, 1): hasher.addInteger(bytes.readInteger(as: UInt8.self) == 0 ? 0 : 1)
+                case (.binary, .float8, 8): hasher.addReal(Double(bitPattern: bytes.readInteger(as: UInt64.self) ?? 0))
+                case (_, .text, _), (_, .varchar, _): hasher.addText(bytes.readableBytesView)
+                default: hasher.add(try Self.value(cell))
+                }
+            }
+            digest.add(hash: hasher.finalized)
+            rows += 1
+        }
+        return (digest, rows, last)
     }
 }

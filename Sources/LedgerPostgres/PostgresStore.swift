@@ -327,7 +327,7 @@ struct Statements: Sendable {
         return rows
     }
 
-    private static func value(_ cell: PostgresCell) throws -> SQLValue {
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
         guard cell.bytes != nil else { return .null }
         return switch cell.dataType {
         case .int2, .int4, .int8: .integer(try cell.decode(Int64.self))

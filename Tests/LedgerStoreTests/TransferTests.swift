@@ -157,3 +157,70 @@ struct TransferTests {
         for store in [source, used, other, target] { try await store.close() }
     }
 }
+
+/// A backup (a copy from one snapshot) taken while four writers ingest: every run's history is complete up to one
+/// moment, whole batches only, and every latest value is the newest point of its history.
+@Suite("Backups during ingest")
+struct BackupDuringIngestTests {
+    static let pointsPerBatch = 100
+
+    @Test("a copy taken during a 4-writer ingest holds whole batches and consistent latest values", arguments: StoreBackend.relational)
+    func consistentSnapshot(backend: StoreBackend) async throws {
+        let live = try #require(try await backend.make() as? any RelationalStore)
+        let experiment = try await live.createExperiment(name: "ingest", artifactLocation: nil, tags: [])
+        let (counts, continuation) = AsyncStream.makeStream(of: Int.self)
+        final class Flags: Sendable {
+            let stop = Atomic<Bool>(false)
+            let total = Atomic<Int>(0)
+        }
+        let flags = Flags()
+        let writers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        let runID = RunID.random()
+                        _ = try await live.write(
+                            WriteBatch([.createRun(NewRun(runID: runID, experimentID: experiment.id, name: "w\(writer)", startTime: 1))]))
+                        var batch = 0
+                        while !flags.stop.load(ordering: .relaxed) {
+                            let points = (0..<Self.pointsPerBatch).map { offset in
+                                let step = Int64(batch * Self.pointsPerBatch + offset)
+                                return Metric(key: offset % 2 == 0 ? "soc" : "load", value: Double(step) / 7, timestamp: step, step: step)
+                            }
+                            _ = try await live.write(WriteBatch([.logMetrics(runID, points)]))
+                            batch += 1
+                            continuation.yield(flags.total.add(1, ordering: .relaxed).newValue)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // The backup starts once the writers have committed 40 batches between them, and they go on while it runs.
+        for await count in counts where count >= 40 { break }
+        let target = try await SQLiteStore.open(path: temporaryPath("backup.sqlite"))
+        let summary = try await Transfer.copy(from: live, to: target, pageRows: 50)
+        flags.stop.store(true, ordering: .relaxed)
+        try await writers.value
+        #expect(summary.verified == true && summary.runs == 4)
+        #expect(summary.metricPoints > 0 && summary.metricPoints % Self.pointsPerBatch == 0)
+        let rows = try await target.read([
+            "SELECT run_id, count(*) FROM metrics GROUP BY run_id",
+            """
+            SELECT count(*) FROM latest_metrics l WHERE NOT EXISTS (
+                SELECT 1 FROM metrics m WHERE m.run_id = l.run_id AND m.key = l.key AND m.step = l.step AND m.timestamp = l.timestamp)
+                OR EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = l.run_id AND m.key = l.key AND m.step > l.step)
+            """,
+        ])
+        for row in rows[0] { #expect(try row.int64(1) % Int64(Self.pointsPerBatch) == 0) }
+        #expect(try rows[1].first?.int64(0) == 0)
+        #expect(flags.total.load(ordering: .relaxed) * Self.pointsPerBatch > summary.metricPoints)
+        try await target.close()
+        try await live.close()
+    }
+}
+
+extension StoreBackend {
+    /// The backends that hold SQL (copy, backup and restore work on them).
+    static let relational: [StoreBackend] = [sqlite] + (TestPostgres.serverURL == nil ? [] : [postgres])
+}

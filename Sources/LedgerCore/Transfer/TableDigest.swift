@@ -22,6 +22,12 @@ public struct TableDigest: Sendable, Equatable, Codable {
         sum &+= hasher.finalized
     }
 
+    /// Adds one row given as its ``FNV64`` hash (a backend that hashes values without building them).
+    public mutating func add(hash: UInt64) {
+        rows &+= 1
+        sum &+= hash
+    }
+
     /// Adds every row of a page.
     public mutating func add(_ rows: [SQLRow]) {
         for row in rows { add(row.values) }
@@ -55,19 +61,31 @@ public struct FNV64: Sendable {
     /// One value with its kind, so that `1`, `1.0`, `'1'` and NULL all hash differently.
     public mutating func add(_ value: SQLValue?) {
         switch value {
-        case nil, .null?: add(UInt8(0))
-        case .integer(let number)?:
-            add(UInt8(1))
-            add(UInt64(bitPattern: number))
-        case .real(let number)?:
-            add(UInt8(2))
-            // SQLite stores -0.0 as the integer 0 and reads it back as 0.0: both count as zero.
-            add((number == 0 ? 0.0 : number).bitPattern)
-        case .text(let text)?:
-            add(UInt8(3))
-            add(UInt64(text.utf8.count))
-            add(bytes: text.utf8)
+        case nil, .null?: addNull()
+        case .integer(let number)?: addInteger(number)
+        case .real(let number)?: addReal(number)
+        case .text(let text)?: addText(text.utf8)
         }
+    }
+
+    public mutating func addNull() { add(UInt8(0)) }
+
+    public mutating func addInteger(_ number: Int64) {
+        add(UInt8(1))
+        add(UInt64(bitPattern: number))
+    }
+
+    public mutating func addReal(_ number: Double) {
+        add(UInt8(2))
+        // SQLite stores -0.0 as the integer 0 and reads it back as 0.0: both count as zero.
+        add((number == 0 ? 0.0 : number).bitPattern)
+    }
+
+    /// Text by its UTF-8 bytes.
+    public mutating func addText<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        add(UInt8(3))
+        add(UInt64(bytes.count))
+        add(bytes: bytes)
     }
 
     public var finalized: UInt64 {

@@ -1,11 +1,31 @@
 /// Reads on one consistent snapshot of a whole database, for as long as a ``RelationalStore/withSnapshot(_:)`` body
 /// runs (a SQLite read transaction in WAL mode, a PostgreSQL `REPEATABLE READ` transaction).
 public struct SnapshotReader: Sendable {
+    /// A page's digest, its row count and the value of column `lead` in its last row.
+    public typealias PageDigest = (digest: TableDigest, rows: Int, last: SQLValue?)
     private let read: @Sendable (SQLTemplate) async throws -> [SQLRow]
+    private let hash: (@Sendable (SQLTemplate, _ lead: Int) async throws -> PageDigest)?
 
-    public init(_ read: @escaping @Sendable (SQLTemplate) async throws -> [SQLRow]) { self.read = read }
+    /// A reader; `digest`, when given, hashes rows without building them (verification reads every row).
+    public init(
+        _ read: @escaping @Sendable (SQLTemplate) async throws -> [SQLRow],
+        digest: (@Sendable (SQLTemplate, _ lead: Int) async throws -> PageDigest)? = nil
+    ) {
+        self.read = read
+        self.hash = digest
+    }
 
     public func rows(_ statement: SQLTemplate) async throws -> [SQLRow] { try await read(statement) }
+
+    /// The digest of the rows `statement` returns.
+    public func digest(_ statement: SQLTemplate, lead: Int) async throws -> PageDigest {
+        if let hash { return try await hash(statement, lead) }
+        let rows = try await read(statement)
+        var digest = TableDigest()
+        digest.add(rows)
+        let last = rows.last.flatMap { $0.values.indices.contains(lead) ? $0.values[lead] : nil }
+        return (digest, rows.count, last)
+    }
 }
 
 /// What `runledger copy`, `restore` and `import` report on stdout (snake_case keys).
@@ -106,25 +126,34 @@ public enum Transfer {
         return try await source.withSnapshot { reader in
             var summary = TransferSummary()
             summary.skippedRuns = Int(progress.rowsMoved["runs"] ?? 0)
+            // A transfer that starts from nothing sees every source row once: its digests come free with the copy.
+            let fresh = !progress.finished && progress.rowsMoved.values.allSatisfy { $0 == 0 }
+            var seen: [TableDigest] = []
             if !progress.finished {
                 for table in TransferCatalog.tables {
                     var after = try TransferSQL.lead(progress.leads[table.name] ?? nil, of: table)
                     let leadIndex = table.columns.firstIndex(of: table.lead) ?? 0
                     var moved = 0
-                    while true {
-                        let rows = try await reader.rows(TransferSQL.page(table, after: after, limit: pageRows))
-                        guard let last = rows.last else { break }
+                    var digest = TableDigest()
+                    var rows = try await reader.rows(TransferSQL.page(table, after: after, limit: pageRows))
+                    while let last = rows.last {
                         after = last.values.indices.contains(leadIndex) ? last.values[leadIndex] : nil
+                        // The next page is read while this one is written.
+                        let next = after
+                        async let following = reader.rows(TransferSQL.page(table, after: next, limit: pageRows))
                         let advance = TransferSQL.advance(source: progress.source, table: table, rows: rows.count, lead: after)
                         try await target.insert(table, columns: table.columns, rows: rows.map(\.values), then: [advance])
+                        if fresh { digest.add(rows) }
                         moved += rows.count
                         summary.count(rows.count, of: table)
                         try onPage(table.name, moved)
+                        rows = try await following
                     }
+                    seen.append(digest)
                 }
                 _ = try await target.write(TransferSQL.finish(source: progress.source, now: target.clock()), idempotent: true)
             }
-            let expected = try await digests(reader)
+            let expected = fresh ? seen : try await digests(reader)
             let found = try await target.withSnapshot { try await digests($0) }
             try compare(expected, found, target: target.identity)
             summary.verified = true
@@ -136,8 +165,16 @@ public enum Transfer {
     public static func digests(_ reader: SnapshotReader) async throws -> [TableDigest] {
         var result: [TableDigest] = []
         for table in TransferCatalog.tables {
+            let leadIndex = table.columns.firstIndex(of: table.lead) ?? 0
             var digest = TableDigest()
-            try await pages(of: table, reader) { digest.add($0) }
+            var after: SQLValue?
+            while true {
+                let page = try await reader.digest(TransferSQL.page(table, after: after, limit: pageRows), lead: leadIndex)
+                guard page.rows > 0 else { break }
+                digest.rows &+= page.digest.rows
+                digest.sum &+= page.digest.sum
+                after = page.last
+            }
             result.append(digest)
         }
         return result
