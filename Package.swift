@@ -78,7 +78,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // libFuzzer targets for the parsers of untrusted bytes (scripts/fuzz); built plainly, a replayer of inputs.
-        .executableTarget(name: "runledger-fuzz", dependencies: ["LedgerCore", "RunLedger"], swiftSettings: swiftSettings),
+        .executableTarget(name: "runledger-fuzz", dependencies: ["LedgerCore", "LedgerExport", "RunLedger"], swiftSettings: swiftSettings),
         // The only place that turns a `--database` value into a concrete store.
         .target(
             name: "LedgerConnect",

@@ -1,14 +1,15 @@
 // libFuzzer targets for the parsers that read untrusted bytes: the filter language, the JSON parser, the binary batch
-// decoder and the spool segment reader. Built plainly it replays files (a corpus, a crash) through the target named
+// decoder, the spool segment reader, the backup archive reader and the CSV importer. Built plainly it replays files (a corpus, a crash) through the target named
 // by RUNLEDGER_FUZZ_TARGET; built with `-sanitize=fuzzer -DFUZZING` (scripts/fuzz) libFuzzer drives it.
 // Every target must return without trapping whatever the bytes; the properties checked here trap on purpose, because
 // a fuzzer reports a trap.
 import Foundation
 import LedgerCore
+import LedgerExport
 import RunLedger
 
 enum FuzzTarget: String, CaseIterable {
-    case filter, json, batch, spool
+    case filter, json, batch, spool, archive, csv
 
     static var selected: FuzzTarget {
         let name = ProcessInfo.processInfo.environment["RUNLEDGER_FUZZ_TARGET"] ?? ""
@@ -44,6 +45,19 @@ enum FuzzTarget: String, CaseIterable {
         case .spool:
             let segment = Spool.Segment(url: URL(fileURLWithPath: "/fuzz.rlspool"), contents: bytes)
             for index in 0..<segment.count { _ = segment.batch(at: index) }
+        case .archive:
+            // Fed in two pieces, as a file is read in chunks; every event is read until the bytes run out or are refused.
+            var decoder = ArchiveDecoder()
+            for piece in [bytes.prefix(bytes.count / 2), bytes.dropFirst(bytes.count / 2)] {
+                decoder.feed(piece)
+                while let event = try? decoder.next() {
+                    if case .end = event { break }
+                }
+            }
+            _ = try? decoder.checkComplete()
+        case .csv:
+            guard let table = try? RunImport(csv: String(decoding: bytes, as: UTF8.self)) else { return }
+            _ = table.batch(experimentName: "fuzz", now: 0)
         }
     }
 }

@@ -100,6 +100,18 @@ struct ArchiveTests {
         #expect(throws: LedgerError.self) { _ = try decoder.next() }
     }
 
+    @Test("an archive naming a column or table this binary does not know is refused; the catalogue's own columns pass")
+    func unknownColumns() throws {
+        let runs = try #require(TransferCatalog.table(named: "runs"))
+        try runs.check(runs.columns)
+        try runs.check(["id", "run_uuid"])
+        let error = #expect(throws: LedgerError.self) { try runs.check(["id", "id); DROP TABLE runs; --"]) }
+        #expect(error?.code == .invalidArchive && error?.message.contains("newer RunLedger") == true)
+        #expect(TransferCatalog.table(named: "runledger_schema_history") == nil)
+        // Every table a transfer moves is paged by one of its own columns.
+        for table in TransferCatalog.tables { #expect(table.columns.contains(table.lead), "\(table.name)") }
+    }
+
     @Test("table digests ignore row order and see any change")
     func digests() {
         var a = TableDigest()
