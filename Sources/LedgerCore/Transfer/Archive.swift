@@ -168,19 +168,21 @@ public struct ArchiveDecoder: Sendable {
                     .invalidArchive,
                     "The archive has format \(decoded.format); this RunLedger reads format \(ArchiveFormat.version). Use a matching release.")
             }
+            guard decoded.tables.allSatisfy({ !$0.columns.isEmpty }) else { throw damaged("its header names a table without columns") }
             header = decoded
             digests = Array(repeating: TableDigest(), count: decoded.tables.count)
             return .header(decoded)
         case (UInt8(ascii: "R"), let header?):
             var reader = ArchiveReader(payload)
             let index = try reader.count(below: header.tables.count, "a table index")
-            let count = try reader.count(below: length + 1, "a row count")
             let width = header.tables[index].columns.count
+            // Every value takes at least a byte: a count the payload cannot hold is refused before anything is reserved.
+            let count = try reader.count(below: length / max(1, width) + 1, "a row count")
             var rows: [[SQLValue?]] = []
             rows.reserveCapacity(count)
             for _ in 0..<count {
                 var row: [SQLValue?] = []
-                row.reserveCapacity(width)
+                row.reserveCapacity(min(width, length))
                 for _ in 0..<width { row.append(try reader.value()) }
                 digests[index].add(row)
                 rows.append(row)

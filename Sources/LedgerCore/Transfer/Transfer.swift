@@ -246,7 +246,7 @@ public struct ArchiveLoad: Sendable {
             return nil
         }
         // Pages were committed whole, so an earlier attempt stopped on a frame boundary.
-        let already = skip[table.name] ?? 0
+        let already = max(0, skip[table.name] ?? 0)
         guard already < Int64(rows.count) else {
             skip[table.name] = already - Int64(rows.count)
             return nil
