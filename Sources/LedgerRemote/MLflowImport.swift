@@ -21,11 +21,16 @@ public struct MLflowImport: Sendable {
         public var artifacts = true
         /// Prefixed to every imported experiment's name.
         public var renamePrefix: String?
+        /// Hears what was left out and why (a run whose files the server does not serve).
+        public var warn: @Sendable (String) -> Void
 
-        public init(experiments: [String] = [], artifacts: Bool = true, renamePrefix: String? = nil) {
+        public init(
+            experiments: [String] = [], artifacts: Bool = true, renamePrefix: String? = nil, warn: @escaping @Sendable (String) -> Void = { _ in }
+        ) {
             self.experiments = experiments
             self.artifacts = artifacts
             self.renamePrefix = renamePrefix
+            self.warn = warn
         }
     }
 
@@ -151,10 +156,16 @@ public struct MLflowImport: Sendable {
             summary.skippedRuns += 1
             return
         }
-        if let targetArtifacts, let folder = ArtifactPath(location: run.info.artifactURI),
-            let destination = ArtifactPath(location: StoreRules.artifactURI(experimentLocation: experiment.artifactLocation, runID: runID))
-        {
-            try await copyFiles(from: folder, to: destination, into: targetArtifacts, summary: &summary)
+        if let targetArtifacts {
+            if let folder = ArtifactPath(location: run.info.artifactURI),
+                let destination = ArtifactPath(location: StoreRules.artifactURI(experimentLocation: experiment.artifactLocation, runID: runID))
+            {
+                try await copyFiles(from: folder, to: destination, into: targetArtifacts, summary: &summary)
+            } else if !run.info.artifactURI.isEmpty {
+                // Only files the server proxies (mlflow-artifacts:) can be read through its API.
+                options.warn(
+                    "Run \(runID): its files at \(run.info.artifactURI) are not served by the MLflow server's artifact API and were not imported.")
+            }
         }
         var operations: [WriteOperation] = [
             .createRun(

@@ -28,7 +28,9 @@ struct ImportCommand: AsyncParsableCommand {
                 from the same server is refused, unless --rename-prefix P imports it as P<name>.
 
                 Artifact files go to the database's artifact folder (--artifacts-destination; runledger-artifacts \
-                beside a SQLite file by default). Prints one JSON object on stdout: {experiments, runs, params, \
+                beside a SQLite file by default). Only files the server proxies (runs whose artifact URI starts \
+                with mlflow-artifacts:, the default of `mlflow server`) can be read through its API; for other runs \
+                a warning on stderr names the run and its location. Prints one JSON object on stdout: {experiments, runs, params, \
                 tags, metric_points, artifacts, artifact_bytes, skipped_runs}.
 
                 Example:
@@ -52,7 +54,9 @@ struct ImportCommand: AsyncParsableCommand {
                 let summary = try await database.writing { store in
                     let importer = try MLflowImport(
                         from: from, token: token, into: store, artifacts: try artifactOptions.store(for: location, token: database.serverToken),
-                        options: MLflowImport.Options(experiments: experiments, artifacts: !noArtifacts, renamePrefix: renamePrefix))
+                        options: MLflowImport.Options(
+                            experiments: experiments, artifacts: !noArtifacts, renamePrefix: renamePrefix,
+                            warn: { writeStandardError("warning: \($0)\n") }))
                     let bar = TransferProgressBar(label: "Importing")
                     let summary = try await importer.run { bar.update("runs", $0) }
                     bar.finish()
