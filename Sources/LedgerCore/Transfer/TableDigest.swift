@@ -14,6 +14,12 @@ public struct TableDigest: Sendable, Equatable, Codable {
         self.sum = sum
     }
 
+    /// Adds another digest's rows (of the same table).
+    public mutating func add(_ other: TableDigest) {
+        rows &+= other.rows
+        sum &+= other.sum
+    }
+
     /// Adds one row.
     public mutating func add(_ values: [SQLValue?]) {
         var hasher = FNV64()

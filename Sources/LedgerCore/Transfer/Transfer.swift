@@ -78,8 +78,9 @@ public struct TransferProgress: Sendable {
 /// Moves every table from a source to a ``RelationalStore`` in bounded transactions, so that an interrupted transfer
 /// resumes where it stopped; the rules (empty target, resume, verification) live here once for every backend.
 public enum Transfer {
-    /// Rows per page (whole lead groups, so a page can hold more).
-    public static let pageRows = 5_000
+    /// Rows per page (whole lead groups, so a page can hold more). Each page costs a commit and a page query, so pages
+    /// are large; two are held at a time.
+    public static let pageRows = 50_000
 
     /// Decides whether `target` may receive rows from `source`: an empty database starts a new transfer, one holding
     /// an unfinished transfer from the same source resumes it; anything else is refused.
@@ -171,8 +172,7 @@ public enum Transfer {
             while true {
                 let page = try await reader.digest(TransferSQL.page(table, after: after, limit: pageRows), lead: leadIndex)
                 guard page.rows > 0 else { break }
-                digest.rows &+= page.digest.rows
-                digest.sum &+= page.digest.sum
+                digest.add(page.digest)
                 after = page.last
             }
             result.append(digest)
