@@ -57,10 +57,7 @@ struct ArtifactOptions: ParsableArguments {
     func folder(for location: DatabaseLocation) -> String {
         if let artifactsDestination { return artifactsDestination }
         if let variable = ProcessInfo.processInfo.environment["RUNLEDGER_ARTIFACTS"], !variable.isEmpty { return variable }
-        if case .sqlite(let path) = location {
-            return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("runledger-artifacts").path
-        }
-        return "runledger-artifacts"
+        return defaultArtifactFolder(location) ?? "runledger-artifacts"
     }
 
     /// The artifact store for `location`: its folder for a SQLite or PostgreSQL database, the server's artifact API

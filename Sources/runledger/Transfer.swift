@@ -171,7 +171,7 @@ struct RestoreCommand: AsyncParsableCommand {
             // First pass: the whole file must be intact before anything is written.
             var header: ArchiveHeader?
             var trailer: ArchiveTrailer?
-            try ArchiveFile.read(archive) { event in
+            try await ArchiveFile.read(archive) { event in
                 switch event {
                 case .header(let found):
                     try ArchiveFile.checkTables(found)
@@ -185,7 +185,7 @@ struct RestoreCommand: AsyncParsableCommand {
                 var load = try await ArchiveLoad(into: try relational(store), header: header, trailer: trailer)
                 let bar = TransferProgressBar(label: "Restoring")
                 if load.isPending {
-                    try await ArchiveFile.readAsync(archive) { event in
+                    try await ArchiveFile.read(archive) { event in
                         guard case .rows(let index, let rows) = event, let moved = try await load.load(table: index, rows) else { return }
                         bar.update(moved.table, moved.rows)
                     }
@@ -200,18 +200,7 @@ struct RestoreCommand: AsyncParsableCommand {
 
 /// Reading an archive file in pieces.
 enum ArchiveFile {
-    static func read(_ path: String, _ body: (ArchiveEvent) throws -> Void) throws {
-        let handle = try open(path)
-        defer { try? handle.close() }
-        var decoder = ArchiveDecoder()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            decoder.feed(chunk)
-            while let event = try decoder.next() { try body(event) }
-        }
-        try decoder.checkComplete()
-    }
-
-    static func readAsync(_ path: String, _ body: (ArchiveEvent) async throws -> Void) async throws {
+    static func read(_ path: String, _ body: (ArchiveEvent) async throws -> Void) async throws {
         let handle = try open(path)
         defer { try? handle.close() }
         var decoder = ArchiveDecoder()
@@ -300,6 +289,7 @@ func relational(_ store: any TrackingStore) throws -> any RelationalStore {
     return relational
 }
 
+/// `runledger-artifacts` beside a SQLite file; nil for other databases, which have no place of their own.
 func defaultArtifactFolder(_ location: DatabaseLocation) -> String? {
     guard case .sqlite(let path) = location else { return nil }
     return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("runledger-artifacts").path
