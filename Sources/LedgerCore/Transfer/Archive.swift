@@ -203,9 +203,6 @@ public struct ArchiveDecoder: Sendable {
         }
     }
 
-    /// Whether the trailer has been read (the archive is complete and intact).
-    public var isComplete: Bool { ended }
-
     /// Call at the end of the file: refuses an archive that stops before its trailer.
     public func checkComplete() throws(LedgerError) {
         guard ended else { throw damaged("it is truncated (it ends before its trailer, after \(consumed + buffer.count - offset) bytes)") }
