@@ -24,9 +24,9 @@ extension PostgresStore {
                                 throw PostgresFailure(error).ledgerError(attempts: 1, logger: logger)
                             }
                         },
-                        digest: { sql, lead in
+                        digest: { table in
                             do {
-                                return try await statements.digest(sql, lead: lead)
+                                return try await statements.digest(of: table)
                             } catch {
                                 throw PostgresFailure(error).ledgerError(attempts: 1, logger: logger)
                             }
@@ -100,33 +100,34 @@ enum CopyText {
 }
 
 extension Statements {
-    /// Hashes each row from the cells' binary bytes, as ``FNV64/add(_:)`` hashes the values they decode to, without
-    /// building them: verification reads every row of a copy.
-    func digest(_ sql: SQLTemplate, lead: Int) async throws -> SnapshotReader.PageDigest {
-        var digest = TableDigest()
-        var rows = 0
-        var last: SQLValue?
-        for try await row in try await connection.query(PostgresStore.query(sql.statement(.postgres)), logger: logger) {
-            var hasher = FNV64()
-            for (index, cell) in row.enumerated() {
-                if index == lead { last = try Self.value(cell) }
-                guard var bytes = cell.bytes else {
-                    hasher.addNull()
-                    continue
-                }
-                switch (cell.format, cell.dataType, bytes.readableBytes) {
-                case (.binary, .int8, 8): hasher.addInteger(bytes.readInteger(as: Int64.self) ?? 0)
-                case (.binary, .int4, 4): hasher.addInteger(Int64(bytes.readInteger(as: Int32.self) ?? 0))
-                case (.binary, .int2, 2): hasher.addInteger(Int64(bytes.readInteger(as: Int16.self) ?? 0))
-                case (.binary, .bool, 1): hasher.addInteger(bytes.readInteger(as: UInt8.self) == 0 ? 0 : 1)
-                case (.binary, .float8, 8): hasher.addReal(Double(bitPattern: bytes.readInteger(as: UInt64.self) ?? 0))
-                case (_, .text, _), (_, .varchar, _): hasher.addText(bytes.readableBytesView)
-                default: hasher.add(try Self.value(cell))
-                }
+    /// `table`'s digest computed by PostgreSQL in one scan with the hash functions ``RowHash`` mirrors, so that
+    /// verifying a copy does not send every row back; nil when a column has a type it does not hash.
+    func digest(of table: TransferTable) async throws -> TableDigest? {
+        let types = try await rows(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = \(bound: .text(table.name))"
+        )
+        let typeOf = Dictionary(try types.map { (try $0.text(0), try $0.text(1)) }, uniquingKeysWith: { first, _ in first })
+        var terms: [String] = []
+        for (index, column) in table.columns.enumerated() {
+            let seed = Int64(bitPattern: RowHash.seed(index))
+            let name = "\"\(column)\""
+            let hash: String
+            switch typeOf[column] {
+            case "bigint", "integer", "smallint": hash = "hashint8extended(\(name)::int8, \(seed))"
+            case "boolean": hash = "hashint8extended(\(name)::int::int8, \(seed))"
+            case "double precision", "real": hash = "hashfloat8extended(\(name)::float8, \(seed))"
+            case "text", "character varying": hash = "hashtextextended(\(name)::text, \(seed))"
+            default: return nil
             }
-            digest.add(hash: hasher.finalized)
-            rows += 1
+            terms.append("coalesce(\(hash), CAST(\(Int64(bitPattern: RowHash.null(at: index))) AS int8))")
         }
-        return (digest, rows, last)
+        // The sum of signed hashes, brought into [0, 2^64): the same residue as the unsigned sum RowHash adds up.
+        let modulus = "18446744073709551616"
+        let sql = """
+            SELECT count(*), coalesce((sum(h) % \(modulus) + \(modulus)) % \(modulus), 0)::text
+            FROM (SELECT \(terms.joined(separator: " # ")) AS h FROM \(table.name)) AS hashed
+            """
+        guard let row = try await rows("\(raw: sql)").first, let sum = UInt64(try row.text(1)) else { return nil }
+        return TableDigest(rows: try row.int64(0), sum: sum)
     }
 }

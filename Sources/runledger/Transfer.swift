@@ -171,7 +171,7 @@ struct RestoreCommand: AsyncParsableCommand {
             // First pass: the whole file must be intact before anything is written.
             var header: ArchiveHeader?
             var trailer: ArchiveTrailer?
-            try await ArchiveFile.read(archive) { event in
+            let contents = try await ArchiveFile.read(archive) { event in
                 switch event {
                 case .header(let found):
                     try ArchiveFile.checkTables(found)
@@ -191,7 +191,7 @@ struct RestoreCommand: AsyncParsableCommand {
                     }
                 }
                 bar.finish()
-                return try await load.finish()
+                return try await load.finish(expecting: contents)
             }
             try printSummary(summary)
         }
@@ -200,7 +200,9 @@ struct RestoreCommand: AsyncParsableCommand {
 
 /// Reading an archive file in pieces.
 enum ArchiveFile {
-    static func read(_ path: String, _ body: (ArchiveEvent) async throws -> Void) async throws {
+    /// Feeds `body` every event of the archive at `path`; returns the digests of its rows (``ArchiveDecoder/contents``).
+    @discardableResult
+    static func read(_ path: String, _ body: (ArchiveEvent) async throws -> Void) async throws -> [TableDigest] {
         let handle = try open(path)
         defer { try? handle.close() }
         var decoder = ArchiveDecoder()
@@ -209,6 +211,7 @@ enum ArchiveFile {
             while let event = try decoder.next() { try await body(event) }
         }
         try decoder.checkComplete()
+        return decoder.contents
     }
 
     private static func open(_ path: String) throws -> FileHandle {

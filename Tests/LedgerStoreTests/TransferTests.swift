@@ -74,6 +74,43 @@ struct TransferTests {
         return lines
     }
 
+    @Test("RowHash computes what PostgreSQL's hash functions compute", .enabled(if: TestPostgres.serverURL != nil))
+    func rowHashMatchesPostgres() async throws {
+        let store = try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+        let integers: [Int64] = [
+            0, 1, -1, 42, Int64(Int32.max), Int64(Int32.max) + 1, Int64(Int32.min), Int64(Int32.min) - 1, .max, .min, 1_700_000_000_123,
+        ]
+        let doubles: [Double] = [
+            0, -0.0, 1, -1.5, .pi, .infinity, -.infinity, .nan, Double(bitPattern: 0x7ff8_dead_beef_0001), .leastNonzeroMagnitude,
+            .greatestFiniteMagnitude, 1e-300,
+        ]
+        // Every tail length of lookup3 (0 to 11 bytes after whole 12-byte blocks), combining marks and 4-byte UTF-8.
+        let texts =
+            (0...40).map { String(String(repeating: "abcdefghij", count: 5).prefix($0)) } + [
+                "é", "e\u{301}", "日本語テキスト", "🚀 rocket", "tab\tnew\nline",
+            ]
+        var statements: [SQLTemplate] = []
+        var expected: [UInt64] = []
+        for seed in [0, 1, 6, 0x1234_5678_9abc_def0] as [UInt64] {
+            let bound = SQLValue.integer(Int64(bitPattern: seed))
+            for number in integers {
+                statements.append("SELECT hashint8extended(\(bound: .integer(number)), \(bound: bound))")
+                expected.append(RowHash.int64(number, seed: seed))
+            }
+            for number in doubles {
+                statements.append("SELECT hashfloat8extended(\(bound: .real(number)), \(bound: bound))")
+                expected.append(RowHash.float64(number, seed: seed))
+            }
+            for text in texts {
+                statements.append("SELECT hashtextextended(\(bound: .text(text)), \(bound: bound))")
+                expected.append(RowHash.text(text, seed: seed))
+            }
+        }
+        let found = try await store.read(statements).map { UInt64(bitPattern: try $0.first?.int64(0) ?? 0) }
+        #expect(found == expected)
+        try await store.close()
+    }
+
     @Test("SQLite → PostgreSQL → SQLite ends with the same rows and the same API answers")
     func roundTrip() async throws {
         let source = try await SQLiteStore.open(path: temporaryPath("source.sqlite"))

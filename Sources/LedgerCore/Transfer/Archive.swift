@@ -5,7 +5,7 @@ import Foundation
 /// A magic line, then frames: `type (1 byte) · payload length (u32 LE) · checksum (u64 LE) · payload`. Each checksum
 /// covers the frame's type and payload and the checksum of the frame before it, so a frame altered, dropped, repeated
 /// or moved breaks the chain. Frames: one header (`H`, JSON), row frames (`R`), and one trailer (`Z`, JSON) holding
-/// the frame count and every table's ``TableDigest``; an archive without its trailer is truncated.
+/// the frame count and every table's row count and sum of ``FNV64/row(_:)`` hashes; an archive without its trailer is truncated.
 public enum ArchiveFormat {
     public static let magic: [UInt8] = Array("RUNLEDGER-ARCHIVE\n".utf8)
     public static let version = 1
@@ -75,7 +75,7 @@ public struct ArchiveEncoder: Sendable {
         Varint.append(UInt64(index), to: &payload)
         Varint.append(UInt64(rows.count), to: &payload)
         for row in rows {
-            digests[index].add(row.values)
+            digests[index].add(hash: FNV64.row(row.values))
             for value in row.values { ArchiveValue.append(value, to: &payload) }
         }
         return frame("R", payload)
@@ -119,6 +119,8 @@ public struct ArchiveDecoder: Sendable {
     private var frames = 0
     private var header: ArchiveHeader?
     private var digests: [TableDigest] = []
+    /// Each header table's rows as ``TableDigest`` sums them with ``RowHash``: what a restored database must hold.
+    public private(set) var contents: [TableDigest] = []
     private var ended = false
     private var sawMagic = false
 
@@ -171,6 +173,7 @@ public struct ArchiveDecoder: Sendable {
             guard decoded.tables.allSatisfy({ !$0.columns.isEmpty }) else { throw damaged("its header names a table without columns") }
             header = decoded
             digests = Array(repeating: TableDigest(), count: decoded.tables.count)
+            contents = digests
             return .header(decoded)
         case (UInt8(ascii: "R"), let header?):
             var reader = ArchiveReader(payload)
@@ -184,7 +187,8 @@ public struct ArchiveDecoder: Sendable {
                 var row: [SQLValue?] = []
                 row.reserveCapacity(min(width, length))
                 for _ in 0..<width { row.append(try reader.value()) }
-                digests[index].add(row)
+                digests[index].add(hash: FNV64.row(row))
+                contents[index].add(row)
                 rows.append(row)
             }
             guard reader.isAtEnd else { throw damaged("frame \(frames + 1) has bytes after its rows") }

@@ -1,5 +1,5 @@
 /// A table's contents summarised so that two databases can be compared without comparing their row order: the number
-/// of rows and the sum (mod 2⁶⁴) of a 64-bit hash of each row's values.
+/// of rows and the sum (mod 2⁶⁴) of a 64-bit hash of each row's values (``RowHash``, which PostgreSQL computes too).
 ///
 /// Order does not matter because each backend sorts text its own way; the sum still changes when any value of any row
 /// changes, when a row is missing, or when one is duplicated.
@@ -22,13 +22,10 @@ public struct TableDigest: Sendable, Equatable, Codable {
 
     /// Adds one row.
     public mutating func add(_ values: [SQLValue?]) {
-        var hasher = FNV64()
-        for value in values { hasher.add(value) }
-        rows &+= 1
-        sum &+= hasher.finalized
+        add(hash: RowHash.row(values))
     }
 
-    /// Adds one row given as its ``FNV64`` hash (a backend that hashes values without building them).
+    /// Adds one row given as its hash.
     public mutating func add(hash: UInt64) {
         rows &+= 1
         sum &+= hash
@@ -46,11 +43,19 @@ public struct TableDigest: Sendable, Equatable, Codable {
     }
 }
 
-/// 64-bit FNV-1a over bytes, finished with a strong mix (splitmix64) so that sums of nearby hashes stay spread.
+/// 64-bit FNV-1a over bytes, finished with a strong mix (splitmix64) so that sums of nearby hashes stay spread: the
+/// archive format's frame checksums and trailer digests (docs/archive-format.md).
 public struct FNV64: Sendable {
     private var state: UInt64 = 0xcbf2_9ce4_8422_2325
 
     public init() {}
+
+    /// The hash of one row, as an archive's trailer sums it.
+    public static func row(_ values: [SQLValue?]) -> UInt64 {
+        var hasher = FNV64()
+        for value in values { hasher.add(value) }
+        return hasher.finalized
+    }
 
     public mutating func add(_ byte: UInt8) {
         state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01b3

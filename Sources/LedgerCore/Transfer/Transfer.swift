@@ -1,30 +1,27 @@
 /// Reads on one consistent snapshot of a whole database, for as long as a ``RelationalStore/withSnapshot(_:)`` body
 /// runs (a SQLite read transaction in WAL mode, a PostgreSQL `REPEATABLE READ` transaction).
 public struct SnapshotReader: Sendable {
-    /// A page's digest, its row count and the value of column `lead` in its last row.
-    public typealias PageDigest = (digest: TableDigest, rows: Int, last: SQLValue?)
     private let read: @Sendable (SQLTemplate) async throws -> [SQLRow]
-    private let hash: (@Sendable (SQLTemplate, _ lead: Int) async throws -> PageDigest)?
+    private let summarize: (@Sendable (TransferTable) async throws -> TableDigest?)?
 
-    /// A reader; `digest`, when given, hashes rows without building them (verification reads every row).
+    /// A reader; `digest`, when given, computes a table's ``TableDigest`` inside the database (nil: it cannot, and
+    /// the rows are read and hashed here).
     public init(
         _ read: @escaping @Sendable (SQLTemplate) async throws -> [SQLRow],
-        digest: (@Sendable (SQLTemplate, _ lead: Int) async throws -> PageDigest)? = nil
+        digest: (@Sendable (TransferTable) async throws -> TableDigest?)? = nil
     ) {
         self.read = read
-        self.hash = digest
+        self.summarize = digest
     }
 
     public func rows(_ statement: SQLTemplate) async throws -> [SQLRow] { try await read(statement) }
 
-    /// The digest of the rows `statement` returns.
-    public func digest(_ statement: SQLTemplate, lead: Int) async throws -> PageDigest {
-        if let hash { return try await hash(statement, lead) }
-        let rows = try await read(statement)
+    /// The digest of `table`'s columns (`table.columns`, in that order), from the database when it can compute it.
+    public func digest(of table: TransferTable) async throws -> TableDigest {
+        if let summarize, let digest = try await summarize(table) { return digest }
         var digest = TableDigest()
-        digest.add(rows)
-        let last = rows.last.flatMap { $0.values.indices.contains(lead) ? $0.values[lead] : nil }
-        return (digest, rows.count, last)
+        try await Transfer.pages(of: table, self) { digest.add($0) }
+        return digest
     }
 }
 
@@ -162,21 +159,10 @@ public enum Transfer {
         }
     }
 
-    /// Every table's digest, read page by page on `reader`'s snapshot.
-    public static func digests(_ reader: SnapshotReader) async throws -> [TableDigest] {
+    /// The digest of each of `tables` on `reader`'s snapshot.
+    public static func digests(_ reader: SnapshotReader, of tables: [TransferTable] = TransferCatalog.tables) async throws -> [TableDigest] {
         var result: [TableDigest] = []
-        for table in TransferCatalog.tables {
-            let leadIndex = table.columns.firstIndex(of: table.lead) ?? 0
-            var digest = TableDigest()
-            var after: SQLValue?
-            while true {
-                let page = try await reader.digest(TransferSQL.page(table, after: after, limit: pageRows), lead: leadIndex)
-                guard page.rows > 0 else { break }
-                digest.add(page.digest)
-                after = page.last
-            }
-            result.append(digest)
-        }
+        for table in tables { result.append(try await reader.digest(of: table)) }
         return result
     }
 
@@ -209,11 +195,10 @@ public enum Transfer {
 }
 
 /// A restore: an archive's rows into a store, page by page, skipping what an interrupted attempt already wrote, then
-/// compared with the archive's trailer. The caller reads the file (and has checked it whole first).
+/// compared with the archive's rows. The caller reads the file (and has checked it whole first).
 public struct ArchiveLoad: Sendable {
     private let target: any RelationalStore
     private let header: ArchiveHeader
-    private let trailer: ArchiveTrailer
     private let source: String
     private var skip: [String: Int64]
     private var moved: [String: Int] = [:]
@@ -234,7 +219,6 @@ public struct ArchiveLoad: Sendable {
         let progress = try await Transfer.prepare(target, source: source)
         self.target = target
         self.header = header
-        self.trailer = trailer
         skip = progress.rowsMoved
         isPending = !progress.finished
         summary.skippedRuns = Int(progress.rowsMoved["runs"] ?? 0)
@@ -260,15 +244,24 @@ public struct ArchiveLoad: Sendable {
         return (table.name, moved[table.name] ?? 0)
     }
 
-    /// Ends the restore and compares every table of the target with the archive's trailer.
-    public mutating func finish() async throws -> TransferSummary {
+    /// Ends the restore and compares every table of the target with `contents`: the digests of the archive's rows
+    /// (``ArchiveDecoder/contents``, from a pass that found the whole file intact), over the header's columns.
+    public mutating func finish(expecting contents: [TableDigest]) async throws -> TransferSummary {
         if isPending { _ = try await target.write(TransferSQL.finish(source: source, now: target.clock()), idempotent: true) }
-        let found = try await target.withSnapshot { try await Transfer.digests($0) }
-        let expected = TransferCatalog.tables.map { table in
-            trailer.tables.first { $0.name == table.name } ?? ArchiveTrailer.Table(name: table.name, rows: 0, digest: TableDigest().hex)
+        var tables: [TransferTable] = []
+        var expected: [TableDigest] = []
+        for var table in TransferCatalog.tables {
+            // A table the archive does not hold must have stayed empty.
+            if let index = header.tables.firstIndex(where: { $0.name == table.name }) {
+                table.columns = header.tables[index].columns
+                expected.append(contents.indices.contains(index) ? contents[index] : TableDigest())
+            } else {
+                expected.append(TableDigest())
+            }
+            tables.append(table)
         }
-        for (index, table) in TransferCatalog.tables.enumerated()
-        where expected[index].rows != found[index].rows || expected[index].digest != found[index].hex {
+        let found = try await target.withSnapshot { [tables] in try await Transfer.digests($0, of: tables) }
+        for (index, table) in tables.enumerated() where expected[index] != found[index] {
             throw LedgerError(
                 .internal,
                 "Verification failed: table \(table.name) holds \(found[index].rows) rows, the archive \(expected[index].rows). Restore again into an empty database."
