@@ -146,11 +146,14 @@ final class PostgresGate: Sendable {
 
     /// Leases a connection, waiting at most the acquire timeout for one, and bounds the whole operation.
     ///
-    /// Two deadlines release the caller whatever the driver does: the acquire timeout (the pool may never answer a
-    /// cancelled lease request: postgres-nio's `leaseConnection` drops a cancellation that arrives before the request
-    /// is queued, so a task group racing the lease against a sleep can wait for it forever), and the statement timeout plus a grace period once a connection is
-    /// held (a query on a connection whose server died has been seen to never return). Past the second, the
-    /// connection is closed, which fails whatever still waits on it and returns its slot to the pool.
+    /// Two deadlines release the caller whatever the driver does: the acquire timeout, and the statement timeout plus a
+    /// grace period once a connection is held. Past the second, the connection is closed, which fails whatever still
+    /// waits on it and returns its slot to the pool.
+    ///
+    /// The lease runs in its own task, not in a task group racing a sleep, because a group cannot return before all its
+    /// children have: with PostgreSQL stopped (`-m immediate`) mid-ingest, an operation's query has been seen never to
+    /// return, even after its connection was closed, and postgres-nio's `leaseConnection` drops a cancellation that
+    /// arrives before its request is queued. A group hung the outage test both times it was tried.
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let held = Held()
         adjust(waiting: 1)
@@ -222,7 +225,7 @@ final class PostgresGate: Sendable {
         }
         guard due else { return }
         do {
-            try await run { connection in try await connection.query("ANALYZE runs, params, tags, latest_metrics", logger: self.logger) }
+            _ = try await run { connection in try await connection.query("ANALYZE runs, params, tags, latest_metrics", logger: self.logger) }
         } catch {
             logger.debug("ANALYZE after a bulk load failed; autovacuum will do it", metadata: ["error": "\(error)"])
         }

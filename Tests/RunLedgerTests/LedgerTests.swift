@@ -193,16 +193,28 @@ struct LedgerTests {
         var configuration = fastRetries(folder.appendingPathComponent("spool"))
         configuration.heartbeatInterval = .milliseconds(50)
         try await Ledger.withLedger(store: store, configuration: configuration) { ledger in
-            let run = ledger.startRun(experiment: "alive")
+            let ending = ledger.startRun(experiment: "alive")
+            let open = ledger.startRun(experiment: "alive")
             await ledger.flush()
-            let sql = "SELECT coalesce(max(heartbeat_time), 0) FROM runs WHERE run_uuid = '\(run.id.rawValue)'"
-            let first = try scalar(path, sql)
-            try await eventually(.seconds(10)) { try scalar(path, sql) > first }
-            run.end()
+            func heartbeat(_ run: RunHandle) throws -> Int {
+                try scalar(path, "SELECT coalesce(max(heartbeat_time), 0) FROM runs WHERE run_uuid = '\(run.id.rawValue)'")
+            }
+            let first = try heartbeat(ending)
+            try await eventually { try heartbeat(ending) > first }
+            ending.end()
+            // The writer sends heartbeats between batches, so once the end is written no round can still name the run.
             await ledger.flush()
+            let last = try heartbeat(ending)
+            // Two more rounds reach the open run (each at a later time); the ended run gets none of them.
+            let seen = try heartbeat(open)
+            try await eventually { try heartbeat(open) > seen }
+            let later = try heartbeat(open)
+            try await eventually { try heartbeat(open) > later }
+            #expect(try heartbeat(ending) == last)
+            // A silent process's open run would be reaped; the ended one never is.
+            let cutoff = Int64(try heartbeat(open)) + 1
+            #expect(try await store.reapRuns(heartbeatBefore: cutoff, endTime: cutoff) == [open.id])
         }
-        // The reaper leaves it alone: it ended, it did not vanish.
-        #expect(try await store.reapRuns(heartbeatBefore: WallClock.milliseconds() + 1_000, endTime: WallClock.milliseconds()).isEmpty)
     }
 
     @Test("8 threads logging into 8 runs at once: every point arrives, no lock errors")
