@@ -3,8 +3,8 @@
 # cluster (default settings, fsync on), then `backup` of the SQLite file and `restore` of the archive into PostgreSQL.
 #   1. a study of RUNS runs x POINTS points (one key), 2 params per run and latest values, written into SQLite by SQL;
 #   2. the same rows as COPY text files (not timed), loaded with `psql \copy` into an empty migrated database;
-#   3. `runledger copy` into another empty database (release build; the time includes its verification pass, which
-#      reads both databases again);
+#   3. `runledger copy` into another empty database (release build; the time includes its verification, which
+#      PostgreSQL computes in one scan per table);
 #   4. `runledger backup` of the SQLite file and `runledger restore` of the archive into a third database.
 # Usage: Benchmarks/copy.sh [RUNS] [POINTS]   (defaults 100000 x 200: 20M points)
 set -euo pipefail

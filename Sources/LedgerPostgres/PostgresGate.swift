@@ -151,9 +151,10 @@ final class PostgresGate: Sendable {
     /// waits on it and returns its slot to the pool.
     ///
     /// The lease runs in its own task, not in a task group racing a sleep, because a group cannot return before all its
-    /// children have: with PostgreSQL stopped (`-m immediate`) mid-ingest, an operation's query has been seen never to
-    /// return, even after its connection was closed, and postgres-nio's `leaseConnection` drops a cancellation that
-    /// arrives before its request is queued. A group hung the outage test both times it was tried.
+    /// children have: with PostgreSQL stopped (`-m immediate`) mid-ingest, a 20,000-point `INSERT … unnest` in flight
+    /// has been seen never to return, even after its connection was closed, and postgres-nio's `leaseConnection`
+    /// drops a cancellation that arrives before its request is queued. A group hung the outage test each time it was
+    /// tried.
     private func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let held = Held()
         adjust(waiting: 1)
