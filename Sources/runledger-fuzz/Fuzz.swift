@@ -1,5 +1,5 @@
 // libFuzzer targets for the parsers that read untrusted bytes: the filter language, the JSON parser, the binary batch
-// decoder, the spool segment reader, the backup archive reader and the CSV importer. Built plainly it replays files (a corpus, a crash) through the target named
+// decoder, the spool segment reader, the backup archive reader, the CSV importer and the metric chunk decoder. Built plainly it replays files (a corpus, a crash) through the target named
 // by RUNLEDGER_FUZZ_TARGET; built with `-sanitize=fuzzer -DFUZZING` (scripts/fuzz) libFuzzer drives it.
 // Every target must return without trapping whatever the bytes; the properties checked here trap on purpose, because
 // a fuzzer reports a trap.
@@ -9,7 +9,7 @@ import LedgerExport
 import RunLedger
 
 enum FuzzTarget: String, CaseIterable {
-    case filter, json, batch, spool, archive, csv
+    case filter, json, batch, spool, archive, csv, chunk
 
     static var selected: FuzzTarget {
         let name = ProcessInfo.processInfo.environment["RUNLEDGER_FUZZ_TARGET"] ?? ""
@@ -58,6 +58,13 @@ enum FuzzTarget: String, CaseIterable {
         case .csv:
             guard let table = try? RunImport(csv: String(decoding: bytes, as: UTF8.self)) else { return }
             _ = table.batch(experimentName: "fuzz", now: 0)
+        case .chunk:
+            guard let points = try? MetricChunk.decode(bytes) else { return }
+            // What decodes encodes to a chunk that decodes to the same bits (a deliberate trap for libFuzzer, as above).
+            let bits = { (points: [MetricPoint]) in points.map { [$0.step, $0.timestamp, Int64(bitPattern: $0.value.bitPattern)] } }
+            guard let again = try? MetricChunk.decode(MetricChunk.encode(points)), bits(again) == bits(points) else {
+                fatalError("a chunk of \(points.count) points does not round-trip")
+            }
         }
     }
 }
