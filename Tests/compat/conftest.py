@@ -108,13 +108,14 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
-def start_mlflow():
+def start_mlflow(*extra):
+    """A real `mlflow server` on SQLite in a fresh folder; `extra` goes on its command line."""
     folder = tempfile.mkdtemp(prefix="mlflow-compat-")
     port = free_port()
     log = open(os.path.join(folder, "server.log"), "w")
     process = subprocess.Popen(
         ["mlflow", "server", "--backend-store-uri", f"sqlite:///{folder}/mlflow.db", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "2"],
+         "--port", str(port), "--workers", "2", *extra],
         stdout=log, stderr=subprocess.STDOUT, cwd=folder,
     )
     url = f"http://127.0.0.1:{port}"

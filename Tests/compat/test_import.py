@@ -1,7 +1,7 @@
 """`runledger import mlflow` against a real `mlflow server` filled by the official client: experiments (one deleted),
 runs (a deleted one, NaN/±inf, a 10 000-point history), nested artifacts and a logged model are imported, then
 compared through both servers' APIs; a second import changes nothing; an import killed halfway and run again ends
-identical."""
+identical; runs whose files the server does not proxy are imported and named in a warning."""
 import json
 import math
 import os
@@ -187,3 +187,27 @@ def test_an_import_killed_halfway_resumes_and_ends_identical(source, tmp_path):
                               capture_output=True, text=True, check=True).stdout for path in (complete, database)]
     assert history[0] == history[1] and history[0].count("\n") == 10_001
     shutil.rmtree(str(tmp_path / "runledger-artifacts"), ignore_errors=True)
+
+
+def test_runs_whose_files_the_server_does_not_proxy_are_named_in_a_warning(tmp_path):
+    if os.environ.get("RUNLEDGER_COMPAT_ONLY") == "runledger":
+        pytest.skip("needs a real mlflow server")
+    import mlflow
+    # Without --serve-artifacts the client writes files straight into the artifact root, which the import cannot read.
+    server = start_mlflow("--no-serve-artifacts", "--default-artifact-root", str(tmp_path / "files"))
+    try:
+        client = mlflow.MlflowClient(server.url)
+        run = client.create_run(client.create_experiment("local-files"))
+        client.log_param(run.info.run_id, "solver", "milp")
+        note = tmp_path / "note.txt"
+        note.write_text("kept where the client wrote it\n")
+        client.log_artifact(run.info.run_id, str(note))
+        client.set_terminated(run.info.run_id)
+        result = subprocess.run([RUNLEDGER, "import", "mlflow", "--from", server.url, "--database", str(tmp_path / "ledger.sqlite")],
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["runs"] == 1 and summary["params"] == 1 and summary["artifacts"] == 0, summary
+        assert f"warning: Run {run.info.run_id}: its files at " in result.stderr and "were not imported" in result.stderr, result.stderr
+    finally:
+        server.stop()
