@@ -36,6 +36,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "ChunkBenchmark",
+            dependencies: [
+                .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
             name: "ArchiveBenchmark",
             dependencies: [
                 .product(name: "LedgerCore", package: "RunLedger"),
