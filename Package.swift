@@ -162,11 +162,11 @@ let package = Package(
             path: "Examples/energy-study",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "EnergySimulation"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LedgerStoreTests",
             dependencies: [
-                "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", "LedgerRemote", "LedgerServer",
+                "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", "LedgerRemote", "LedgerServer", "EnergySimulation",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import EnergySimulation
 import LedgerCore
 import Testing
 
@@ -5,18 +6,6 @@ import Testing
 /// and refusing damaged bytes without trapping.
 @Suite("Metric chunks")
 struct MetricChunkTests {
-    /// SplitMix64: a seeded generator, so that a failure replays.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Steps, timestamps and value bits: what must survive exactly (MetricPoint's == treats all NaNs as one).
     static func bits(_ points: [MetricPoint]) -> [[UInt64]] {
         points.map { [UInt64(bitPattern: $0.step), UInt64(bitPattern: $0.timestamp), $0.value.bitPattern] }
@@ -58,7 +47,7 @@ struct MetricChunkTests {
 
     @Test("seeded random series round-trip: walks, jumps, repeats and noise, 1 to 3,000 points")
     func randomSeries() throws {
-        var random = Seeded(state: 2026)
+        var random = SeededGenerator(seed: 2026)
         for round in 0..<200 {
             let count = Int.random(in: 1...3_000, using: &random)
             var step = Int64.random(in: -1_000...1_000, using: &random)
@@ -100,7 +89,7 @@ struct MetricChunkTests {
 
     @Test("every truncation, a trailing byte, another version and an impossible count are refused, never trapped")
     func damaged() throws {
-        var random = Seeded(state: 7)
+        var random = SeededGenerator(seed: 7)
         let points = (0..<300).map { MetricPoint(value: Double.random(in: 0...1, using: &random), timestamp: Int64($0) * 7, step: Int64($0 / 3)) }
         let bytes = MetricChunk.encode(points)
         for length in 0..<bytes.count {

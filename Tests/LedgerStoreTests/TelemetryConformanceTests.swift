@@ -1,3 +1,4 @@
+import EnergySimulation
 import Foundation
 import LedgerCore
 import Testing
@@ -17,7 +18,7 @@ struct TelemetryConformanceTests {
         var experimentOf: [RunID: ExperimentID] = [:]
 
         static func make(_ store: any TrackingStore, seed: UInt64, pointsPerKey: Int = 60) async throws -> Study {
-            var random = SeededRandom(seed: seed)
+            var random = SeededGenerator(seed: seed)
             let experiment = try await store.createExperiment(name: "telemetry-\(seed)", artifactLocation: nil, tags: []).id
             let other = try await store.createExperiment(name: "other-\(seed)", artifactLocation: nil, tags: []).id
             var study = Study(experiment: experiment, other: other, deleted: RunID.random())
@@ -73,7 +74,7 @@ struct TelemetryConformanceTests {
     func windows(backend: StoreBackend) async throws {
         let store = try await backend.make()
         let study = try await Study.make(store, seed: 11)
-        var random = SeededRandom(seed: 5)
+        var random = SeededGenerator(seed: 5)
         var windows: [MetricWindow] = []
         for _ in 0..<40 {
             let scope: MetricWindow.Scope = random.next() % 3 == 0 ? .experiment(study.experiment) : .run(study.runs[Int(random.next() % 5)])
@@ -224,7 +225,7 @@ struct TelemetryConformanceTests {
     @Test("statistics and Pareto fronts over a store equal Summary and the brute-force front over the same runs", arguments: StoreBackend.all)
     func analysis(backend: StoreBackend) async throws {
         let store = try await backend.make()
-        var random = SeededRandom(seed: 3)
+        var random = SeededGenerator(seed: 3)
         let experiment = try await store.createExperiment(name: "analysis", artifactLocation: nil, tags: []).id
         var costs: [String: [Double]] = [:]
         var points: [(RunID, [Double])] = []
@@ -332,18 +333,5 @@ struct TelemetryConformanceTests {
         #expect(try await store.stateDocument(project: "solar-farm", namespace: "planner") == nil, "deleting a project deletes its documents")
         await expectLedgerError(.resourceDoesNotExist) { try await store.changeProject("ghost", .archive) }
         try await store.close()
-    }
-}
-
-/// SplitMix64: reproducible random data for tests.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
