@@ -79,21 +79,21 @@ public struct FNV64: Sendable {
         }
     }
 
-    public mutating func addNull() { add(UInt8(0)) }
+    mutating func addNull() { add(UInt8(0)) }
 
-    public mutating func addInteger(_ number: Int64) {
+    mutating func addInteger(_ number: Int64) {
         add(UInt8(1))
         add(UInt64(bitPattern: number))
     }
 
-    public mutating func addReal(_ number: Double) {
+    mutating func addReal(_ number: Double) {
         add(UInt8(2))
         // SQLite stores -0.0 as the integer 0 and reads it back as 0.0: both count as zero.
         add((number == 0 ? 0.0 : number).bitPattern)
     }
 
     /// Text by its UTF-8 bytes.
-    public mutating func addText<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    mutating func addText<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         add(UInt8(3))
         add(UInt64(bytes.count))
         add(bytes: bytes)
