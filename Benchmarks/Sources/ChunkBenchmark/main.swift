@@ -1,7 +1,7 @@
 // The metric chunk codec (docs/chunk-format.md) against the one-row-per-point table it is to replace, on the same
 // series in the same run: bytes per point of the codec alone, of a SQLite table of chunks and of SQLite's `metrics`
 // table (each file after its writes, vacuumed), and the rates of encoding, decoding and inserting either way.
-// Usage: Benchmarks/chunks.sh [--points N] [--chunk N]
+// Usage: Benchmarks/chunks.sh [--points N] [--chunk N] [--passes N]
 import Foundation
 import GRDB
 import LedgerCore
@@ -13,6 +13,8 @@ func option(_ name: String, _ fallback: Int) -> Int {
 }
 let total = option("--points", 1_000_000)
 let chunkPoints = option("--chunk", 1_000)
+/// Encoding and decoding take tens of milliseconds a pass: the median of several passes steadies them.
+let passes = option("--passes", 9)
 let runs = 10
 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-chunks-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -59,6 +61,13 @@ func series(_ name: String, run: Int) -> [MetricPoint] {
     }
 }
 
+/// The median time of `passes` runs of `body`.
+func median(_ body: () throws -> Void) rethrows -> Double {
+    var times: [Double] = []
+    for _ in 0..<passes { times.append(try seconds(body)) }
+    return times.sorted()[times.count / 2]
+}
+
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = ContinuousClock.now
     try body()
@@ -79,7 +88,8 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name in ["sensor", "kpi", "random"] {
     let histories = (0..<runs).map { series(name, run: $0) }
     var chunks: [[UInt8]] = []
-    let encode = seconds {
+    let encode = median {
+        chunks.removeAll(keepingCapacity: true)
         for history in histories {
             for start in stride(from: 0, to: history.count, by: chunkPoints) {
                 chunks.append(MetricChunk.encode(Array(history[start..<min(start + chunkPoints, history.count)])))
@@ -87,7 +97,8 @@ for name in ["sensor", "kpi", "random"] {
         }
     }
     var decoded = 0
-    let decode = try seconds {
+    let decode = try median {
+        decoded = 0
         for chunk in chunks { decoded += try MetricChunk.decode(chunk).count }
     }
     guard decoded == total else {

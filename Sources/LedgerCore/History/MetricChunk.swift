@@ -265,8 +265,15 @@ private struct BitWriter {
 private struct BitReader {
     private let bytes: ArraySlice<UInt8>
     private var position = 0
+    /// The next bytes, left-aligned, so that a read takes its bits from the top.
+    private var buffer: UInt64 = 0
+    private var buffered = 0
+    private var next: Int
 
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+    init(_ bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        next = bytes.startIndex
+    }
 
     var bitsLeft: Int { bytes.count * 8 - position }
 
@@ -279,18 +286,21 @@ private struct BitReader {
 
     /// `count` bits (0…64) as the low bits of the result.
     mutating func read(_ count: Int) throws(LedgerError) -> UInt64 {
-        guard count <= bitsLeft else { throw MetricChunk.damaged("it is truncated") }
-        var value: UInt64 = 0
-        var left = count
-        while left > 0 {
-            let byte = bytes[bytes.startIndex + position / 8]
-            let offset = position % 8
-            let take = Swift.min(8 - offset, left)
-            let chunk = (UInt64(byte) >> UInt64(8 - offset - take)) & ((1 << UInt64(take)) - 1)
-            value = (value << UInt64(take)) | chunk
-            position += take
-            left -= take
+        if count > 32 {
+            let high = try read(count - 32)
+            return high << 32 | (try read(32))
         }
+        guard count <= bitsLeft else { throw MetricChunk.damaged("it is truncated") }
+        // At most 31 bits are buffered before a read of at most 32, so a loaded byte always fits.
+        while buffered < count {
+            buffer |= UInt64(bytes[next]) << UInt64(56 - buffered)
+            next += 1
+            buffered += 8
+        }
+        let value = buffer >> UInt64(64 - count)
+        buffer <<= UInt64(count)
+        buffered -= count
+        position += count
         return value
     }
 
