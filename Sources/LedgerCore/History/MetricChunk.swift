@@ -35,16 +35,15 @@ public enum MetricChunk {
         guard format == version else {
             throw LedgerError(.invalidArchive, "A metric chunk has format \(format); this RunLedger reads format \(version). Use a matching release.")
         }
-        // The point count: a varint (7 bits a byte, least significant first).
-        var count: UInt64 = 0
-        var start = 1
-        while true {
-            guard start < bytes.count, start < 11 else { throw damaged("its point count is malformed") }
-            count |= UInt64(bytes[start] & 0x7f) << UInt64(7 * (start - 1))
-            start += 1
-            if bytes[start - 1] < 0x80 { break }
+        // The point count, a varint as the archive format writes them.
+        var header = ArchiveReader(bytes[1...])
+        let count: UInt64
+        do {
+            count = try header.varint()
+        } catch {
+            throw damaged("its point count is malformed")
         }
-        var reader = BitReader(bytes[start...])
+        var reader = BitReader(bytes[header.index...])
         guard count > 0 else {
             guard reader.isAtEnd else { throw damaged("it has bytes after its points") }
             return []

@@ -272,10 +272,11 @@ enum Varint {
     }
 }
 
-/// Reads a row frame's payload; every read is bounded by the bytes left.
+/// Reads an archive frame's payload (and a metric chunk's point count); every read is bounded by the bytes left.
 struct ArchiveReader {
     private let bytes: ArraySlice<UInt8>
-    private var index: Int
+    /// Where the next read starts, as an index of the slice it was given.
+    private(set) var index: Int
 
     init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
