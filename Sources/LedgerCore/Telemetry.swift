@@ -215,8 +215,6 @@ public struct MetricKeySummary: Sendable {
     public private(set) var keys: [String] = []
     /// For each point of the write, in order, the index of its key in `keys`.
     public private(set) var keyIndices: [Int]
-    /// Per key (same order as `keys`): the steps and timestamps its points cover.
-    public private(set) var spans: [MetricSpan] = []
     /// Per key (same order as `keys`): its best point by ``MetricPoint/supersedes(_:)``.
     public private(set) var latest: [MetricPoint] = []
 
@@ -237,21 +235,27 @@ public struct MetricKeySummary: Sendable {
             if index < 0 {
                 index = keys.count
                 keys.append(metric.key)
-                spans.append(MetricSpan(point: point))
                 latest.append(point)
                 if keys.count > Self.scanLimit {
                     if byKey.isEmpty { for (known, key) in keys.enumerated() { byKey[key] = known } } else { byKey[metric.key] = index }
                 }
             } else {
-                spans[index] = spans[index].union(MetricSpan(point: point))
                 if point.supersedes(latest[index]) { latest[index] = point }
             }
             keyIndices.append(index)
             previous = index
         }
     }
+
+    /// The points of `metrics` (the write this summary was made from) per key, in the order of ``keys``.
+    public func points(_ metrics: some Collection<Metric>) -> [[MetricPoint]] {
+        var byKey = [[MetricPoint]](repeating: [], count: keys.count)
+        for (metric, index) in zip(metrics, keyIndices) { byKey[index].append(metric.point) }
+        return byKey
+    }
 }
 
+/// The steps and time range of a stretch of one (run, key) history (a chunk's, as retention reads them).
 public struct MetricSpan: Sendable, Equatable {
     public var firstStep: Int64
     public var lastStep: Int64
@@ -263,17 +267,6 @@ public struct MetricSpan: Sendable, Equatable {
         self.lastStep = lastStep
         self.minTimestamp = minTimestamp
         self.maxTimestamp = maxTimestamp
-    }
-
-    init(point: MetricPoint) {
-        self.init(firstStep: point.step, lastStep: point.step, minTimestamp: point.timestamp, maxTimestamp: point.timestamp)
-    }
-
-    func union(_ other: MetricSpan) -> MetricSpan {
-        MetricSpan(
-            firstStep: min(firstStep, other.firstStep), lastStep: max(lastStep, other.lastStep), minTimestamp: min(minTimestamp, other.minTimestamp),
-            maxTimestamp: max(maxTimestamp, other.maxTimestamp)
-        )
     }
 
     /// The step ranges of `spans` with overlapping ranges merged, ascending: each point is read (or counted) once.

@@ -73,4 +73,30 @@ public struct PostgresMigrator: Sendable {
         }
         return appliedNow
     }
+
+    /// Whether history written before chunks is still to be converted (``LegacyHistory``).
+    func hasLegacyHistory(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await !Statements(connection: connection, logger: logger).rows(LegacyHistory.exists).isEmpty
+    }
+
+    /// Converts one page of the old one-row-per-point history into chunks in one transaction under the migration
+    /// lock, or drops its emptied tables; returns whether there is more to do.
+    func convertLegacyPage(_ connection: PostgresConnection, logger: Logger) async throws -> Bool {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.advisoryLock))", logger: logger)
+            let statements = Statements(connection: connection, logger: logger)
+            var more = false
+            if try await !statements.rows(LegacyHistory.exists).isEmpty {
+                let rows = try await statements.rows(LegacyHistory.page())
+                for statement in rows.isEmpty ? LegacyHistory.drop : try LegacyHistory.convert(rows) { try await statements.rows(statement) }
+                more = !rows.isEmpty
+            }
+            try await connection.query("COMMIT", logger: logger)
+            return more
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
 }

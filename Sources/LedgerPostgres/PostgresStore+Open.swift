@@ -53,8 +53,11 @@ extension PostgresStore {
                 throw LedgerError(
                     .schemaPending, "The database's schema is not current: migration \(next.filename) is pending. Run `runledger migrate up` first."
                 )
+            } else if try await migrator.hasLegacyHistory(connection, logger: options.logger) {
+                throw LedgerError(.schemaPending, "The database holds metric history still to be converted. Run `runledger migrate up` first.")
             }
         }
+        if options.migrate && !options.readOnly { try await gate.convertLegacyHistory(migrator) }
     }
 
     /// Runs `body` with a prepared store whose pool runs beside it in a child task; the pool closes when `body` returns.
@@ -140,9 +143,18 @@ public struct PostgresMigrations: Sendable {
     public func up() async throws -> [MigrationStatus] {
         let migrator = migrator
         let clock = clock
-        return try await gate.run(idempotent: true) { connection in
+        try await gate.run(idempotent: true) { connection in
             try await migrator.migrate(connection, logger: gate.logger, clock: clock)
-            return try await migrator.status(connection, logger: gate.logger)
         }
+        try await gate.convertLegacyHistory(migrator)
+        return try await gate.run { connection in try await migrator.status(connection, logger: gate.logger) }
+    }
+}
+
+extension PostgresGate {
+    /// Converts history written before chunks, a page per operation, so that no one operation outlives its deadline.
+    func convertLegacyHistory(_ migrator: PostgresMigrator) async throws {
+        let logger = logger
+        while try await run(idempotent: true, { connection in try await migrator.convertLegacyPage(connection, logger: logger) }) {}
     }
 }

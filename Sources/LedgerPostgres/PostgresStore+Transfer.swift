@@ -79,6 +79,10 @@ enum CopyText {
                 } else {
                     buffer.writeString("\(number)")
                 }
+            case .blob(let data)?:
+                // bytea's hex input form, its backslash escaped for COPY's text format.
+                buffer.writeStaticString("\\\\x")
+                buffer.writeBytes(RowHash.hex(data))
             case .text(let text)?:
                 for byte in text.utf8 {
                     switch byte {
@@ -117,6 +121,7 @@ extension Statements {
             case "boolean": hash = "hashint8extended(\(name)::int::int8, \(seed))"
             case "double precision", "real": hash = "hashfloat8extended(\(name)::float8, \(seed))"
             case "text", "character varying": hash = "hashtextextended(\(name)::text, \(seed))"
+            case "bytea": hash = "hashtextextended(encode(\(name), 'hex'), \(seed))"
             default: return nil
             }
             terms.append("coalesce(\(hash), CAST(\(Int64(bitPattern: RowHash.null(at: index))) AS int8))")

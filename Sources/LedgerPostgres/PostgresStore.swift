@@ -180,41 +180,80 @@ public struct PostgresStore: RelationalStore {
         }
     }
 
-    /// Rows per INSERT: arrays are one bind each, so a statement can carry many points.
-    private static let rowsPerInsert = 20_000
-
-    /// The hot path of ingestion: points go as five arrays through `unnest`, a statement per 20 000 points, then
-    /// `latest_metrics` moves forward once per key.
+    /// The hot path of ingestion, four statements whatever the number of keys: `latest_metrics` moves forward first
+    /// (its row lock, taken in key order, orders concurrent writers of a series), then the chunks the points land in
+    /// are read, merged here (``ChunkedSeries``), deleted and written again.
     private func insertMetrics(_ metrics: [Metric], runID: Int64, connection: PostgresConnection) async throws {
         let summary = MetricKeySummary(metrics)
-        for start in stride(from: 0, to: metrics.count, by: Self.rowsPerInsert) {
-            let points = metrics[start..<min(start + Self.rowsPerInsert, metrics.count)]
-            try await connection.query(
-                """
-                INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
-                SELECT \(runID), * FROM unnest(\(points.map(\.key))::text[], \(points.map(\.point.step))::int8[], \(points.map(\.point.timestamp))::int8[],
-                                               \(points.map(\.point.storedValue))::float8[], \(points.map { Int16($0.point.value.isNaN ? 1 : 0) })::int2[])
-                ON CONFLICT DO NOTHING
-                """,
-                logger: logger
-            )
-        }
-        let (keys, spans, latest) = (summary.keys, summary.spans, summary.latest)
-        try await connection.query(
-            """
-            INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp)
-            SELECT \(runID), * FROM unnest(\(keys)::text[], \(spans.map(\.firstStep))::int8[], \(spans.map(\.lastStep))::int8[],
-                                            \(spans.map(\.minTimestamp))::int8[], \(spans.map(\.maxTimestamp))::int8[])
-            """,
-            logger: logger
-        )
+        let series = zip(summary.keys, zip(summary.latest, summary.points(metrics))).sorted { $0.0 < $1.0 }
+        let keys = series.map(\.0)
+        let latest = series.map(\.1.0)
         try await connection.query(
             """
             INSERT INTO latest_metrics (run_id, experiment_id, key, step, timestamp, value, is_nan)
-            SELECT \(runID), (SELECT experiment_id FROM runs WHERE id = \(runID)), *
+            SELECT \(runID), (SELECT experiment_id FROM runs WHERE id = \(runID)), k, s, t, v, n
             FROM unnest(\(keys)::text[], \(latest.map(\.step))::int8[], \(latest.map(\.timestamp))::int8[],
-                        \(latest.map(\.storedValue))::float8[], \(latest.map { Int16($0.value.isNaN ? 1 : 0) })::int2[])
+                        \(latest.map(\.storedValue))::float8[], \(latest.map { Int16($0.value.isNaN ? 1 : 0) })::int2[]) WITH ORDINALITY AS l(k, s, t, v, n, i)
+            ORDER BY i
             \(unescaped: StoreSQL.latestMetricUpsert)
+            """,
+            logger: logger
+        )
+        let points = series.map { ChunkedSeries.normalized($0.1.1) }
+        let ranges = points.compactMap(ChunkedSeries.range(of:))
+        guard ranges.count == points.count else { return }
+        var stored = [[ChunkedSeries.Stored]](repeating: [], count: keys.count)
+        let rows = try await connection.query(
+            """
+            SELECT k.i, c.chunk_id, c.point_count, c.data
+            FROM unnest(\(keys)::text[], \(ranges.map(\.lowStep))::int8[], \(ranges.map(\.lowTimestamp))::int8[],
+                        \(ranges.map(\.highStep))::int8[], \(ranges.map(\.highTimestamp))::int8[]) WITH ORDINALITY AS k(key, ls, lt, hs, ht, i)
+            CROSS JOIN LATERAL (
+                SELECT chunk_id, point_count, data, last_step, last_timestamp FROM metric_chunks m
+                WHERE m.run_id = \(runID) AND m.key = k.key AND (m.last_step, m.last_timestamp) >= (k.ls, k.lt)
+                    AND (m.first_step, m.first_timestamp) <= (k.hs, k.ht)
+                UNION ALL
+                SELECT chunk_id, point_count, data, last_step, last_timestamp FROM metric_chunks m
+                WHERE m.point_count < \(ChunkedSeries.capacity) AND m.chunk_id = (
+                    SELECT p.chunk_id FROM metric_chunks p WHERE p.run_id = \(runID) AND p.key = k.key AND (p.last_step, p.last_timestamp) < (k.ls, k.lt)
+                    ORDER BY p.last_step DESC, p.last_timestamp DESC, p.chunk_id DESC LIMIT 1)
+            ) c
+            ORDER BY k.i, c.last_step, c.last_timestamp, c.chunk_id
+            """,
+            logger: logger
+        )
+        for try await (index, id, count, data) in rows.decode((Int64, Int64, Int32, ByteBuffer).self) {
+            guard let position = Int(exactly: index - 1), stored.indices.contains(position) else { continue }
+            stored[position].append(ChunkedSeries.Stored(id: id, count: Int(count), data: Array(data.readableBytesView)))
+        }
+        var removed: [Int64] = []
+        var added: [(key: String, row: ChunkedSeries.Row)] = []
+        for (position, key) in keys.enumerated() {
+            let edit = try ChunkedSeries.merge(points[position], into: stored[position])
+            removed += edit.removed
+            added += edit.added.map { (key, $0) }
+        }
+        if !removed.isEmpty {
+            try await connection.query("DELETE FROM metric_chunks WHERE chunk_id = ANY(\(removed))", logger: logger)
+        }
+        guard !added.isEmpty else { return }
+        let summaries = added.map(\.row.summary)
+        // Arrays cannot hold a missing number here: a flag array says which of the numbers are real.
+        let sums = summaries.map { $0.sum.isNaN ? 0 : $0.sum }
+        try await connection.query(
+            """
+            INSERT INTO metric_chunks (run_id, key, first_step, first_timestamp, last_step, last_timestamp, min_timestamp, max_timestamp,
+                point_count, nan_count, value_min, value_max, value_sum, data)
+            SELECT \(runID), k, fs, ft, ls, lt, mint, maxt, c, n, CASE WHEN hv THEN vmin END, CASE WHEN hv THEN vmax END,
+                CASE WHEN hs THEN vsum END, d
+            FROM unnest(\(added.map(\.key))::text[], \(summaries.map(\.firstStep))::int8[], \(summaries.map(\.firstTimestamp))::int8[],
+                        \(summaries.map(\.lastStep))::int8[], \(summaries.map(\.lastTimestamp))::int8[], \(summaries.map(\.minTimestamp))::int8[],
+                        \(summaries.map(\.maxTimestamp))::int8[], \(summaries.map { Int32(clamping: $0.count) })::int4[],
+                        \(summaries.map { Int32(clamping: $0.nanCount) })::int4[], \(summaries.map { $0.min ?? 0 })::float8[],
+                        \(summaries.map { $0.max ?? 0 })::float8[], \(summaries.map { $0.min != nil })::boolean[], \(sums)::float8[],
+                        \(summaries.map { !$0.sum.isNaN })::boolean[], \(added.map { ByteBuffer(bytes: $0.row.data) })::bytea[])
+                WITH ORDINALITY AS a(k, fs, ft, ls, lt, mint, maxt, c, n, vmin, vmax, hv, vsum, hs, d, i)
+            ORDER BY i
             """,
             logger: logger
         )
@@ -244,21 +283,6 @@ public struct PostgresStore: RelationalStore {
                 loop.add(ids)
             }
             return loop.page(try await Self.loadRuns(connection, ids: loop.pageIDs, logger: logger))
-        }
-    }
-
-    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint] {
-        let logger = logger
-        return try await gate.run { connection in
-            let id = try await Statements(connection: connection, logger: logger).internalID(of: runID)
-            let query = Self.query(StoreSQL.history(run: id, key: key, after: after, limit: limit, order: order).statement(.postgres))
-            var points: [MetricPoint] = []
-            for try await (step, timestamp, value, isNaN) in try await connection.query(query, logger: logger).decode(
-                (Int64, Int64, Double, Int16).self)
-            {
-                points.append(MetricPoint(value: isNaN == 1 ? .nan : value, timestamp: timestamp, step: step))
-            }
-            return points
         }
     }
 
@@ -305,6 +329,7 @@ public struct PostgresStore: RelationalStore {
             case .integer(let number): binds.append(number)
             case .real(let number): binds.append(number)
             case .text(let text): binds.append(text)
+            case .blob(let data): binds.append(ByteBuffer(bytes: data))
             case .null: binds.appendNull()
             }
         }
@@ -333,6 +358,7 @@ struct Statements: Sendable {
         case .int2, .int4, .int8: .integer(try cell.decode(Int64.self))
         case .float4, .float8: .real(try cell.decode(Double.self))
         case .bool: .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .bytea: .blob(Array(try cell.decode(ByteBuffer.self).readableBytesView))
         default: .text(try cell.decode(String.self))
         }
     }

@@ -30,6 +30,14 @@ public struct SQLiteMigrator: Sendable {
     /// Applies every pending migration; returns what this call applied (another process may have applied the rest).
     @discardableResult
     func migrate(_ db: Database, clock: @Sendable () -> Int64) throws -> [MigrationFile] {
+        let appliedNow = try migrateFiles(db, clock: clock)
+        if history.table == .ledger { try convertLegacyHistory(db) }
+        return appliedNow
+    }
+
+    /// Applies every pending file, and nothing else.
+    @discardableResult
+    func migrateFiles(_ db: Database, clock: @Sendable () -> Int64) throws -> [MigrationFile] {
         var appliedNow: [MigrationFile] = []
         for file in try plan(db).pending {
             try db.inTransaction(.immediate) {
@@ -43,5 +51,26 @@ public struct SQLiteMigrator: Sendable {
             }
         }
         return appliedNow
+    }
+
+    /// Whether history written before chunks is still to be converted (``LegacyHistory``).
+    func hasLegacyHistory(_ db: Database) throws -> Bool { !(try db.rows(LegacyHistory.exists)).isEmpty }
+
+    /// Converts the old one-row-per-point history into chunks, a page per transaction, then drops its tables.
+    func convertLegacyHistory(_ db: Database) throws {
+        var finished = false
+        while !finished {
+            try db.inTransaction(.immediate) {
+                guard try hasLegacyHistory(db) else {
+                    finished = true
+                    return .commit
+                }
+                let rows = try db.rows(LegacyHistory.page())
+                let statements = rows.isEmpty ? LegacyHistory.drop : try LegacyHistory.convert(rows)
+                for statement in statements { try db.execute(statement) }
+                finished = rows.isEmpty
+                return .commit
+            }
+        }
     }
 }

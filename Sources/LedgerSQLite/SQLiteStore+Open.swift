@@ -140,7 +140,13 @@ extension SQLiteStore {
                         "'\(path)' has \(plan.pending.count) pending migration(s). Run `runledger migrate up --database \(path)`."
                     )
                 }
-                return !plan.pending.isEmpty
+                // History written before chunks counts as pending until it is converted.
+                let legacy = try migrator.hasLegacyHistory(db)
+                if !allowPending && plan.pending.isEmpty && legacy {
+                    throw LedgerError(
+                        .schemaPending, "'\(path)' holds metric history still to be converted. Run `runledger migrate up --database \(path)`.")
+                }
+                return !plan.pending.isEmpty || legacy
             }
         } catch let error as LedgerError {
             throw error

@@ -172,45 +172,15 @@ public struct SQLiteStore: RelationalStore {
         }
     }
 
-    /// Rows per multi-row INSERT: amortises the statement start-up over many rows (6 × 64 = 384 bindings).
-    private static let rowsPerInsert = 64
-
-    private static func insertMetricsSQL(rows: Int) -> String {
-        "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan) VALUES "
-            + Array(repeating: "(?, ?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
-    }
-
-    /// The hot path of ingestion: binds points straight through the SQLite C API into cached multi-row INSERTs,
-    /// then moves `latest_metrics` forward once per key.
+    /// The hot path of ingestion: per key, the points are merged into the series' open tail chunk (or whichever chunks
+    /// they land in) and the affected chunks rewritten; then `latest_metrics` moves forward once per key.
     private func insertMetrics(_ metrics: [Metric], runID: Int64, db: Database) throws {
         let summary = MetricKeySummary(metrics)
-        // Key texts live as C strings for the whole call, so they can be bound without SQLite copying them.
-        let keyTexts = summary.keys.compactMap { strdup($0) }
-        defer { for text in keyTexts { free(text) } }
-        guard keyTexts.count == summary.keys.count else { throw LedgerError(.storeUnavailable, "Out of memory while storing metrics.") }
-        var index = 0
-        while index < metrics.count {
-            let rows = metrics.count - index >= Self.rowsPerInsert ? Self.rowsPerInsert : 1
-            let statement = try db.cachedStatement(sql: Self.insertMetricsSQL(rows: rows))
-            let handle = statement.sqliteStatement
-            sqlite3_reset(handle)
-            for row in 0..<rows {
-                let point = metrics[index + row].point
-                let base = Int32(row * 6)
-                sqlite3_bind_int64(handle, base + 1, runID)
-                // nil = SQLITE_STATIC: the text outlives the statement's use
-                sqlite3_bind_text(handle, base + 2, keyTexts[summary.keyIndices[index + row]], -1, nil)
-                sqlite3_bind_int64(handle, base + 3, point.step)
-                sqlite3_bind_int64(handle, base + 4, point.timestamp)
-                sqlite3_bind_double(handle, base + 5, point.storedValue)
-                sqlite3_bind_int64(handle, base + 6, point.value.isNaN ? 1 : 0)
-            }
-            let code = sqlite3_step(handle)
-            sqlite3_reset(handle)
-            guard code == SQLITE_DONE else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
-            index += rows
+        for (key, points) in zip(summary.keys, summary.points(metrics)) {
+            let points = ChunkedSeries.normalized(points)
+            guard let range = ChunkedSeries.range(of: points) else { continue }
+            let stored = try db.rows(StoreSQL.chunksToRewrite(run: runID, key: key, range: range)).map(StoreSQL.storedChunk)
+            for statement in StoreSQL.apply(try ChunkedSeries.merge(points, into: stored), run: runID, key: key) { try db.execute(statement) }
         }
         let upsert = try db.cachedStatement(
             sql: """
@@ -218,12 +188,8 @@ public struct SQLiteStore: RelationalStore {
                 VALUES (?1, (SELECT experiment_id FROM runs WHERE id = ?1), ?2, ?3, ?4, ?5, ?6) \(StoreSQL.latestMetricUpsert)
                 """
         )
-        let span = try db.cachedStatement(
-            sql: "INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max_timestamp) VALUES (?, ?, ?, ?, ?, ?)"
-        )
-        for (key, (point, covered)) in zip(summary.keys, zip(summary.latest, summary.spans)) {
+        for (key, point) in zip(summary.keys, summary.latest) {
             try upsert.execute(arguments: [runID, key, point.step, point.timestamp, point.storedValue, point.value.isNaN])
-            try span.execute(arguments: [runID, key, covered.firstStep, covered.lastStep, covered.minTimestamp, covered.maxTimestamp])
         }
     }
 
@@ -244,34 +210,6 @@ public struct SQLiteStore: RelationalStore {
                 loop.add(try Int64.fetchAll(try searchShapes.statement(db, sql: statement.sql), arguments: Self.arguments(statement.bindings)))
             }
             return loop.page(try Self.loadRuns(db, ids: loop.pageIDs))
-        }
-    }
-
-    public func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint] {
-        try await read { db in
-            let sql = StoreSQL.history(run: try Self.internalID(of: runID, db: db), key: key, after: after, limit: limit, order: order).statement(
-                .sqlite)
-            let statement = try db.cachedStatement(sql: sql.sql)
-            try statement.setArguments(Self.arguments(sql.bindings))
-            // Stepped through SQLite's C API: histories run to millions of points, and building a GRDB row per point
-            // cost more than SQLite's own work.
-            let handle = statement.sqliteStatement
-            defer { sqlite3_reset(handle) }
-            var points: [MetricPoint] = []
-            while true {
-                let code = sqlite3_step(handle)
-                if code == SQLITE_DONE { break }
-                guard code == SQLITE_ROW else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                }
-                let isNaN = sqlite3_column_int64(handle, 3) != 0
-                points.append(
-                    MetricPoint(
-                        value: isNaN ? .nan : sqlite3_column_double(handle, 2), timestamp: sqlite3_column_int64(handle, 1),
-                        step: sqlite3_column_int64(handle, 0))
-                )
-            }
-            return points
         }
     }
 
@@ -335,6 +273,7 @@ public struct SQLiteStore: RelationalStore {
                 case .integer(let number): number
                 case .real(let number): number
                 case .text(let text): text
+                case .blob(let bytes): Data(bytes)
                 case .null: nil
                 }
             }
@@ -395,7 +334,7 @@ extension Database {
                         case .int64(let number): .integer(number)
                         case .double(let number): .real(number)
                         case .string(let text): .text(text)
-                        case .blob: .null
+                        case .blob(let data): .blob(Array(data))
                         }
                     }
                 )

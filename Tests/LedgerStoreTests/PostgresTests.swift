@@ -210,6 +210,43 @@ struct PostgresBackendTests {
         try await store.close()
     }
 
+    @Test("a database from before chunks is converted on open, over several transactions: every point kept, the old tables dropped")
+    func legacyHistoryConversion() async throws {
+        let url = try TestPostgres.freshDatabase()
+        let store = try await PostgresStore.opened(try PostgresLocation(url: url))
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        _ = try await store.write(WriteBatch([.createRun(run)]))
+        try await store.close()
+        // As 0001 and 0002 made the history, filled with 120 000 rows (two pages of the conversion), NaN and limits included;
+        // 0008 not recorded.
+        try TestPostgres.psql(
+            url,
+            """
+            DROP TABLE metric_chunks;
+            DELETE FROM runledger_schema_history WHERE version >= 8;
+            CREATE TABLE metrics (run_id BIGINT NOT NULL, key TEXT NOT NULL, step BIGINT NOT NULL, timestamp BIGINT NOT NULL,
+                value DOUBLE PRECISION NOT NULL, is_nan SMALLINT NOT NULL, PRIMARY KEY (run_id, key, step, timestamp, value, is_nan));
+            CREATE TABLE metric_spans (run_id BIGINT NOT NULL, key TEXT NOT NULL, first_step BIGINT NOT NULL, last_step BIGINT NOT NULL,
+                min_timestamp BIGINT NOT NULL, max_timestamp BIGINT NOT NULL);
+            INSERT INTO metrics SELECT 1, 'k' || (i % 3), i / 3, i % 977, CASE WHEN i % 1000 = 7 THEN 0 ELSE i / 4.0 END,
+                CASE WHEN i % 1000 = 7 THEN 1 ELSE 0 END FROM generate_series(0, 119999) AS i;
+            INSERT INTO metrics VALUES (1, 'k0', 9223372036854775807, -9223372036854775808, 'Infinity', 0);
+            """
+        )
+        let migrated = try await PostgresStore.opened(try PostgresLocation(url: url))
+        #expect(try TestPostgres.psql(url, "SELECT to_regclass('metrics') IS NULL AND to_regclass('metric_spans') IS NULL") == "t")
+        for key in 0..<3 {
+            var expected: [MetricPoint] = stride(from: key, to: 120_000, by: 3).map { (index: Int) -> MetricPoint in
+                let value: Double = index % 1000 == 7 ? .nan : Double(index) / 4
+                return MetricPoint(value: value, timestamp: Int64(index % 977), step: Int64(index / 3))
+            }
+            if key == 0 { expected.append(MetricPoint(value: .infinity, timestamp: .min, step: .max)) }
+            let stored = try await migrated.metricHistory(runID: run.runID, key: "k\(key)")
+            #expect(stored.map { "\($0)" } == ChunkedSeries.normalized(expected).map { "\($0)" })
+        }
+        try await migrated.close()
+    }
+
     @Test("migration 0003 files every latest metric of an older database under its run's experiment")
     func latestMetricsByExperiment() async throws {
         let url = try TestPostgres.freshDatabase()
@@ -230,6 +267,7 @@ struct PostgresBackendTests {
             ALTER TABLE latest_metrics DROP COLUMN experiment_id;
             CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
             DROP TABLE runledger_transfers;
+            DROP TABLE metric_chunks;
             DELETE FROM runledger_schema_history WHERE version >= 3
             """
         )

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 import LedgerCore
-import LedgerSQLite
 import Testing
+
+@testable import LedgerSQLite
 
 @Suite("SQLite migrations")
 struct SQLiteMigrationTests {
@@ -58,8 +59,8 @@ struct SQLiteMigrationTests {
         #expect(
             tables == [
                 "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value",
-                "logged_model_params", "logged_model_tags", "logged_models", "logged_models_by_experiment", "metric_spans",
-                "metric_spans_by_time", "metrics", "params", "params_by_key_value", "projects", "retention_policies", "run_events",
+                "logged_model_params", "logged_model_tags", "logged_models", "logged_models_by_experiment", "metric_chunks",
+                "metric_chunks_by_series", "params", "params_by_key_value", "projects", "retention_policies", "run_events",
                 "run_events_by_run_time", "run_events_by_time", "run_inputs", "run_outputs", "runledger_schema_history", "runledger_transfers",
                 "runs",
                 "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents", "tags", "tags_by_key_value",
@@ -67,29 +68,89 @@ struct SQLiteMigrationTests {
         )
     }
 
-    @Test("history written before metric_spans existed is covered by the migration's backfill: windows find every old point")
-    func spanBackfill() async throws {
-        let path = temporaryPath("backfill.sqlite")
-        let store = try await SQLiteStore.open(path: path)
-        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
-        let points = (0..<500).map { Metric(key: "soc", value: Double($0), timestamp: Int64(($0 * 7919) % 500), step: Int64($0)) }
-        _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points)]))
-        // As a database from before migration 0003 would be: history, and no spans at all.
-        try modify(path, "DELETE FROM metric_spans")
-        #expect(try await store.metricWindow(MetricWindow(scope: .run(run.runID), keys: ["soc"], limit: 10)).isEmpty)
-        let migration = try String(
-            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Sources/LedgerSQLite/Resources/migrations/sqlite/0003_telemetry_and_state.sql"),
-            encoding: .utf8
-        )
-        let backfill = try #require(migration.components(separatedBy: ";").first { $0.contains("INSERT INTO metric_spans") })
-        try modify(path, backfill)
-        let newest = try await store.metricWindow(MetricWindow(scope: .run(run.runID), keys: ["soc"], limit: 10, from: 100, to: 200))
-        #expect(newest.map(\.point.timestamp) == Array((190..<200).reversed()))
-        try await store.close()
+    /// Makes a migrated file look as one from before migration 0010 holding `points` of `run` one row per point:
+    /// the old tables back, filled, and 0010 and later not recorded.
+    func makeLegacy(_ path: String, run: Int64, points: [Metric], dropFrom version: Int, also: String = "") throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(
+                sql: """
+                    DROP TABLE metric_chunks;
+                    DELETE FROM runledger_schema_history WHERE version >= \(version);
+                    CREATE TABLE metrics (
+                        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
+                        timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
+                        PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)) WITHOUT ROWID;
+                    CREATE TABLE metric_spans (run_id INTEGER NOT NULL, key TEXT NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,
+                        min_timestamp INTEGER NOT NULL, max_timestamp INTEGER NOT NULL);
+                    \(also)
+                    """)
+            try db.inTransaction {
+                let insert = try db.makeStatement(sql: "INSERT OR IGNORE INTO metrics VALUES (?, ?, ?, ?, ?, ?)")
+                for metric in points {
+                    let point = metric.point
+                    try insert.execute(arguments: [run, metric.key, point.step, point.timestamp, point.storedValue, point.value.isNaN ? 1 : 0])
+                }
+                return .commit
+            }
+        }
+        try queue.close()
     }
 
-    @Test("migration 0004 rebuilds metrics without its foreign key and keeps every point of an older file")
+    func tables(_ path: String) throws -> [String] {
+        let queue = try DatabaseQueue(path: path)
+        defer { try? queue.close() }
+        return try queue.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name") }
+    }
+
+    @Test("a file from before chunks is converted on open, over several transactions and after an interruption: every point kept")
+    func legacyHistoryConversion() async throws {
+        let path = temporaryPath("legacy.sqlite")
+        let store = try await SQLiteStore.open(path: path)
+        let run = NewRun(experimentID: .defaultExperiment, startTime: 1)
+        _ = try await store.write(WriteBatch([.createRun(run)]))
+        try await store.close()
+        // 150 000 rows: two pages of the conversion. Duplicates, NaN, ±inf and Int64 limits among them.
+        var points: [Metric] = (0..<150_000).map { (index: Int) -> Metric in
+            let value: Double = index % 1000 == 7 ? .nan : Double(index) / 4
+            let timestamp = Int64(index * 13 % 9_973)
+            return Metric(key: "k\(index % 3)", value: value, timestamp: timestamp, step: Int64(index / 3))
+        }
+        points += [
+            Metric(key: "k0", value: .infinity, timestamp: .min, step: .max), Metric(key: "k0", value: -.infinity, timestamp: .max, step: .min),
+            Metric(key: "k1", value: 1, timestamp: 5, step: 5), Metric(key: "k1", value: 1, timestamp: 5, step: 5),
+        ]
+        try makeLegacy(path, run: 1, points: points, dropFrom: 10)
+        // An interrupted conversion: 0010 applied and one page converted and committed before the process stopped.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.writeWithoutTransaction { db in
+            try SQLiteMigrator().migrateFiles(db, clock: { 0 })
+            try db.inTransaction {
+                for statement in try LegacyHistory.convert(try db.rows(LegacyHistory.page(limit: 10_000))) { try db.execute(statement) }
+                return .commit
+            }
+        }
+        try queue.close()
+        #expect(try tables(path).contains("metrics"))
+        try await SQLiteStore.open(path: path).close()
+        #expect(try !tables(path).contains("metrics") && !tables(path).contains("metric_spans"))
+        let migrated = try await SQLiteStore.open(path: path)
+        for key in ["k0", "k1", "k2"] {
+            let expected = ChunkedSeries.normalized(points.filter { $0.key == key }.map(\.point))
+            let stored = try await migrated.metricHistory(runID: run.runID, key: key)
+            // Compared as text, so that NaN equals itself.
+            #expect(stored.count == expected.count)
+            #expect(stored.map { "\($0)" } == expected.map { "\($0)" })
+        }
+        try await migrated.close()
+    }
+
+    static func migration(_ name: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/LedgerSQLite/Resources/migrations/sqlite/\(name)")
+    }
+
+    @Test("migration 0004 rebuilds metrics without its foreign key; the history of such an old file is converted to chunks whole")
     func metricsRebuild() async throws {
         let path = temporaryPath("rebuild.sqlite")
         let store = try await SQLiteStore.open(path: path)
@@ -101,33 +162,16 @@ struct SQLiteMigrationTests {
         _ = try await store.write(WriteBatch([.createRun(run), .logMetrics(run.runID, points)]))
         try await store.close()
         // As a file from before migration 0004 would be: the history table as 0001 made it, 0004 and later not recorded
-        // (0005 rebuilds latest_metrics from whichever shape it finds).
-        try restore(
-            path, table: "metrics",
-            definition: """
-                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
-                timestamp INTEGER NOT NULL, value REAL NOT NULL, is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
-                PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
-                """,
-            // 0008 adds a column, which SQLite cannot add twice: the file is as before it.
-            columns: "*",
-            then: "DELETE FROM runledger_schema_history WHERE version >= 4; ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers"
-        )
-        func foreignKeys() throws -> Int {
-            let queue = try DatabaseQueue(path: path)
-            defer { try? queue.close() }
-            return try queue.read { try Row.fetchAll($0, sql: "PRAGMA foreign_key_list(metrics)").count }
-        }
-        #expect(try foreignKeys() == 1)
-
+        // (0005 rebuilds latest_metrics from whichever shape it finds; 0008 adds a column SQLite cannot add twice).
+        try makeLegacy(
+            path, run: 1, points: points, dropFrom: 4, also: "ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers;")
         let migrated = try await SQLiteStore.open(path: path)
-        #expect(try foreignKeys() == 0)
+        #expect(try !tables(path).contains("metrics"))
         let versions: [Int] = try history(path).map { $0["version"] }
         #expect(versions == (try SQLiteMigrator().history.files.map { $0.version }))
         for key in ["k0", "k1", "k2"] {
             let expected: [MetricPoint] = points.filter { $0.key == key }.map { $0.point }
             let stored: [MetricPoint] = try await migrated.metricHistory(runID: run.runID, key: key)
-            // Compared as text, so that the one NaN equals itself.
             #expect(stored.map { "\($0)" } == expected.map { "\($0)" })
         }
         try await migrated.close()
@@ -146,7 +190,10 @@ struct SQLiteMigrationTests {
         try await queue.write { db in
             try db.execute(
                 sql:
-                    "ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers; DELETE FROM runledger_schema_history WHERE version >= 8"
+                    """
+                    ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers; DROP TABLE metric_chunks;
+                    DELETE FROM runledger_schema_history WHERE version >= 8
+                    """
             )
         }
         try queue.close()
@@ -188,6 +235,7 @@ struct SQLiteMigrationTests {
                 DELETE FROM runledger_schema_history WHERE version >= 5;
                 ALTER TABLE runs DROP COLUMN deleted_time;
                 DROP TABLE runledger_transfers;
+                DROP TABLE metric_chunks;
                 """
         )
 

@@ -1,3 +1,4 @@
+import EnergySimulation
 import Foundation
 import LedgerCore
 import Testing
@@ -220,6 +221,51 @@ struct StoreConformanceTests {
                 pages.map { "\($0.step) \($0.timestamp) \($0.value)" } == whole.map { "\($0.step) \($0.timestamp) \($0.value)" }, "pages of \(size)")
         }
         await expectLedgerError(.resourceDoesNotExist) { _ = try await store.metricHistory(runID: RunID.random(), key: "m", after: nil, limit: 5) }
+    }
+
+    @Test(
+        "a long series written out of order, in overlapping batches, with duplicates and concurrent writers, reads back as one ordered history",
+        arguments: StoreBackend.all)
+    func chunkedSeries(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        // 4 500 points: several chunks. Steps repeat with other timestamps; a stretch of one step crosses a chunk boundary.
+        var all: [Metric] = (0..<4_000).map { (index: Int) -> Metric in
+            Metric(key: "m", value: Double(index % 11) - 5, timestamp: Int64(index % 5), step: Int64(index / 2))
+        }
+        all += (0..<500).map { Metric(key: "m", value: Double($0), timestamp: 9, step: 1_000) }
+        var generator = SeededGenerator(seed: 22)
+        let shuffled = all.shuffled(using: &generator)
+        // Overlapping batches (each repeats a stretch of the one before), sent by four writers at once.
+        let batches = stride(from: 0, to: shuffled.count, by: 700).map { Array(shuffled[max(0, $0 - 100)..<min($0 + 700, shuffled.count)]) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, batch) in batches.enumerated() {
+                group.addTask {
+                    for part in stride(from: 0, to: batch.count, by: 1000) {
+                        try await store.logBatch(runID: id, metrics: Array(batch[part..<min(part + 1000, batch.count)]))
+                    }
+                }
+                if index % 4 == 3 { try await group.waitForAll() }
+            }
+            try await group.waitForAll()
+        }
+        let expected = ChunkedSeries.normalized(all.map(\.point))
+        let history = try await store.metricHistory(runID: id, key: "m")
+        #expect(history.count == expected.count)
+        #expect(history == expected)
+        // Paged reads in both orders cross chunk boundaries without a gap or a repeat.
+        for order in [HistoryOrder.step, .time] {
+            var pages: [MetricPoint] = []
+            var after: MetricPoint? = nil
+            while let page = Optional(try await store.metricHistory(runID: id, key: "m", after: after, limit: 777, order: order)),
+                let last = page.last
+            {
+                pages += page
+                after = last
+            }
+            #expect(pages == expected.sorted { MetricPoint.precedes($0, $1, in: order) }, "\(order)")
+        }
+        #expect(try await store.run(id).latestMetrics["m"] == expected.last)
     }
 
     @Test(

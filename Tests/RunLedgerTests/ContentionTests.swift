@@ -89,7 +89,7 @@ struct ContentionTests {
             }
             let stored = try count(
                 """
-                SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.experiment_id = r.experiment_id
+                SELECT COALESCE(SUM(m.point_count), 0) FROM metric_chunks m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.experiment_id = r.experiment_id
                 WHERE e.name = '\(experiment)'
                 """
             )

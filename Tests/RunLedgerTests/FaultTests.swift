@@ -38,8 +38,8 @@ struct FaultTests {
         let statistics = ledger.statistics
         #expect(statistics.spooled > 0 && statistics.replayed > 0)
         #expect(statistics.rejected == 0)
-        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'x'") == total)
-        #expect(try scalar(path, "SELECT COUNT(DISTINCT step) FROM metrics WHERE key = 'x'") == total)
+        #expect(try storedPoints(path, key: "x").count == total)
+        #expect(Set(try storedPoints(path, key: "x").map(\.step)).count == total)
         // Latencies are reported, not asserted: speed belongs in the benchmarks.
         durations.sort()
         print("log call during outage: p50 \(durations[total / 2]), p99 \(durations[total * 99 / 100]), max \(durations[total - 1])")
@@ -83,7 +83,7 @@ struct FaultTests {
         #expect(events.map(\.event.message) == (0..<total).reversed().map { "call \($0)" }, "each once, newest first")
         #expect(
             try await store.runEvents(EventQuery(runID: runID, kinds: ["health_check"], minimumLevel: .warning, limit: 1000)).count == total / 100)
-        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'latency_ms'") == total)
+        #expect(try storedPoints(path, key: "latency_ms").count == total)
         try await store.close()
     }
 
@@ -128,7 +128,7 @@ struct FaultTests {
 
         let store = try await SQLiteStore.open(path: path)
         let ledger = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { $0 }
-        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics") == expectedPoints)
+        #expect(try scalar(path, "SELECT COALESCE(SUM(point_count), 0) FROM metric_chunks") == expectedPoints)
         #expect(try scalar(path, "SELECT COUNT(*) FROM applied_batches") == batches.count)
         #expect(ledger.statistics.tornRecords == segments.filter { $0.problem != nil }.count)
         #expect(Spool.folders(in: spool).flatMap(Spool.segments(in:)).isEmpty)

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCore
+import Synchronization
 import Testing
 
 @testable import LedgerPostgres
@@ -69,12 +70,14 @@ struct PostgresFaultTests {
             let total = 1_000_000
             var durations: [Duration] = []
             durations.reserveCapacity(total)
+            let runID = Mutex<RunID?>(nil)
             let outage = Task.detached {
                 try await Task.sleep(for: .seconds(10))  // the fault as specified: the server is away for 10 s
                 try cluster.resume()
             }
             let ledger = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { ledger in
                 let run = ledger.startRun(experiment: "pg-outage", name: "under-fire")
+                runID.withLock { $0 = run.id }
                 let clock = ContinuousClock()
                 for step in 0..<total {
                     let start = clock.now
@@ -96,8 +99,9 @@ struct PostgresFaultTests {
             #expect((statistics.spooled > 0 && statistics.replayed > 0) || store.gate.retryCount > 0, "\(statistics)")
             #expect(statistics.written == statistics.logged, "\(statistics)")
             #expect(statistics.rejected == 0)
-            #expect(try cluster.psql("SELECT count(*) FROM metrics WHERE key = 'x'") == "\(total)")
-            #expect(try cluster.psql("SELECT count(DISTINCT step) FROM metrics WHERE key = 'x'") == "\(total)")
+            #expect(try cluster.psql("SELECT sum(point_count) FROM metric_chunks WHERE key = 'x'") == "\(total)")
+            let stored = try await store.metricHistory(runID: try #require(runID.withLock { $0 }), key: "x")
+            #expect(Set(stored.map(\.step)).count == total)
             #expect(try cluster.psql("SELECT status FROM runs") == "FINISHED")
             // `log` is synchronous and never awaits the store, so the figures are reported, not asserted.
             durations.sort()

@@ -96,7 +96,7 @@ struct SpoolHardeningTests {
         // The next ledger on the same spool folder delivers them, and its own close waits for that.
         let next = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { $0 }
         #expect(next.statistics.pending == 0 && next.statistics.replayed == pending)
-        #expect(try scalar(path, "SELECT COUNT(*) FROM metrics WHERE key = 'x'") == 100)
+        #expect(try storedPoints(path, key: "x").count == 100)
         #expect(try scalar(path, "SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'") == 1)
     }
 }

@@ -41,6 +41,14 @@ func scalar(_ path: String, _ sql: String) throws -> Int {
     return try queue.read { try Int.fetchOne($0, sql: sql) ?? -1 }
 }
 
+/// The points stored under `key` in the SQLite file at `path`, every run's, decoded from their chunks.
+func storedPoints(_ path: String, key: String) throws -> [MetricPoint] {
+    let queue = try DatabaseQueue(path: path)
+    defer { try? queue.close() }
+    let chunks = try queue.read { try Data.fetchAll($0, sql: "SELECT data FROM metric_chunks WHERE key = ?", arguments: [key]) }
+    return try chunks.flatMap { try MetricChunk.decode(Array($0)) }
+}
+
 /// Waits for a condition that no API can announce (another process's files), checking every 10 ms, up to `limit`.
 func eventually(_ limit: Duration = .seconds(60), _ condition: () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + limit

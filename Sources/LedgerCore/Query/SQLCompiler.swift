@@ -9,6 +9,8 @@ public enum SQLValue: Sendable, Equatable {
     case integer(Int64)
     case real(Double)
     case text(String)
+    /// Bytes (SQLite BLOB, PostgreSQL bytea): metric chunks.
+    case blob([UInt8])
     case null
 }
 

@@ -12,8 +12,6 @@ public protocol RelationalStore: TrackingStore {
     var clock: @Sendable () -> Int64 { get }
     /// The database's migration plan against this binary's files (what ``healthCheck()`` judges).
     func migrationPlan() async throws -> MigrationPlan
-    /// One (run, key)'s points in `order`: all, or up to `limit` after `after`.
-    func history(runID: RunID, key: String, after: MetricPoint?, limit: Int?, order: HistoryOrder) async throws -> [MetricPoint]
     /// Runs `body` with reads on one consistent snapshot of the whole database, however long it takes (backups and
     /// copies; writers are not blocked).
     func withSnapshot<T: Sendable>(_ body: @escaping @Sendable (SnapshotReader) async throws -> T) async throws -> T
@@ -38,11 +36,11 @@ extension RelationalStore {
     }
 
     public func metricHistory(runID: RunID, key: String) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: nil, limit: nil, order: .step)
+        try await run(HistoryPlan(runID: runID, key: key, after: nil, limit: nil, order: .step), writing: false)
     }
 
     public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int, order: HistoryOrder) async throws -> [MetricPoint] {
-        try await history(runID: runID, key: key, after: after, limit: limit, order: order)
+        try await run(HistoryPlan(runID: runID, key: key, after: after, limit: limit, order: order), writing: false)
     }
 
     public func createExperiment(name: String, artifactLocation: String?, tags: [KeyValue]) async throws -> Experiment {

@@ -37,6 +37,7 @@ public struct SQLTemplate: Sendable, ExpressibleByStringInterpolation {
         public mutating func appendInterpolation(_ value: Int) { parts.append(.value(.integer(Int64(value)))) }
         public mutating func appendInterpolation(_ value: Double) { parts.append(.value(.real(value))) }
         public mutating func appendInterpolation(_ value: String) { parts.append(.value(.text(value))) }
+        public mutating func appendInterpolation(_ value: [UInt8]) { parts.append(.value(.blob(value))) }
         public mutating func appendInterpolation(_ value: Bool) { parts.append(.value(.integer(value ? 1 : 0))) }
         public mutating func appendInterpolation(_ value: Int64?) { parts.append(.value(value.map(SQLValue.integer) ?? .null)) }
         public mutating func appendInterpolation(_ value: String?) { parts.append(.value(value.map(SQLValue.text) ?? .null)) }
@@ -138,4 +139,11 @@ public struct SQLRow: Sendable {
     }
 
     public func bool(_ index: Int) throws(LedgerError) -> Bool { try int64(index) != 0 }
+
+    public func blob(_ index: Int) throws(LedgerError) -> [UInt8] {
+        switch value(index) {
+        case .blob(let bytes)?: return bytes
+        default: throw mismatch(index, "bytes")
+        }
+    }
 }

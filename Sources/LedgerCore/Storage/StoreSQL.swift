@@ -273,21 +273,16 @@ public enum StoreSQL {
 
     public static func experimentExists(_ id: ExperimentID) -> SQLTemplate { "SELECT 1 FROM experiments WHERE experiment_id = \(id.rawValue)" }
 
-    /// The spans of one (run, key) that overlap `[from, to)`, newest first: `(first_step, last_step, max_timestamp)`.
-    public static func windowSpans(run: Int64, key: String, from: Int64, to: Int64) -> SQLTemplate {
+    /// The chunks of one (run, key) whose time range meets `[from, to)`, newest first: `(chunk_id, max_timestamp)`.
+    public static func windowChunks(run: Int64, key: String, from: Int64, to: Int64) -> SQLTemplate {
         """
-        SELECT first_step, last_step, max_timestamp FROM metric_spans
+        SELECT chunk_id, max_timestamp FROM metric_chunks
         WHERE run_id = \(run) AND key = \(key) AND max_timestamp >= \(from) AND min_timestamp < \(to) ORDER BY max_timestamp DESC
         """
     }
 
-    /// The points of one span in `[from, to)`: `(step, timestamp, value, is_nan)`.
-    public static func windowPoints(run: Int64, key: String, firstStep: Int64, lastStep: Int64, from: Int64, to: Int64) -> SQLTemplate {
-        """
-        SELECT step, timestamp, value, is_nan FROM metrics
-        WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(firstStep) AND \(lastStep) AND timestamp >= \(from) AND timestamp < \(to)
-        """
-    }
+    /// The bytes of one chunk.
+    public static func chunkData(_ id: Int64) -> SQLTemplate { "SELECT data FROM metric_chunks WHERE chunk_id = \(id)" }
 
     /// A point from `(step, timestamp, value, is_nan)`.
     public static func point(_ row: SQLRow, from column: Int = 0) throws(LedgerError) -> MetricPoint {
@@ -420,129 +415,9 @@ public enum StoreSQL {
 extension StoreSQL {
     // MARK: History
 
-    /// One (run, key)'s points in history order, `(step, timestamp, value, is_nan)`: all, or up to `limit` after `after`.
-    public static func history(run: Int64, key: String, after: MetricPoint?, limit: Int?, order historyOrder: HistoryOrder = .step) -> SQLTemplate {
-        let columns: SQLTemplate = "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)"
-        let keyColumns = historyOrder == .step ? "step, timestamp, value, is_nan" : "timestamp, step, value, is_nan"
-        let order = "ORDER BY \(keyColumns)"
-        switch (after, limit) {
-        case (let after?, let limit?):
-            let (first, second) = historyOrder == .step ? (after.step, after.timestamp) : (after.timestamp, after.step)
-            let (value, isNaN) = (after.storedValue, after.value.isNaN)
-            return "\(columns) AND (\(raw: keyColumns)) > (\(first), \(second), \(value), \(isNaN)) \(raw: order) LIMIT \(limit)"
-        case (nil, let limit?): return "\(columns) \(raw: order) LIMIT \(limit)"
-        case (_, nil): return "\(columns) \(raw: order)"
-        }
-    }
-
     /// Raises the latest value of one (run, key) when `point` supersedes it (``MetricPoint/supersedes(_:)``).
     public static let latestMetricUpsert = """
         ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp, value = excluded.value, is_nan = excluded.is_nan
         WHERE \(StoreRules.latestMetricSupersedes(new: "excluded", old: "latest_metrics"))
         """
-}
-
-/// One pass of a retention policy (``PrunePlan``) as a ``StatementPlan``.
-public struct PrunePass: StatementPlan {
-    private var plan: PrunePlan
-    private var action: PrunePlan.Action?
-
-    public init(_ plan: PrunePlan) { self.plan = plan }
-
-    public mutating func next(_ rows: [SQLRow]?) throws(LedgerError) -> SQLTemplate? {
-        if let action, let rows {
-            self.action = plan.next(try StoreSQL.pruneAnswer(action, of: plan, rows: rows))
-        } else {
-            action = plan.start()
-        }
-        return action.flatMap { StoreSQL.prune($0, of: plan) }
-    }
-
-    /// What the pass removed (or counted), and where the next one goes on.
-    public var result: PruneCount { if case .finished(let count)? = action { count } else { PruneCount() } }
-}
-
-extension StoreSQL {
-    // MARK: Retention passes
-
-    /// The statement that does one step of a retention pass (``PrunePlan/Action``); nil when the pass is over.
-    /// Removals name rows by a key each dialect has (the history's primary key, PostgreSQL's `ctid`) and return a row
-    /// per removed row; in a dry run they count instead.
-    public static func prune(_ action: PrunePlan.Action, of plan: PrunePlan) -> SQLTemplate? {
-        let experiment: SQLTemplate = plan.experimentID.map { " AND r.experiment_id = \($0)" } ?? ""
-        let point: SQLTemplate = "\(sqlite: "run_id, key, step, timestamp, value, is_nan", postgres: "ctid")"
-        func removal(_ table: String, key: SQLTemplate, _ selection: SQLTemplate) -> SQLTemplate {
-            plan.dryRun ? "SELECT COUNT(*) FROM (\(selection)) AS s" : "DELETE FROM \(raw: table) WHERE (\(key)) IN (\(selection)) RETURNING 1"
-        }
-        switch action {
-        case .listEventKinds:
-            return "SELECT DISTINCT kind FROM run_events"
-        case .removeEvents(let kinds, let before, let limit):
-            let key: SQLTemplate = "\(sqlite: "event_id", postgres: "ctid")"
-            return removal(
-                "run_events", key: key,
-                """
-                SELECT e.\(key) FROM run_events e JOIN runs r ON r.id = e.run_id
-                WHERE e.timestamp < \(before) AND e.kind IN \(list: kinds.map(SQLValue.text))\(experiment) LIMIT \(limit)
-                """
-            )
-        case .listPairs(let run, let key, let inclusive, let limit):
-            return """
-                SELECT lm.run_id, lm.key FROM latest_metrics lm JOIN runs r ON r.id = lm.run_id
-                WHERE (lm.run_id, lm.key) \(raw: inclusive ? ">=" : ">") (\(run), \(key))\(experiment) ORDER BY lm.run_id, lm.key LIMIT \(limit)
-                """
-        case .listSpans(let run, let key, let before):
-            return
-                "SELECT first_step, last_step, min_timestamp, max_timestamp FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND min_timestamp < \(before)"
-        case .removeOldPoints(let run, let key, let steps, let before, let limit):
-            return removal(
-                "metrics", key: point,
-                """
-                SELECT \(point) FROM metrics WHERE run_id = \(run) AND key = \(key) AND step BETWEEN \(steps.lowerBound) AND \(steps.upperBound)
-                AND timestamp < \(before) LIMIT \(limit)
-                """
-            )
-        case .dropSpans(let run, let key, let before):
-            return "DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND max_timestamp < \(before)"
-        case .countPoints(let run, let key, let since):
-            return "SELECT COUNT(*) FROM metrics WHERE run_id = \(run) AND key = \(key) AND timestamp >= \(since)"
-        case .findNewest(let run, let key, let offset):
-            return """
-                SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key)
-                ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1 OFFSET \(offset)
-                """
-        case .removePointsBefore(let run, let key, let before, let limit):
-            let (step, timestamp, value, isNaN) = (before.step, before.timestamp, before.storedValue, before.value.isNaN)
-            return removal(
-                "metrics", key: point,
-                """
-                SELECT \(point) FROM metrics WHERE run_id = \(run) AND key = \(key) AND (step, timestamp, value, is_nan) < (\(step), \(timestamp), \(value), \(isNaN))
-                ORDER BY step, timestamp, value, is_nan LIMIT \(limit)
-                """
-            )
-        case .dropSpansBefore(let run, let key, let step):
-            return "DELETE FROM metric_spans WHERE run_id = \(run) AND key = \(key) AND last_step < \(step)"
-        case .finished:
-            return nil
-        }
-    }
-
-    /// What the rows of ``prune(_:of:)``'s statement answer.
-    public static func pruneAnswer(_ action: PrunePlan.Action, of plan: PrunePlan, rows: [SQLRow]) throws(LedgerError) -> PrunePlan.Answer {
-        switch action {
-        case .listEventKinds: return .kinds(try rows.map { row throws(LedgerError) in try row.text(0) })
-        case .removeEvents, .removeOldPoints, .removePointsBefore: return .count(plan.dryRun ? try rows.first?.int(0) ?? 0 : rows.count)
-        case .countPoints: return .count(try rows.first?.int(0) ?? 0)
-        case .listPairs: return .pairs(try rows.map { row throws(LedgerError) in (run: try row.int64(0), key: try row.text(1)) })
-        case .listSpans:
-            return .spans(
-                try rows.map { row throws(LedgerError) in
-                    MetricSpan(
-                        firstStep: try row.int64(0), lastStep: try row.int64(1), minTimestamp: try row.int64(2), maxTimestamp: try row.int64(3))
-                }
-            )
-        case .findNewest: return .point(try rows.first.map { row throws(LedgerError) in try point(row) })
-        case .dropSpans, .dropSpansBefore, .finished: return .done
-        }
-    }
 }

@@ -11,8 +11,8 @@ public protocol StatementPlan: Sendable {
 
 /// A windowed read (``TrackingStore/metricWindow(_:)``) as a ``StatementPlan``.
 ///
-/// Per (run, key) the plan reads the spans that overlap the window, newest first, and the points of each until no
-/// older span can hold one of the newest points (``NewestPoints``).
+/// Per (run, key) the plan reads the chunks whose time range meets the window, newest first, and decodes each until
+/// no older chunk can hold one of the newest points (``NewestPoints``).
 public struct WindowPlan: StatementPlan {
     private let window: MetricWindow
     private var step = Step.start
@@ -66,7 +66,8 @@ public struct WindowPlan: StatementPlan {
             spans = rows[...]
             return nextSpan()
         case (.points, _):
-            newest.add(try rows.map { row throws(LedgerError) in try StoreSQL.point(row) })
+            let points = try rows.first.map { row throws(LedgerError) in try MetricChunk.decode(try row.blob(0)) } ?? []
+            newest.add(points.filter { $0.timestamp >= newest.from && $0.timestamp < newest.to })
             return nextSpan()
         default:
             return nil
@@ -80,16 +81,14 @@ public struct WindowPlan: StatementPlan {
         }
         step = .spans
         newest = NewestPoints(limit: window.limit, from: window.from, to: window.to)
-        return StoreSQL.windowSpans(run: pair.run, key: pair.key, from: newest.from, to: newest.to)
+        return StoreSQL.windowChunks(run: pair.run, key: pair.key, from: newest.from, to: newest.to)
     }
 
     private mutating func nextSpan() -> SQLTemplate? {
         let pair = pairs[0]
-        if let span = spans.popFirst(), let latest = try? span.int64(2), newest.wants(maxTimestamp: latest),
-            let first = try? span.int64(0), let last = try? span.int64(1)
-        {
+        if let chunk = spans.popFirst(), let latest = try? chunk.int64(1), newest.wants(maxTimestamp: latest), let id = try? chunk.int64(0) {
             step = .points
-            return StoreSQL.windowPoints(run: pair.run, key: pair.key, firstStep: first, lastStep: last, from: newest.from, to: newest.to)
+            return StoreSQL.chunkData(id)
         }
         lists.append(newest.points.map { MetricSample(runID: pair.runID, key: pair.key, point: $0) })
         pairs.removeFirst()

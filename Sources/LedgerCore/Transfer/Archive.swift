@@ -8,7 +8,8 @@ import Foundation
 /// the frame count and every table's row count and sum of ``FNV64/row(_:)`` hashes; an archive without its trailer is truncated.
 public enum ArchiveFormat {
     public static let magic: [UInt8] = Array("RUNLEDGER-ARCHIVE\n".utf8)
-    public static let version = 1
+    /// 2: metric history as chunks (`metric_chunks`, bytes values); 1 held one row per point.
+    public static let version = 2
     /// The largest frame a reader accepts; writers stay far below it.
     public static let maximumFrame = 64 << 20
     static let frameHead = 13
@@ -165,6 +166,12 @@ public struct ArchiveDecoder: Sendable {
         switch (type, header) {
         case (UInt8(ascii: "H"), nil):
             guard let decoded = try? JSONDecoder().decode(ArchiveHeader.self, from: Data(payload)) else { throw damaged("its header is unreadable") }
+            guard decoded.format != 1 else {
+                throw LedgerError(
+                    .invalidArchive,
+                    "The archive has format 1 (metric history one row per point), written before RunLedger stored history as chunks. "
+                        + "Restore it with the release that wrote it, then run `runledger migrate up`, which converts the history.")
+            }
             guard decoded.format == ArchiveFormat.version else {
                 throw LedgerError(
                     .invalidArchive,
@@ -242,7 +249,7 @@ enum ArchiveChecksum {
 }
 
 /// One value: a kind byte (0 NULL, 1 integer as a zigzag varint, 2 double as 8 bytes LE, 3 text as varint length
-/// and UTF-8), so doubles round-trip bit for bit (NaN, ±inf).
+/// and UTF-8, 4 bytes as varint length and the bytes), so doubles round-trip bit for bit (NaN, ±inf).
 enum ArchiveValue {
     static func append(_ value: SQLValue?, to bytes: inout [UInt8]) {
         switch value {
@@ -257,6 +264,10 @@ enum ArchiveValue {
             bytes.append(3)
             Varint.append(UInt64(text.utf8.count), to: &bytes)
             bytes += text.utf8
+        case .blob(let data)?:
+            bytes.append(4)
+            Varint.append(UInt64(data.count), to: &bytes)
+            bytes += data
         }
     }
 }
@@ -327,6 +338,11 @@ struct ArchiveReader {
             let text = String(decoding: bytes[index..<index + length], as: UTF8.self)
             index += length
             return .text(text)
+        case 4:
+            let length = try count(below: bytes.endIndex - index + 1, "a byte string's length")
+            let data = Array(bytes[index..<index + length])
+            index += length
+            return .blob(data)
         default: throw damaged("a value")
         }
     }

@@ -21,7 +21,21 @@ public enum RowHash {
         case .integer(let number)?: return int64(number, seed: seed)
         case .real(let number)?: return float64(number, seed: seed)
         case .text(let text)?: return self.text(text, seed: seed)
+        case .blob(let data)?: return bytes(hex(data), seed: seed)
         }
+    }
+
+    /// Bytes as lowercase hexadecimal, which PostgreSQL hashes as `hashtextextended(encode(bytes, 'hex'), seed)`:
+    /// it has no SQL-callable hash of `bytea`.
+    public static func hex(_ data: [UInt8]) -> [UInt8] {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(data.count * 2)
+        for byte in data {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return text
     }
 
     /// PostgreSQL's `hashtextextended` under a deterministic collation: the text's UTF-8 bytes.

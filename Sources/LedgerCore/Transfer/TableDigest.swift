@@ -76,6 +76,10 @@ public struct FNV64: Sendable {
         case .integer(let number)?: addInteger(number)
         case .real(let number)?: addReal(number)
         case .text(let text)?: addText(text.utf8)
+        case .blob(let data)?:
+            add(UInt8(4))
+            add(UInt64(data.count))
+            add(bytes: data)
         }
     }
 

@@ -50,14 +50,18 @@ public struct TransferSummary: Sendable, Codable, Equatable {
         case verified
     }
 
-    /// Counts `rows` rows of `table` as moved.
-    public mutating func count(_ rows: Int, of table: TransferTable) {
+    /// Counts `rows` (in `columns` order) of `table` as moved; metric points by the chunks' counts.
+    public mutating func count(_ rows: [[SQLValue?]], of table: TransferTable, columns: [String]) {
         switch table.name {
-        case "experiments": experiments += rows
-        case "runs": runs += rows
-        case "params": params += rows
-        case "tags": tags += rows
-        case "metrics": metricPoints += rows
+        case "experiments": experiments += rows.count
+        case "runs": runs += rows.count
+        case "params": params += rows.count
+        case "tags": tags += rows.count
+        case "metric_chunks":
+            guard let column = columns.firstIndex(of: "point_count") else { break }
+            for row in rows where row.indices.contains(column) {
+                if case .integer(let count)? = row[column] { metricPoints += Int(clamping: count) }
+            }
         default: break
         }
     }
@@ -133,17 +137,17 @@ public enum Transfer {
                     let leadIndex = table.columns.firstIndex(of: table.lead) ?? 0
                     var moved = 0
                     var digest = TableDigest()
-                    var rows = try await reader.rows(TransferSQL.page(table, after: after, limit: pageRows))
+                    var rows = try await reader.rows(TransferSQL.page(table, after: after, limit: max(1, pageRows / table.rowWeight)))
                     while let last = rows.last {
                         after = last.values.indices.contains(leadIndex) ? last.values[leadIndex] : nil
                         // The next page is read while this one is written.
                         let next = after
-                        async let following = reader.rows(TransferSQL.page(table, after: next, limit: pageRows))
+                        async let following = reader.rows(TransferSQL.page(table, after: next, limit: max(1, pageRows / table.rowWeight)))
                         let advance = TransferSQL.advance(source: progress.source, table: table, rows: rows.count, lead: after)
                         try await target.insert(table, columns: table.columns, rows: rows.map(\.values), then: [advance])
                         if fresh { digest.add(rows) }
                         moved += rows.count
-                        summary.count(rows.count, of: table)
+                        summary.count(rows.map(\.values), of: table, columns: table.columns)
                         try onPage(table.name, moved)
                         rows = try await following
                     }
@@ -171,7 +175,7 @@ public enum Transfer {
         let leadIndex = table.columns.firstIndex(of: table.lead) ?? 0
         var after: SQLValue?
         while true {
-            let rows = try await reader.rows(TransferSQL.page(table, after: after, limit: pageRows))
+            let rows = try await reader.rows(TransferSQL.page(table, after: after, limit: max(1, pageRows / table.rowWeight)))
             guard let last = rows.last else { return }
             after = last.values.indices.contains(leadIndex) ? last.values[leadIndex] : nil
             try await body(rows)
@@ -239,7 +243,7 @@ public struct ArchiveLoad: Sendable {
         skip[table.name] = 0
         let advance = TransferSQL.advance(source: source, table: table, rows: fresh.count, lead: nil)
         try await target.insert(table, columns: header.tables[index].columns, rows: fresh, then: [advance])
-        summary.count(fresh.count, of: table)
+        summary.count(fresh, of: table, columns: header.tables[index].columns)
         moved[table.name, default: 0] += fresh.count
         return (table.name, moved[table.name] ?? 0)
     }

@@ -13,13 +13,16 @@ public struct TransferTable: Sendable, Equatable {
     public var leadIsText: Bool
     /// A PostgreSQL identity column whose sequence must continue after the copied rows.
     public var identity: String?
+    /// How many ordinary rows one of this table's rows weighs: a page holds that many times fewer of them.
+    public var rowWeight: Int
 
-    public init(_ name: String, _ columns: [String], lead: String, leadIsText: Bool = false, identity: String? = nil) {
+    public init(_ name: String, _ columns: [String], lead: String, leadIsText: Bool = false, identity: String? = nil, rowWeight: Int = 1) {
         self.name = name
         self.columns = columns
         self.lead = lead
         self.leadIsText = leadIsText
         self.identity = identity
+        self.rowWeight = rowWeight
     }
 }
 
@@ -40,9 +43,13 @@ public enum TransferCatalog {
             ], lead: "id", identity: "id"),
         TransferTable("params", ["run_id", "key", "value"], lead: "run_id"),
         TransferTable("tags", ["run_id", "key", "value"], lead: "run_id"),
-        TransferTable("metrics", ["run_id", "key", "step", "timestamp", "value", "is_nan"], lead: "run_id"),
+        TransferTable(
+            "metric_chunks",
+            [
+                "chunk_id", "run_id", "key", "first_step", "first_timestamp", "last_step", "last_timestamp", "min_timestamp", "max_timestamp",
+                "point_count", "nan_count", "value_min", "value_max", "value_sum", "data",
+            ], lead: "run_id", identity: "chunk_id", rowWeight: 50),
         TransferTable("latest_metrics", ["run_id", "experiment_id", "key", "step", "timestamp", "value", "is_nan"], lead: "run_id"),
-        TransferTable("metric_spans", ["run_id", "key", "first_step", "last_step", "min_timestamp", "max_timestamp"], lead: "run_id"),
         TransferTable(
             "run_events", ["event_id", "run_id", "timestamp", "level", "kind", "message", "payload"], lead: "event_id", identity: "event_id"),
         TransferTable(
@@ -159,6 +166,7 @@ extension SQLTemplate.StringInterpolation {
         case .integer(let number): appendInterpolation(number)
         case .real(let number): appendInterpolation(number)
         case .text(let text): appendInterpolation(text)
+        case .blob(let data): appendInterpolation(data)
         case .null: appendInterpolation(nil as Int64?)
         }
     }
