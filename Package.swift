@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "LedgerServer", targets: ["LedgerServer"]),
         .library(name: "LedgerExport", targets: ["LedgerExport"]),
         .library(name: "LedgerArtifacts", targets: ["LedgerArtifacts"]),
+        .library(name: "EnergySimulation", targets: ["EnergySimulation"]),
         .executable(name: "runledger", targets: ["runledger"]),
         .executable(name: "energy-study", targets: ["energy-study"]),
     ],

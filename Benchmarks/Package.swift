@@ -36,6 +36,15 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "BillionBenchmark",
+            dependencies: [
+                .product(name: "EnergySimulation", package: "RunLedger"),
+                .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "LedgerSQLite", package: "RunLedger"),
+                .product(name: "RunLedger", package: "RunLedger"),
+            ]
+        ),
+        .executableTarget(
             name: "ChunkBenchmark",
             dependencies: [
                 .product(name: "LedgerCore", package: "RunLedger"),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `runledger copy` SQLite → PostgreSQL against psql's COPY of the same rows, side by side in one run on a throwaway
 # cluster (default settings, fsync on), then `backup` of the SQLite file and `restore` of the archive into PostgreSQL.
-#   1. a study of RUNS runs x POINTS points (one key), 2 params per run and latest values, written into SQLite by SQL;
+#   1. a study of RUNS runs x POINTS points (one key), 2 params per run and latest values, written into SQLite by SQL
+#      one row per point, as RunLedger stored history before chunks, then converted to chunks by `runledger migrate up`
+#      (timed: the conversion an older database goes through once);
 #   2. the same rows as COPY text files (not timed), loaded with `psql \copy` into an empty migrated database;
 #   3. `runledger copy` into another empty database (release build; the time includes its verification, which
 #      PostgreSQL computes in one scan per table);
@@ -31,6 +33,10 @@ sqlite3 "$db" <<SQL
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 BEGIN;
+CREATE TABLE metrics (run_id INTEGER NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL, timestamp INTEGER NOT NULL, value REAL NOT NULL,
+    is_nan INTEGER NOT NULL, PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)) WITHOUT ROWID;
+CREATE TABLE metric_spans (run_id INTEGER NOT NULL, key TEXT NOT NULL, first_step INTEGER NOT NULL, last_step INTEGER NOT NULL,
+    min_timestamp INTEGER NOT NULL, max_timestamp INTEGER NOT NULL);
 INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
     VALUES (1, 'copy-bench', 'mlflow-artifacts:/1', 'active', 0, 0);
 WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < $runs)
@@ -49,25 +55,32 @@ INSERT INTO metric_spans (run_id, key, first_step, last_step, min_timestamp, max
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
+echo "written in $(seconds "$start" "$(now)") s: $(du -m "$db" | cut -f1) MiB one row per point"
+start=$(now)
+"$bin/runledger" migrate up --database "$db" >/dev/null
+convert_seconds=$(seconds "$start" "$(now)")
+sqlite3 "$db" "VACUUM"
 rows=$(sqlite3 "$db" "SELECT (SELECT count(*) FROM experiments) + (SELECT count(*) FROM runs) + (SELECT count(*) FROM params)
-    + (SELECT count(*) FROM metrics) + (SELECT count(*) FROM latest_metrics) + (SELECT count(*) FROM metric_spans)")
-echo "written in $(seconds "$start" "$(now)") s: $rows rows, $(du -m "$db" | cut -f1) MiB"
+    + (SELECT count(*) FROM metric_chunks) + (SELECT count(*) FROM latest_metrics)")
+echo "converted to chunks in $convert_seconds s: $rows rows, $(du -m "$db" | cut -f1) MiB after VACUUM"
 
 echo "== 2. psql \\copy of the same rows =="
 psql "$url" -qAtc "CREATE DATABASE baseline" -c "CREATE DATABASE copied" -c "CREATE DATABASE restored"
 "$bin/runledger" migrate up --database "$base/baseline" >/dev/null
 psql "$base/baseline" -qAtc "DELETE FROM experiments WHERE experiment_id = 0"
-tables="experiments runs params metrics latest_metrics metric_spans"
+tables="experiments runs params metric_chunks latest_metrics"
 declare -A columns=(
     [experiments]="experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
     [runs]="id, run_uuid, experiment_id, name, status, start_time, end_time, lifecycle_stage, user_id, artifact_uri, heartbeat_time, deleted_time"
     [params]="run_id, key, value"
-    [metrics]="run_id, key, step, timestamp, value, is_nan"
+    [metric_chunks]="chunk_id, run_id, key, first_step, first_timestamp, last_step, last_timestamp, min_timestamp, max_timestamp, point_count, nan_count, value_min, value_max, value_sum, last_value, data"
     [latest_metrics]="run_id, experiment_id, key, step, timestamp, value, is_nan"
-    [metric_spans]="run_id, key, first_step, last_step, min_timestamp, max_timestamp"
 )
 for table in $tables; do
-    sqlite3 -separator $'\t' -nullvalue '\N' "$db" "SELECT ${columns[$table]} FROM $table" > "$work/$table.tsv"
+    # Bytes go as bytea's hex form, its backslash escaped for COPY's text format.
+    fields=${columns[$table]}
+    [ "$table" = metric_chunks ] && fields="${fields%, data}, '\\\\x' || lower(hex(data))"
+    sqlite3 -separator $'\t' -nullvalue '\N' "$db" "SELECT $fields FROM $table" > "$work/$table.tsv"
 done
 start=$(now)
 for table in $tables; do psql "$base/baseline" -qAtc "\\copy $table (${columns[$table]}) FROM '$work/$table.tsv'"; done
@@ -95,12 +108,13 @@ start=$(now)
 restore_seconds=$(seconds "$start" "$(now)")
 echo "backup: $backup_seconds s ($(du -m "$work/study.rlarchive" | cut -f1) MiB archive), restore into PostgreSQL: $restore_seconds s"
 
-python3 - "$rows" "$psql_seconds" "$copy_seconds" "$backup_seconds" "$restore_seconds" <<'PY'
+python3 - "$rows" "$psql_seconds" "$copy_seconds" "$backup_seconds" "$restore_seconds" "$convert_seconds" <<'PY'
 import sys
-rows, psql, copy, backup, restore = int(sys.argv[1]), *map(float, sys.argv[2:])
+rows, psql, copy, backup, restore, convert = int(sys.argv[1]), *map(float, sys.argv[2:])
 print()
 print("| what | seconds | rows/s | against psql \\copy |")
 print("|---|---|---|---|")
+print(f"| conversion of the one-row-per-point history to chunks (`migrate up`) | {convert:.1f} | | |")
 print(f"| psql \\copy of the rows | {psql:.1f} | {rows / psql:,.0f} | 1.00 |")
 print(f"| runledger copy SQLite → PostgreSQL (with verification) | {copy:.1f} | {rows / copy:,.0f} | {psql / copy:.2f} |")
 print(f"| runledger backup (SQLite) | {backup:.1f} | {rows / backup:,.0f} | |")

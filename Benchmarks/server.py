@@ -3,6 +3,8 @@
 Each target is started fresh on an empty database, then driven through the same workloads:
   archive    per run: runs/create, runs/log-batch (10 params, 8 metrics, 2 tags), runs/update FINISHED; 8 threads
   telemetry  runs/log-batch of 1000 points per request into one run per thread; 8 threads
+  ingest CPU the same requests from one thread: CPU seconds the server's process tree (and, on PostgreSQL, every
+             `postgres` process of the machine: the database) spent per point
   search     `metrics.total_cost < X and params.solver_type = 'hybrid'`, order by total_cost, 5 results, over 200 runs
   history    metrics/get-history of a 10 000-point metric
 and the server's peak resident memory (its whole process tree) is sampled throughout. Request bodies are built before
@@ -103,8 +105,8 @@ class Server:
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
 
-    def rss(self):
-        """Resident bytes of the server and every process under it (MLflow runs workers)."""
+    def tree(self):
+        """The server's pid and every process under it (MLflow runs workers)."""
         children = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -114,10 +116,17 @@ class Server:
                     children.setdefault(int(fields[1]), []).append(int(entry))
                 except OSError:
                     pass
-        total, pending = 0, [self.process.pid]
+        found, pending = [], [self.process.pid]
         while pending:
             pid = pending.pop()
+            found.append(pid)
             pending.extend(children.get(pid, []))
+        return found
+
+    def rss(self):
+        """Resident bytes of the server's process tree."""
+        total = 0
+        for pid in self.tree():
             try:
                 with open(f"/proc/{pid}/status") as f:
                     for line in f:
@@ -141,6 +150,53 @@ class Server:
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(self.process.pid, 9)
         self.log.close()
+
+
+def cpu_seconds(pids):
+    """User and system CPU seconds the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / ticks
+
+
+def postgres_pids():
+    """Every process called postgres on this machine (the benchmark's cluster: stop others first)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def ingest_cpu(server, experiment_id, requests, database):
+    """CPU microseconds per point of the server (and the database) for `requests` log-batches of 1000 points sent
+    from one thread."""
+    client = Client(server.port)
+    run = client.post("runs/create", {"experiment_id": experiment_id, "start_time": 0})["run"]["info"]["run_id"]
+    bodies = [json.dumps({"run_id": run, "metrics": [
+        {"key": f"k{i % 5}", "value": (r * 1000 + i) * 0.001, "timestamp": 1_700_000_000_000 + r * 1000 + i, "step": r * 200 + i // 5}
+        for i in range(1000)]}).encode() for r in range(requests)]
+    pids = server.tree()
+    database_pids = postgres_pids() if database else []
+    before = (cpu_seconds(pids), cpu_seconds(database_pids))
+    for body in bodies:
+        client.post("runs/log-batch", body)
+    points = requests * 1000
+    server_us = (cpu_seconds(pids) - before[0]) / points * 1e6
+    database_us = (cpu_seconds(database_pids) - before[1]) / points * 1e6 if database else None
+    return server_us, database_us
 
 
 def in_threads(work):
@@ -250,7 +306,7 @@ def history(port, experiment_id, repetitions):
     return percentile50(samples)
 
 
-def measure(server, archive_runs, telemetry_requests, label):
+def measure(server, archive_runs, telemetry_requests, label, database=False):
     client = Client(server.port)
     tag = f"{label}-{int(time.time())}"
     figures = {}
@@ -258,6 +314,10 @@ def measure(server, archive_runs, telemetry_requests, label):
     figures["archive_runs_per_s"] = archive(server.port, experiment, archive_runs, 1)
     experiment = client.post("experiments/create", {"name": f"telemetry-{tag}"})["experiment_id"]
     figures["telemetry_points_per_s"] = telemetry(server.port, experiment, telemetry_requests)
+    server_us, database_us = ingest_cpu(server, experiment, telemetry_requests * 4, database)
+    figures["ingest_server_cpu_us_per_point"] = server_us
+    if database_us is not None:
+        figures["ingest_database_cpu_us_per_point"] = database_us
     experiment = client.post("experiments/create", {"name": f"search-{tag}"})["experiment_id"]
     archive(server.port, experiment, 200, 2)
     figures["search_p50_ms"] = search(server.port, experiment, 50)
@@ -291,7 +351,8 @@ def main():
         os.makedirs(os.path.join(folder, "runledger"))
         server = Server("RunLedger", [arguments.runledger, "serve", "--port", "0", "--database", database], 0, os.path.join(folder, "runledger"))
         try:
-            results["RunLedger"] = measure(server, arguments.runledger_archive_runs, arguments.runledger_telemetry_requests, "runledger")
+            results["RunLedger"] = measure(
+                server, arguments.runledger_archive_runs, arguments.runledger_telemetry_requests, "runledger", arguments.database_url is not None)
         finally:
             server.stop()
         if arguments.mlflow:
@@ -301,21 +362,26 @@ def main():
             server = Server("MLflow", [arguments.mlflow, "server", "--backend-store-uri", store, "--host", "127.0.0.1", "--port", str(port)],
                             port, os.path.join(folder, "mlflow"))
             try:
-                results["MLflow"] = measure(server, arguments.mlflow_archive_runs, arguments.mlflow_telemetry_requests, "mlflow")
+                results["MLflow"] = measure(
+                    server, arguments.mlflow_archive_runs, arguments.mlflow_telemetry_requests, "mlflow", arguments.mlflow_store is not None)
             finally:
                 server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
     rows = [("archive (runs/s)", "archive_runs_per_s", True), ("telemetry (points/s)", "telemetry_points_per_s", True),
+            ("ingest: server CPU/point (µs)", "ingest_server_cpu_us_per_point", False),
+            ("ingest: database CPU/point (µs)", "ingest_database_cpu_us_per_point", False),
             ("search p50 (ms)", "search_p50_ms", False), ("10k-point history p50 (ms)", "history_p50_ms", False),
             ("server peak RSS (MiB)", "peak_rss_mib", False)]
     print(f"\n== {arguments.label}: {THREADS} client threads ==")
     print(f"| {'workload':<28} | {'RunLedger':>12} | {'MLflow':>12} | {'ratio':>8} |")
     print(f"|{'-' * 30}|{'-' * 13}:|{'-' * 13}:|{'-' * 9}:|")
     for title, key, higher_is_better in rows:
-        ours = results["RunLedger"][key]
+        ours = results["RunLedger"].get(key)
         theirs = results.get("MLflow", {}).get(key)
+        if ours is None:
+            continue
         ratio = "" if theirs is None else f"{(ours / theirs if higher_is_better else theirs / ours):.1f}x"
         def shown(value):
             return "" if value is None else (f"{value:,.0f}" if value >= 100 else f"{value:,.2f}")

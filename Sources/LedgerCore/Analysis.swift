@@ -126,39 +126,97 @@ extension HistoryBucket {
     /// it); NaN points count but do not move min, max or mean (a bucket of only NaN has NaN there). A history
     /// with no more points than `maximum` gives one bucket per point.
     public static func downsample(_ points: [MetricPoint], maximum: Int) -> [HistoryBucket] {
-        guard let first = points.first, maximum > 0 else { return [] }
-        // Steps may span the whole Int64 range, so widths and offsets are unsigned distances from the lowest step.
+        guard let first = points.first else { return [] }
         let lowest = points.lazy.map(\.step).min() ?? first.step
         let highest = points.lazy.map(\.step).max() ?? first.step
+        var builder = HistoryBuckets(lowest: lowest, highest: highest, points: points.count, maximum: maximum)
+        for point in points { builder.add(point) }
+        return builder.buckets
+    }
+}
+
+/// Builds ``HistoryBucket``s from a history in step order, a point at a time or, where a stretch of points (a chunk)
+/// lies in one bucket, from its summary without decoding it.
+public struct HistoryBuckets: Sendable {
+    private let lowest: Int64
+    /// Width in steps; 0 only when one bucket spans all 2^64 steps.
+    private let width: UInt64
+    private let perPoint: Bool
+    private var list: [HistoryBucket] = []
+    private var sum = 0.0
+    private var numbers = 0
+
+    /// Buckets for `points` points whose steps run from `lowest` to `highest`, at most `maximum` of them.
+    public init(lowest: Int64, highest: Int64, points: Int, maximum: Int) {
+        self.lowest = lowest
+        // Steps may span the whole Int64 range, so widths and offsets are unsigned distances from the lowest step.
         let span = UInt64(bitPattern: highest &- lowest)
+        perPoint = points <= maximum
         // Width in steps, rounded up so that `maximum` buckets cover the whole span.
         // Wraps to 0 only when one bucket spans all 2^64 steps (maximum 1, extreme steps): then every point is in it.
-        let width: UInt64 = points.count <= maximum ? 1 : span / UInt64(maximum) &+ 1
-        var buckets: [HistoryBucket] = []
-        var sum = 0.0
-        var numbers = 0
-        for point in points {
-            let offset = UInt64(bitPattern: point.step &- lowest)
-            let start = width == 0 ? lowest : lowest &+ Int64(bitPattern: offset / width * width)
-            if buckets.last?.firstStep != start || points.count <= maximum {
-                if let index = buckets.indices.last { buckets[index].mean = numbers > 0 ? sum / Double(numbers) : .nan }
-                buckets.append(HistoryBucket(firstStep: start, lastStep: point.step, count: 0, min: .nan, max: .nan, mean: .nan, last: point.value))
-                sum = 0
-                numbers = 0
-            }
-            let index = buckets.count - 1
-            buckets[index].count += 1
-            buckets[index].lastStep = point.step
-            buckets[index].last = point.value
-            if !point.value.isNaN {
-                buckets[index].min = buckets[index].min.isNaN ? point.value : Swift.min(buckets[index].min, point.value)
-                buckets[index].max = buckets[index].max.isNaN ? point.value : Swift.max(buckets[index].max, point.value)
-                sum += point.value
-                numbers += 1
-            }
+        width = perPoint || maximum < 1 ? 1 : span / UInt64(maximum) &+ 1
+    }
+
+    /// The first step of the bucket `step` falls in.
+    public func bucketStart(_ step: Int64) -> Int64 {
+        width == 0 ? lowest : lowest &+ Int64(bitPattern: UInt64(bitPattern: step &- lowest) / width * width)
+    }
+
+    /// Whether a stretch from `firstStep` to `lastStep` can be added whole (``add(_:)-summary``): it lies in one bucket.
+    public func holdsWhole(firstStep: Int64, lastStep: Int64) -> Bool { !perPoint && bucketStart(firstStep) == bucketStart(lastStep) }
+
+    private mutating func open(_ start: Int64, last: Double, step: Int64) {
+        if list.last?.firstStep != start || perPoint {
+            closeMean()
+            list.append(HistoryBucket(firstStep: start, lastStep: step, count: 0, min: .nan, max: .nan, mean: .nan, last: last))
+            sum = 0
+            numbers = 0
         }
-        if let index = buckets.indices.last { buckets[index].mean = numbers > 0 ? sum / Double(numbers) : .nan }
-        return buckets
+    }
+
+    private mutating func closeMean() {
+        if let index = list.indices.last { list[index].mean = numbers > 0 ? sum / Double(numbers) : .nan }
+    }
+
+    private mutating func include(min low: Double?, max high: Double?) {
+        let index = list.count - 1
+        if let low { list[index].min = list[index].min.isNaN ? low : Swift.min(list[index].min, low) }
+        if let high { list[index].max = list[index].max.isNaN ? high : Swift.max(list[index].max, high) }
+    }
+
+    /// The next point in step order.
+    public mutating func add(_ point: MetricPoint) {
+        open(bucketStart(point.step), last: point.value, step: point.step)
+        let index = list.count - 1
+        list[index].count += 1
+        list[index].lastStep = point.step
+        list[index].last = point.value
+        if !point.value.isNaN {
+            include(min: point.value, max: point.value)
+            sum += point.value
+            numbers += 1
+        }
+    }
+
+    /// The next stretch of points in step order, from its summary; it must lie in one bucket (``holdsWhole(firstStep:lastStep:)``)
+    /// and its sum must be known (not NaN).
+    public mutating func add(_ summary: ChunkSummary) {
+        open(bucketStart(summary.firstStep), last: summary.lastValue, step: summary.lastStep)
+        let index = list.count - 1
+        // Counts come from stored rows: wrapping, so that a damaged one gives a wrong figure, never a trap.
+        list[index].count &+= summary.count
+        list[index].lastStep = summary.lastStep
+        list[index].last = summary.lastValue
+        include(min: summary.min, max: summary.max)
+        sum += summary.sum
+        numbers &+= summary.count &- summary.nanCount
+    }
+
+    /// The buckets so far.
+    public var buckets: [HistoryBucket] {
+        var copy = self
+        copy.closeMean()
+        return copy.list
     }
 }
 

@@ -221,7 +221,8 @@ public struct MetricKeySummary: Sendable {
     /// A linear scan over this many keys is cheaper than hashing one String.
     private static let scanLimit = 16
 
-    public init(_ metrics: some Collection<Metric>) {
+    // Arrays, not generic collections: called from the stores' modules, a generic would run unspecialized.
+    public init(_ metrics: [Metric]) {
         keyIndices = []
         keyIndices.reserveCapacity(metrics.count)
         var byKey: [String: Int] = [:]
@@ -248,9 +249,9 @@ public struct MetricKeySummary: Sendable {
     }
 
     /// The points of `metrics` (the write this summary was made from) per key, in the order of ``keys``.
-    public func points(_ metrics: some Collection<Metric>) -> [[MetricPoint]] {
+    public func points(_ metrics: [Metric]) -> [[MetricPoint]] {
         var byKey = [[MetricPoint]](repeating: [], count: keys.count)
-        for (metric, index) in zip(metrics, keyIndices) { byKey[index].append(metric.point) }
+        for position in 0..<min(metrics.count, keyIndices.count) { byKey[keyIndices[position]].append(metrics[position].point) }
         return byKey
     }
 }

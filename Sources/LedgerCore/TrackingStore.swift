@@ -57,8 +57,13 @@ public protocol TrackingStore: Sendable {
     func reapRuns(heartbeatBefore: Int64, endTime: Int64) async throws -> [RunID]
 
     /// The newest points of some keys in a run or an experiment, optionally in a time range, newest first; read
-    /// through ``MetricSpan``s, bounded step ranges of the history's index per run and key, never a whole history.
+    /// from the newest chunks of each history, never a whole one.
     func metricWindow(_ window: MetricWindow) async throws -> [MetricSample]
+
+    /// One metric's history, or its points with steps in `steps`, in at most `maximum` buckets of equal step width
+    /// (``HistoryBucket/downsample(_:maximum:)``), with the number of points they hold.
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
+    func bucketedHistory(runID: RunID, key: String, maximum: Int, steps: ClosedRange<Int64>) async throws -> (points: Int, buckets: [HistoryBucket])
 
     /// A run's events, newest first, filtered by kind, level and time.
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
@@ -162,6 +167,20 @@ extension TrackingStore {
         return Array(history[start...].prefix(limit))
     }
 
+    /// Buckets of the whole history read at once, for stores without chunk summaries.
+    public func bucketedHistory(runID: RunID, key: String, maximum: Int, steps: ClosedRange<Int64>) async throws -> (
+        points: Int, buckets: [HistoryBucket]
+    ) {
+        var history = try await metricHistory(runID: runID, key: key)
+        // The history is ordered by step, so the range is one slice.
+        if steps != Int64.min...Int64.max {
+            let start = history.partitioningIndex { $0.step >= steps.lowerBound }
+            let end = history.partitioningIndex { $0.step > steps.upperBound }
+            history = Array(history[start..<max(start, end)])
+        }
+        return (history.count, HistoryBucket.downsample(history, maximum: maximum))
+    }
+
     /// A page of the history in step order (``HistoryOrder/step``).
     public func metricHistory(runID: RunID, key: String, after: MetricPoint?, limit: Int) async throws -> [MetricPoint] {
         try await metricHistory(runID: runID, key: key, after: after, limit: limit, order: .step)
@@ -229,5 +248,18 @@ extension TrackingStore {
             guard let token = page.nextPageToken else { return runs }
             query.pageToken = token
         }
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `belongs`, for a predicate that is false and then true along the array.
+    func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 }

@@ -243,16 +243,17 @@ public struct PostgresStore: RelationalStore {
         try await connection.query(
             """
             INSERT INTO metric_chunks (run_id, key, first_step, first_timestamp, last_step, last_timestamp, min_timestamp, max_timestamp,
-                point_count, nan_count, value_min, value_max, value_sum, data)
+                point_count, nan_count, value_min, value_max, value_sum, last_value, data)
             SELECT \(runID), k, fs, ft, ls, lt, mint, maxt, c, n, CASE WHEN hv THEN vmin END, CASE WHEN hv THEN vmax END,
-                CASE WHEN hs THEN vsum END, d
+                CASE WHEN hs THEN vsum END, CASE WHEN hl THEN vlast END, d
             FROM unnest(\(added.map(\.key))::text[], \(summaries.map(\.firstStep))::int8[], \(summaries.map(\.firstTimestamp))::int8[],
                         \(summaries.map(\.lastStep))::int8[], \(summaries.map(\.lastTimestamp))::int8[], \(summaries.map(\.minTimestamp))::int8[],
                         \(summaries.map(\.maxTimestamp))::int8[], \(summaries.map { Int32(clamping: $0.count) })::int4[],
                         \(summaries.map { Int32(clamping: $0.nanCount) })::int4[], \(summaries.map { $0.min ?? 0 })::float8[],
                         \(summaries.map { $0.max ?? 0 })::float8[], \(summaries.map { $0.min != nil })::boolean[], \(sums)::float8[],
-                        \(summaries.map { !$0.sum.isNaN })::boolean[], \(added.map { ByteBuffer(bytes: $0.row.data) })::bytea[])
-                WITH ORDINALITY AS a(k, fs, ft, ls, lt, mint, maxt, c, n, vmin, vmax, hv, vsum, hs, d, i)
+                        \(summaries.map { !$0.sum.isNaN })::boolean[], \(summaries.map { $0.lastValue.isNaN ? 0 : $0.lastValue })::float8[],
+                        \(summaries.map { !$0.lastValue.isNaN })::boolean[], \(added.map { ByteBuffer(bytes: $0.row.data) })::bytea[])
+                WITH ORDINALITY AS a(k, fs, ft, ls, lt, mint, maxt, c, n, vmin, vmax, hv, vsum, hs, vlast, hl, d, i)
             ORDER BY i
             """,
             logger: logger

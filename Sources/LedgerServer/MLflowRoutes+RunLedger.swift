@@ -172,20 +172,15 @@ extension MLflowRoutes {
         guard lowest <= highest else {
             throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "min_step \(lowest) is above max_step \(highest): give a range from low to high.")
         }
-        var history = try await store.metricHistory(runID: try fields.runID(), key: try fields.requiredString("metric_key"))
-        // A zoomed chart asks for a step range; the history is ordered by step, so the range is one slice.
-        if lowest > .min || highest < .max {
-            let start = history.partitioningIndex { $0.step >= lowest }
-            let end = history.partitioningIndex { $0.step > highest }
-            history = Array(history[start..<max(start, end)])
-        }
-        let buckets = HistoryBucket.downsample(history, maximum: Int(maximum)).map { bucket -> JSONValue in
+        let (points, buckets) = try await store.bucketedHistory(
+            runID: try fields.runID(), key: try fields.requiredString("metric_key"), maximum: Int(maximum), steps: lowest...highest)
+        let bucketValues = buckets.map { bucket -> JSONValue in
             .object([
                 ("first_step", .integer(bucket.firstStep)), ("last_step", .integer(bucket.lastStep)), ("count", .integer(Int64(bucket.count))),
                 ("min", .number(bucket.min)), ("max", .number(bucket.max)), ("mean", .number(bucket.mean)), ("last", .number(bucket.last)),
             ])
         }
-        return .object([("points", .integer(Int64(history.count))), ("buckets", .array(buckets))])
+        return .object([("points", .integer(Int64(points))), ("buckets", .array(bucketValues))])
     }
 
     /// A query over whole experiments: statistics and fronts need experiments named, not a page of them.
@@ -296,18 +291,5 @@ extension MLflowRoutes {
         let before = try fields.requiredInt64("heartbeat_before")
         let reaped = try await store.reapRuns(heartbeatBefore: before, endTime: try fields.int64("end_time") ?? clock())
         return .object([("run_ids", .array(reaped.map { .string($0.rawValue) }))])
-    }
-}
-
-extension Array {
-    /// The first index whose element satisfies `belongs`, for a predicate that is false and then true along the array.
-    fileprivate func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
-        var low = 0
-        var high = count
-        while low < high {
-            let middle = (low + high) / 2
-            if belongs(self[middle]) { high = middle } else { low = middle + 1 }
-        }
-        return low
     }
 }

@@ -121,7 +121,7 @@ struct MetricChunkTests {
         #expect(summary.count == 4 && summary.nanCount == 1)
         #expect(summary.firstStep == 2 && summary.lastStep == 3 && summary.firstTimestamp == 50 && summary.lastTimestamp == 20)
         #expect(summary.minStep == -4 && summary.maxStep == 9 && summary.minTimestamp == 10 && summary.maxTimestamp == 70)
-        #expect(summary.min == -1.5 && summary.max == .infinity && summary.sum == .infinity)
+        #expect(summary.min == -1.5 && summary.max == .infinity && summary.sum == .infinity && summary.lastValue == .infinity)
         let finite = ChunkSummary(points.filter { $0.value.isFinite })
         #expect(finite.sum == 1.5 && finite.max == 3)
         let allNaN = ChunkSummary([MetricPoint(value: .nan, timestamp: 1, step: 1)])

@@ -269,6 +269,37 @@ struct StoreConformanceTests {
     }
 
     @Test(
+        "bucketed histories read from chunk summaries equal buckets computed from every point, whole and in step ranges",
+        arguments: StoreBackend.all)
+    func bucketedHistory(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await newRun(store, experiment: .defaultExperiment)
+        // 5 000 points in several chunks: quarter values (exact sums), NaN, and +inf and -inf in one chunk (its sum is NaN).
+        var metrics: [Metric] = (0..<5_000).map { (index: Int) -> Metric in
+            let value: Double = index % 97 == 0 ? .nan : Double(index % 41) / 4 - 3
+            return Metric(key: "m", value: value, timestamp: Int64(index), step: Int64(index * 2))
+        }
+        metrics[1_234] = Metric(key: "m", value: .infinity, timestamp: 1_234, step: 2_468)
+        metrics[1_300] = Metric(key: "m", value: -.infinity, timestamp: 1_300, step: 2_600)
+        for part in stride(from: 0, to: metrics.count, by: 1000) { try await store.logBatch(runID: id, metrics: Array(metrics[part..<part + 1000])) }
+        let history = try await store.metricHistory(runID: id, key: "m")
+        func text(_ buckets: [HistoryBucket]) -> [String] {
+            buckets.map { "\($0.firstStep) \($0.lastStep) \($0.count) \($0.min) \($0.max) \($0.mean) \($0.last)" }
+        }
+        for maximum in [1, 3, 7, 10, 100, 4_999, 10_000] {
+            for steps in [Int64.min...Int64.max, 1_001...7_777, 2_468...2_468, 20_000...30_000] {
+                let inRange = history.filter { steps.contains($0.step) }
+                let (points, buckets) = try await store.bucketedHistory(runID: id, key: "m", maximum: maximum, steps: steps)
+                #expect(points == inRange.count, "\(maximum) \(steps)")
+                #expect(text(buckets) == text(HistoryBucket.downsample(inRange, maximum: maximum)), "\(maximum) \(steps)")
+            }
+        }
+        await expectLedgerError(.resourceDoesNotExist) {
+            _ = try await store.bucketedHistory(runID: RunID.random(), key: "m", maximum: 10, steps: .min ... .max)
+        }
+    }
+
+    @Test(
         "U+0000 is refused in every name and value as the caller's error, naming the field, and nothing of the batch is stored",
         arguments: StoreBackend.all)
     func nulRefused(backend: StoreBackend) async throws {

@@ -53,14 +53,19 @@ func measureBulkWrites() async throws {
     try await store.close()
     let storeRate = Double(points) / storeSeconds
 
-    // The engine's own rate: one INSERT … SELECT of the same number of rows into the same table, in a fresh file.
+    // The engine's own rate for one row per point (RunLedger's layout before chunks): one INSERT … SELECT of the same
+    // number of rows into a keyed table, in a fresh file.
     let enginePath = folder.appendingPathComponent("engine.sqlite").path
-    let engineStore = try await SQLiteStore.open(path: enginePath)
-    try await engineStore.createRun(NewRun(experimentID: .defaultExperiment, startTime: 0))
-    try await engineStore.close()
     var configuration = Configuration()
     configuration.prepareDatabase { try $0.execute(sql: "PRAGMA synchronous = NORMAL") }
     let engine = try DatabasePool(path: enginePath, configuration: configuration)
+    try await engine.write { db in
+        try db.execute(
+            sql: """
+                CREATE TABLE metrics (run_id INTEGER NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL, is_nan INTEGER NOT NULL, PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)) WITHOUT ROWID
+                """)
+    }
     let hasSeries = (try? await engine.read { try Int.fetchOne($0, sql: "SELECT value FROM generate_series(1, 1)") }) != nil
     let source =
         hasSeries

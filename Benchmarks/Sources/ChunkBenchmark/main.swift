@@ -107,7 +107,7 @@ for name in ["sensor", "kpi", "random"] {
     }
     let codecBytes = chunks.reduce(0) { $0 + $1.count }
 
-    // The engine as RunLedger uses it today: one row per point in the metrics table's shape.
+    // The engine as RunLedger used it before chunks: one row per point in the old metrics table's shape.
     let rowsPath = folder.appendingPathComponent("\(name)-rows.sqlite").path
     let rowsQueue = try DatabaseQueue(path: rowsPath)
     try rowsQueue.write { db in

@@ -17,6 +17,11 @@ let folder = FileManager.default.temporaryDirectory.appendingPathComponent("runl
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
 
+/// The size of a SQLite file (its WAL checkpointed into it on close).
+func fileBytes(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
+}
+
 @inline(__always) func monotonicNanoseconds() -> UInt64 {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
@@ -86,7 +91,7 @@ if arguments.count > 1 && arguments[1] == "rss" {
         dropped = ledger.statistics.dropped
     }
     let elapsed = ContinuousClock.now - started
-    let rows = try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
+    let rows = try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT COALESCE(SUM(point_count), 0) FROM metric_chunks") ?? 0 }
     let rate = pace == 0 ? "as fast as possible" : "with ~\(pace) ns between points"
     let peak = peakResidentMiB()
     print(
@@ -159,21 +164,32 @@ let points = 5_000_000
 let ingestPath = folder.appendingPathComponent("ingest.sqlite").path
 let ingestStore = try await SQLiteStore.open(path: ingestPath)
 let ingestStart = ContinuousClock.now
-try await Ledger.withLedger(store: ingestStore, configuration: configuration("ingest")) { ledger in
+let ingestStatistics = try await Ledger.withLedger(store: ingestStore, configuration: configuration("ingest")) { ledger in
     let runs = (0..<4).map { ledger.startRun(experiment: "ingest", name: "r\($0)") }
     for step in 0..<(points / 4) {
         for run in runs { run.log("x", Double(step), step: Int64(step)) }
     }
     for run in runs { run.end() }
+    await ledger.flush()
+    return ledger.statistics
 }
 let ingestSeconds = (ContinuousClock.now - ingestStart).seconds
 try await ingestStore.close()
+let ingestStored = try DatabaseQueue(path: ingestPath).read {
+    try Int.fetchOne($0, sql: "SELECT COALESCE(SUM(point_count), 0) FROM metric_chunks") ?? 0
+}
+// The engine's own rate for one row per point, the layout RunLedger had before chunks: a keyed table filled by SQL.
 let enginePath = folder.appendingPathComponent("engine.sqlite").path
-try await SQLiteStore.open(path: enginePath).close()
 let engine = try DatabasePool(path: enginePath)
+try await engine.write { db in
+    try db.execute(
+        sql: """
+            CREATE TABLE metrics (run_id INTEGER NOT NULL, key TEXT NOT NULL, step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+                value REAL NOT NULL, is_nan INTEGER NOT NULL, PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)) WITHOUT ROWID
+            """)
+}
 let engineStart = ContinuousClock.now
 try await engine.write { db in
-    try db.execute(sql: "INSERT INTO runs (run_uuid, experiment_id, status, start_time) VALUES ('0123456789abcdef0123456789abcdef', 0, 'RUNNING', 0)")
     try db.execute(
         sql: """
             INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan)
@@ -184,7 +200,11 @@ try await engine.write { db in
 let engineSeconds = (ContinuousClock.now - engineStart).seconds
 try await engine.close()
 print(String(format: "SDK (log calls until flushed and closed): %9.0f points/s (%.2f s)", Double(points) / ingestSeconds, ingestSeconds))
-print(String(format: "SQLite engine INSERT … SELECT:            %9.0f rows/s   (%.2f s)", Double(points) / engineSeconds, engineSeconds))
+print(String(format: "SQLite engine INSERT … SELECT, a row a point: %9.0f rows/s (%.2f s)", Double(points) / engineSeconds, engineSeconds))
+print(String(format: "file: %.2f bytes a point", Double(fileBytes(ingestPath)) / Double(points)))
+print(
+    "stored \(ingestStored) of \(points) points; \(ingestStatistics.dropped) dropped, \(ingestStatistics.spooled) spooled (a rate with points dropped is void)"
+)
 print(String(format: "ratio SDK / engine: %.0f %%", Double(points) / ingestSeconds / (Double(points) / engineSeconds) * 100))
 
 // MARK: Simulation loop overhead

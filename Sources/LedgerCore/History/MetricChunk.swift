@@ -95,6 +95,8 @@ public struct ChunkSummary: Sendable, Equatable {
     /// The sum of the values that are not NaN (inf, or NaN when +inf and -inf meet, as IEEE addition gives).
     public var sum: Double = 0
     public var nanCount = 0
+    /// The last point's value.
+    public var lastValue: Double = .nan
 
     public init() {}
 
@@ -112,6 +114,7 @@ public struct ChunkSummary: Sendable, Equatable {
         count += 1
         lastStep = point.step
         lastTimestamp = point.timestamp
+        lastValue = point.value
         minStep = Swift.min(minStep, point.step)
         maxStep = Swift.max(maxStep, point.step)
         minTimestamp = Swift.min(minTimestamp, point.timestamp)

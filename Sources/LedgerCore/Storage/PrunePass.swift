@@ -123,9 +123,9 @@ public struct PrunePass: StatementPlan {
             var count = 0
             for row in rows {
                 if try row.int64(0) >= since {
-                    count += try row.int(1)
+                    count &+= try row.int(1)
                 } else {
-                    count += try MetricChunk.decode(try row.blob(2)).count { $0.timestamp >= since }
+                    count &+= try MetricChunk.decode(try row.blob(2)).count { $0.timestamp >= since }
                 }
             }
             return .count(count)
@@ -140,8 +140,10 @@ public struct PrunePass: StatementPlan {
         case .findNewest(_, _, let offset):
             guard let row = rows.first else { return .point(nil) }
             let points = try MetricChunk.decode(try row.blob(0))
-            let index = points.count - 1 - (offset - (try row.int(1)))
-            return .point(points.indices.contains(index) ? points[index] : nil)
+            // The newer points the later chunks hold; a damaged count reads as no point, never a trap.
+            let newer = try row.int(1)
+            guard (0...offset).contains(newer), offset - newer < points.count else { return .point(nil) }
+            return .point(points[points.count - 1 - (offset - newer)])
         case .removeOldPoints, .removePointsBefore, .dropSpans, .dropSpansBefore, .finished: return .done
         }
     }

@@ -125,6 +125,13 @@ public struct SQLRow: Sendable {
         }
     }
 
+    public func optionalDouble(_ index: Int) throws(LedgerError) -> Double? {
+        switch value(index) {
+        case nil, .null?: return nil
+        default: return try double(index)
+        }
+    }
+
     public func text(_ index: Int) throws(LedgerError) -> String {
         guard let text = try optionalText(index) else { throw mismatch(index, "text") }
         return text

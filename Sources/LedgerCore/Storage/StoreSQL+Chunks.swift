@@ -34,14 +34,14 @@ extension StoreSQL {
     /// Stores one chunk with its summary.
     public static func insertChunk(run: Int64, key: String, _ row: ChunkedSeries.Row) -> SQLTemplate {
         let summary = row.summary
-        // SQLite cannot store NaN (it binds as NULL); the sum is NULL there too, and readers treat NULL as unknown.
-        let sum: SQLTemplate = summary.sum.isNaN ? "NULL" : "\(summary.sum)"
+        // SQLite cannot store NaN (it binds as NULL): NULL stands for it on both backends.
+        func number(_ value: Double) -> Double? { value.isNaN ? nil : value }
         return """
             INSERT INTO metric_chunks (run_id, key, first_step, first_timestamp, last_step, last_timestamp, min_timestamp, max_timestamp,
-                point_count, nan_count, value_min, value_max, value_sum, data)
+                point_count, nan_count, value_min, value_max, value_sum, last_value, data)
             VALUES (\(run), \(key), \(summary.firstStep), \(summary.firstTimestamp), \(summary.lastStep), \(summary.lastTimestamp),
                 \(summary.minTimestamp), \(summary.maxTimestamp), \(summary.count), \(summary.nanCount), \(optional: summary.min),
-                \(optional: summary.max), \(sum), \(row.data))
+                \(optional: summary.max), \(optional: number(summary.sum)), \(optional: number(summary.lastValue)), \(row.data))
             """
     }
 }
@@ -175,4 +175,142 @@ public enum LegacyHistory {
 
     /// Drops the emptied tables.
     public static let drop: [SQLTemplate] = ["DROP TABLE metric_spans", "DROP TABLE metrics"]
+}
+
+/// A bucketed history (``TrackingStore/bucketedHistory(runID:key:maximum:steps:)``) from chunk summaries, as a
+/// ``StatementPlan``: a chunk that lies inside the step range and inside one bucket is added from its summary;
+/// only the others are decoded (those the range or a bucket boundary cuts, and every chunk when each point gets a
+/// bucket of its own).
+public struct BucketedHistoryPlan: StatementPlan {
+    private let runID: RunID
+    private let key: String
+    private let maximum: Int
+    private let steps: ClosedRange<Int64>
+    private var run: Int64?
+    private var headers: [Header] = []
+    private var decoded: [Int64: [MetricPoint]] = [:]
+    private var wanted: ArraySlice<Int64> = []
+    private var builder: HistoryBuckets?
+    private var stage = Stage.run
+    private var answer: (points: Int, buckets: [HistoryBucket]) = (0, [])
+
+    private enum Stage { case run, headers, edges, inner }
+
+    private struct Header {
+        var id: Int64
+        var summary: ChunkSummary
+        /// Whether the sum is known (NULL stands for NaN, where +inf and -inf met).
+        var hasSum: Bool
+    }
+
+    /// Chunk ids per statement that fetches bytes.
+    static let idsPerStatement = 256
+
+    public init(runID: RunID, key: String, maximum: Int, steps: ClosedRange<Int64>) {
+        self.runID = runID
+        self.key = key
+        self.maximum = maximum
+        self.steps = steps
+    }
+
+    public var result: (points: Int, buckets: [HistoryBucket]) { answer }
+
+    public mutating func next(_ rows: [SQLRow]?) throws(LedgerError) -> SQLTemplate? {
+        guard let rows else { return StoreSQL.runID(runID) }
+        switch stage {
+        case .run:
+            guard let row = rows.first else { throw .runNotFound(runID) }
+            let id = try row.int64(0)
+            run = id
+            stage = .headers
+            return """
+                SELECT chunk_id, first_step, last_step, point_count, nan_count, value_min, value_max, value_sum, last_value FROM metric_chunks
+                WHERE run_id = \(id) AND key = \(key) AND last_step >= \(steps.lowerBound) AND first_step <= \(steps.upperBound)
+                ORDER BY last_step, last_timestamp, chunk_id
+                """
+        case .headers:
+            headers = try rows.map { row throws(LedgerError) in
+                var summary = ChunkSummary()
+                summary.firstStep = try row.int64(1)
+                summary.lastStep = try row.int64(2)
+                summary.count = try row.int(3)
+                summary.nanCount = try row.int(4)
+                summary.min = try row.optionalDouble(5)
+                summary.max = try row.optionalDouble(6)
+                summary.sum = try row.optionalDouble(7) ?? .nan
+                summary.lastValue = try row.optionalDouble(8) ?? .nan
+                return Header(id: try row.int64(0), summary: summary, hasSum: !summary.sum.isNaN)
+            }
+            // The chunks the range cuts are decoded first: they decide the lowest and highest step and the count.
+            wanted = headers.filter { !inRange($0) }.map(\.id)[...]
+            stage = .edges
+            return fetch() ?? plan()
+        case .edges, .inner:
+            for row in rows { decoded[try row.int64(0)] = try MetricChunk.decode(try row.blob(1)).filter { steps.contains($0.step) } }
+            return fetch() ?? (stage == .edges ? plan() : assemble())
+        }
+    }
+
+    private func inRange(_ header: Header) -> Bool {
+        steps.contains(header.summary.firstStep) && steps.contains(header.summary.lastStep)
+    }
+
+    private mutating func fetch() -> SQLTemplate? {
+        guard !wanted.isEmpty else { return nil }
+        let ids = wanted.prefix(Self.idsPerStatement)
+        wanted = wanted.dropFirst(ids.count)
+        return "SELECT chunk_id, data FROM metric_chunks WHERE chunk_id IN \(list: ids.map(SQLValue.integer))"
+    }
+
+    /// With the range's edges known: the buckets' width, and which of the inner chunks must be decoded.
+    private mutating func plan() -> SQLTemplate? {
+        var total = 0
+        var lowest: Int64?
+        var highest: Int64?
+        for header in headers {
+            if inRange(header) {
+                total &+= header.summary.count
+                lowest = lowest ?? header.summary.firstStep
+                highest = header.summary.lastStep
+            } else if let points = decoded[header.id], let first = points.first, let last = points.last {
+                total += points.count
+                lowest = lowest ?? first.step
+                highest = last.step
+            }
+        }
+        guard let lowest, let highest, total > 0 else {
+            stage = .inner
+            return assemble()
+        }
+        let buckets = HistoryBuckets(lowest: lowest, highest: highest, points: total, maximum: maximum)
+        builder = buckets
+        answer.points = total
+        wanted =
+            headers.filter { header in
+                inRange(header) && !(header.hasSum && buckets.holdsWhole(firstStep: header.summary.firstStep, lastStep: header.summary.lastStep))
+            }.map(\.id)[...]
+        stage = .inner
+        return fetch() ?? assemble()
+    }
+
+    private mutating func assemble() -> SQLTemplate? {
+        guard var builder else { return nil }
+        for header in headers {
+            if let points = decoded[header.id] {
+                for point in points { builder.add(point) }
+            } else if inRange(header) {
+                builder.add(header.summary)
+            }
+        }
+        answer.buckets = builder.buckets
+        return nil
+    }
+}
+
+extension RelationalStore {
+    public func bucketedHistory(runID: RunID, key: String, maximum: Int, steps: ClosedRange<Int64>) async throws -> (
+        points: Int, buckets: [HistoryBucket]
+    ) {
+        try await run(BucketedHistoryPlan(runID: runID, key: key, maximum: maximum, steps: steps), writing: false)
+    }
 }

@@ -60,7 +60,7 @@ public struct TransferSummary: Sendable, Codable, Equatable {
         case "metric_chunks":
             guard let column = columns.firstIndex(of: "point_count") else { break }
             for row in rows where row.indices.contains(column) {
-                if case .integer(let count)? = row[column] { metricPoints += Int(clamping: count) }
+                if case .integer(let count)? = row[column] { metricPoints &+= Int(clamping: count) }
             }
         default: break
         }

@@ -47,7 +47,7 @@ public enum TransferCatalog {
             "metric_chunks",
             [
                 "chunk_id", "run_id", "key", "first_step", "first_timestamp", "last_step", "last_timestamp", "min_timestamp", "max_timestamp",
-                "point_count", "nan_count", "value_min", "value_max", "value_sum", "data",
+                "point_count", "nan_count", "value_min", "value_max", "value_sum", "last_value", "data",
             ], lead: "run_id", identity: "chunk_id", rowWeight: 50),
         TransferTable("latest_metrics", ["run_id", "experiment_id", "key", "step", "timestamp", "value", "is_nan"], lead: "run_id"),
         TransferTable(
