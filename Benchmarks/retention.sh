@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# Ingestion while retention prunes beside it, and what the windowed-read index costs ingestion, in one run:
-#   1. energy-study (SDK -> SQLite) into a database as shipped (time ranges found through metric_spans, one row per
-#      batch and key), then into one with the alternative we did not ship, an index on metrics (run_id, key, timestamp);
-#   2. the same study alone, then while `runledger prune` runs in a loop beside it (a policy keeping 100 points per
-#      run and key over every experiment, on a database pre-filled with as much history): ingestion's share kept.
+# Ingestion while retention prunes beside it, in one run: energy-study (SDK -> server -> SQLite) alone, then while
+# the server's pruner runs beside it (a policy keeping 100 points per run and key over every experiment, on a
+# database pre-filled with as much history): ingestion's share kept, and what the pruner removed meanwhile.
 # Release builds (RUNLEDGER_BIN_DIR to use others). Usage: Benchmarks/retention.sh [RUNS] [STEPS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,14 +18,7 @@ trap 'rm -rf "$work"' EXIT
 study() { "$bin/energy-study" --database "$1" --runs "$runs" --steps "$steps" --workers 4 --seed "$2" --experiment "$3" --spool "$work/spool-$RANDOM"; }
 rate() { python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["points_per_second"]))' "$1"; }
 
-echo "== 1. what finding time ranges costs ingestion: $runs runs x $steps steps x 5 metrics =="
-"$bin/runledger" migrate up --database "$work/index.sqlite" >/dev/null
-python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("CREATE INDEX metrics_by_run_key_time ON metrics (run_id, key, timestamp)"); c.commit()' "$work/index.sqlite"
-study "$work/spans.sqlite" 1 study > "$work/spans.json"
-study "$work/index.sqlite" 1 study > "$work/index.json"
-echo "as shipped (metric_spans): $(rate "$work/spans.json") points/s; with an index on every point's timestamp instead: $(rate "$work/index.json") points/s"
-
-echo "== 2. ingestion through runledger serve, alone and while its pruner runs (--prune-every 1s) =="
+echo "== ingestion through runledger serve, alone and while its pruner runs (--prune-every 1s) =="
 # In one server the pruner's passes and the ingestion batches share SQLite's one writer, as in production; each pass
 # removes at most 5000 points in its own transaction and the pruner rests 4x as long as a pass took (its default).
 serve() {  # DATABASE PRUNE-EVERY LOG -> prints the port
@@ -50,7 +41,7 @@ work = sys.argv[1]
 result = {name: json.load(open(f"{work}/{name}.json")) for name in ("alone", "pruned")}
 # What the pruner removed while the study ran: every point logged (both studies, all distinct) minus what is left.
 logged = json.load(open(f"{work}/pruned-history.json"))["points_logged"] + result["pruned"]["points_logged"]
-removed = logged - sqlite3.connect(f"{work}/pruned.sqlite").execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+removed = logged - sqlite3.connect(f"{work}/pruned.sqlite").execute("SELECT COALESCE(SUM(point_count), 0) FROM metric_chunks").fetchone()[0]
 for name, value in result.items():
     print(f"{name}: {value['points_per_second']:,.0f} points/s (spooled {value['spooled']}, replayed {value['replayed']})")
 print(f"ingestion beside the pruner: {result['pruned']['points_per_second'] / result['alone']['points_per_second']:.0%} of alone; "

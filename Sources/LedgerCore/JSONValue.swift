@@ -91,26 +91,44 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
 
     /// MLflow's list of metric points of one key, `[{"key", "value", "timestamp", "step"}, …]`, written straight to
     /// text: histories are the largest answers the server gives.
-    public static func metricPoints(key: String, _ points: some Collection<MetricPoint>) -> JSONValue {
+    // A concrete slice, not a generic collection: called from the server's module, a generic ran unspecialized.
+    public static func metricPoints(key: String, _ points: ArraySlice<MetricPoint>) -> JSONValue {
         var keyText: [UInt8] = []
         escape(key, into: &keyText)
         var out: [UInt8] = []
         out.reserveCapacity(2 + points.count * (56 + keyText.count))
         out.append(UInt8(ascii: "["))
-        for (index, point) in points.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
+        for point in points {
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"key":"#.utf8)
             out.append(contentsOf: keyText)
             out.append(contentsOf: #","value":"#.utf8)
             append(point.value, into: &out)
             out.append(contentsOf: #","timestamp":"#.utf8)
-            out.append(contentsOf: String(point.timestamp).utf8)
+            appendInteger(point.timestamp, into: &out)
             out.append(contentsOf: #","step":"#.utf8)
-            out.append(contentsOf: String(point.step).utf8)
+            appendInteger(point.step, into: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
         return .fragment(out)
+    }
+
+    /// An integer's decimal digits, without building a String for it.
+    static func appendInteger(_ number: Int64, into out: inout [UInt8]) {
+        if number < 0 { out.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned, so that Int64.min has one too.
+        var magnitude = number.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
+        }
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {

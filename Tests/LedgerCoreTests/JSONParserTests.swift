@@ -58,10 +58,11 @@ struct JSONParserTests {
         }
     }
 
-    @Test("a history written straight to text is byte for byte the tree's text, non-finite values and odd keys included")
+    @Test("a history written straight to text is byte for byte the tree's text, non-finite values, Int64 limits and odd keys included")
     func metricPointsText() throws {
         let values: [Double] = [0, -0.0, 1, 2.5, -3e-12, 1e15, 1e300, .nan, .infinity, -.infinity, 123456789.125]
-        let points = values.enumerated().map { MetricPoint(value: $1, timestamp: Int64($0) * 1_000 - 5, step: Int64($0) - 3) }
+        var points = values.enumerated().map { MetricPoint(value: $1, timestamp: Int64($0) * 1_000 - 5, step: Int64($0) - 3) }[...]
+        points += [MetricPoint(value: 1, timestamp: .min, step: .max), MetricPoint(value: 2, timestamp: .max, step: .min)]
         for key in ["soc", "a \"quoted\" key/é😀\n"] {
             let tree = JSONValue.array(
                 points.map { point in
@@ -73,7 +74,7 @@ struct JSONParserTests {
             #expect(JSONValue.metricPoints(key: key, points).utf8 == tree.utf8)
             #expect(JSONValue.object([("metrics", .metricPoints(key: key, points))]).description == JSONValue.object([("metrics", tree)]).description)
         }
-        #expect(JSONValue.metricPoints(key: "k", []).description == "[]")
+        #expect(JSONValue.metricPoints(key: "k", [][...]).description == "[]")
     }
 
     @Test("it accepts RFC 8259 JSON and nothing else (Foundation's parser, by contrast, takes trailing commas)")
