@@ -205,7 +205,7 @@ public struct PostgresStore: RelationalStore {
         var stored = [[ChunkedSeries.Stored]](repeating: [], count: keys.count)
         let rows = try await connection.query(
             """
-            SELECT k.i, c.chunk_id, c.point_count, c.data
+            SELECT k.i, c.chunk_id, c.data
             FROM unnest(\(keys)::text[], \(ranges.map(\.lowStep))::int8[], \(ranges.map(\.lowTimestamp))::int8[],
                         \(ranges.map(\.highStep))::int8[], \(ranges.map(\.highTimestamp))::int8[]) WITH ORDINALITY AS k(key, ls, lt, hs, ht, i)
             CROSS JOIN LATERAL (
@@ -222,9 +222,9 @@ public struct PostgresStore: RelationalStore {
             """,
             logger: logger
         )
-        for try await (index, id, count, data) in rows.decode((Int64, Int64, Int32, ByteBuffer).self) {
+        for try await (index, id, data) in rows.decode((Int64, Int64, ByteBuffer).self) {
             guard let position = Int(exactly: index - 1), stored.indices.contains(position) else { continue }
-            stored[position].append(ChunkedSeries.Stored(id: id, count: Int(count), data: Array(data.readableBytesView)))
+            stored[position].append(ChunkedSeries.Stored(id: id, data: Array(data.readableBytesView)))
         }
         var removed: [Int64] = []
         var added: [(key: String, row: ChunkedSeries.Row)] = []

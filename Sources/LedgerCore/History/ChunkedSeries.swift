@@ -21,12 +21,10 @@ public enum ChunkedSeries {
     /// A chunk read back for a rewrite.
     public struct Stored: Sendable {
         public var id: Int64
-        public var count: Int
         public var data: [UInt8]
 
-        public init(id: Int64, count: Int, data: [UInt8]) {
+        public init(id: Int64, data: [UInt8]) {
             self.id = id
-            self.count = count
             self.data = data
         }
     }

@@ -41,7 +41,7 @@ public struct PrunePass: StatementPlan {
     /// The statement that does (or, for removals, reads the chunks of) one step of a pass; nil when the pass is over.
     static func statement(_ action: PrunePlan.Action, of plan: PrunePlan) -> SQLTemplate? {
         let experiment: SQLTemplate = plan.experimentID.map { " AND r.experiment_id = \($0)" } ?? ""
-        let chunks: SQLTemplate = "SELECT chunk_id, point_count, data FROM metric_chunks"
+        let chunks: SQLTemplate = "SELECT chunk_id, data FROM metric_chunks"
         let order: SQLTemplate = "ORDER BY last_step, last_timestamp, chunk_id"
         switch action {
         case .listEventKinds:

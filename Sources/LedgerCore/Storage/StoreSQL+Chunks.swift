@@ -1,11 +1,11 @@
 /// The statements of chunked metric history (``ChunkedSeries``), shared by both dialects.
 extension StoreSQL {
-    /// The chunks a write of `range` into one series rewrites, in series order, `(chunk_id, point_count, data)`: those
+    /// The chunks a write of `range` into one series rewrites, in series order, `(chunk_id, data)`: those
     /// whose (step, timestamp) range meets it, and the chunk just before it when that one has room.
     public static func chunksToRewrite(run: Int64, key: String, range: ChunkedSeries.Range) -> SQLTemplate {
         let (low, high) = ((range.lowStep, range.lowTimestamp), (range.highStep, range.highTimestamp))
         return """
-            SELECT chunk_id, point_count, data FROM (
+            SELECT chunk_id, data FROM (
                 SELECT chunk_id, point_count, data, last_step, last_timestamp FROM metric_chunks
                 WHERE run_id = \(run) AND key = \(key) AND (last_step, last_timestamp) >= (\(low.0), \(low.1))
                     AND (first_step, first_timestamp) <= (\(high.0), \(high.1))
@@ -20,7 +20,7 @@ extension StoreSQL {
 
     /// A chunk from a row of ``chunksToRewrite(run:key:range:)``.
     public static func storedChunk(_ row: SQLRow) throws(LedgerError) -> ChunkedSeries.Stored {
-        ChunkedSeries.Stored(id: try row.int64(0), count: try row.int(1), data: try row.blob(2))
+        ChunkedSeries.Stored(id: try row.int64(0), data: try row.blob(1))
     }
 
     /// The statements that apply `edit` to one series.
