@@ -155,6 +155,8 @@ extension PostgresGate {
     /// Converts history written before chunks, a page per operation, so that no one operation outlives its deadline.
     func convertLegacyHistory(_ migrator: PostgresMigrator) async throws {
         let logger = logger
+        // Checked without the migration lock first: every open comes here, and nearly every database has nothing to convert.
+        guard try await run({ connection in try await migrator.hasLegacyHistory(connection, logger: logger) }) else { return }
         while try await run(idempotent: true, { connection in try await migrator.convertLegacyPage(connection, logger: logger) }) {}
     }
 }

@@ -136,9 +136,13 @@ public enum LegacyHistory {
     /// Rows per transaction: bounds the memory and the time a page holds the write lock.
     public static let rowsPerTransaction = 100_000
 
-    /// A row while the old table exists.
+    /// A row while the old table exists. PostgreSQL reads its catalog with the statement's snapshot: `to_regclass` can
+    /// answer from a cache that has not yet seen another migrator's committed DROP.
     public static let exists: SQLTemplate = """
-        \(sqlite: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'", postgres: "SELECT 1 WHERE to_regclass('metrics') IS NOT NULL")
+        \(sqlite: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'metrics'", postgres: """
+            SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relname = 'metrics' AND c.relkind = 'r' AND n.nspname = current_schema()
+            """)
         """
 
     /// The next page of old rows.
