@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import GRDBSQLite
 public import LedgerCore
 import Logging
 import Synchronization

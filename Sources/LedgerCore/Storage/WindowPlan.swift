@@ -19,9 +19,9 @@ public struct WindowPlan: StatementPlan {
     private var pairs: [(run: Int64, runID: RunID, key: String)] = []
     private var lists: [[MetricSample]] = []
     private var newest: NewestPoints
-    private var spans: ArraySlice<SQLRow> = []
+    private var chunks: ArraySlice<SQLRow> = []
 
-    private enum Step { case start, experiment, runs, spans, points, done }
+    private enum Step { case start, experiment, runs, chunks, points, done }
 
     public init(_ window: MetricWindow) throws(LedgerError) {
         try window.validate()
@@ -62,13 +62,13 @@ public struct WindowPlan: StatementPlan {
                 pairs += window.keys.map { (id, runID, $0) }
             }
             return nextPair()
-        case (.spans, _):
-            spans = rows[...]
-            return nextSpan()
+        case (.chunks, _):
+            chunks = rows[...]
+            return nextChunk()
         case (.points, _):
             let points = try rows.first.map { row throws(LedgerError) in try MetricChunk.decode(try row.blob(0)) } ?? []
             newest.add(points.filter { $0.timestamp >= newest.from && $0.timestamp < newest.to })
-            return nextSpan()
+            return nextChunk()
         default:
             return nil
         }
@@ -79,14 +79,14 @@ public struct WindowPlan: StatementPlan {
             step = .done
             return nil
         }
-        step = .spans
+        step = .chunks
         newest = NewestPoints(limit: window.limit, from: window.from, to: window.to)
         return StoreSQL.windowChunks(run: pair.run, key: pair.key, from: newest.from, to: newest.to)
     }
 
-    private mutating func nextSpan() -> SQLTemplate? {
+    private mutating func nextChunk() -> SQLTemplate? {
         let pair = pairs[0]
-        if let chunk = spans.popFirst(), let latest = try? chunk.int64(1), newest.wants(maxTimestamp: latest), let id = try? chunk.int64(0) {
+        if let chunk = chunks.popFirst(), let latest = try? chunk.int64(1), newest.wants(maxTimestamp: latest), let id = try? chunk.int64(0) {
             step = .points
             return StoreSQL.chunkData(id)
         }
