@@ -10,6 +10,8 @@ public struct PostgresMigrator: Sendable {
     static let advisoryLock: Int64 = 0x524C_6D69_6772_6174
 
     public let history: MigrationHistory
+    /// Old history rows converted per transaction (tests use small pages to cross page boundaries cheaply).
+    var legacyPageSize = LegacyHistory.rowsPerTransaction
 
     /// The shipped files, or `files` (a user's folder, or tests).
     public init(files: [MigrationFile]? = nil, table: MigrationHistory.Table = .ledger) throws {
@@ -88,7 +90,7 @@ public struct PostgresMigrator: Sendable {
             let statements = Statements(connection: connection, logger: logger)
             var more = false
             if try await !statements.rows(LegacyHistory.exists).isEmpty {
-                let rows = try await statements.rows(LegacyHistory.page())
+                let rows = try await statements.rows(LegacyHistory.page(limit: legacyPageSize))
                 for statement in rows.isEmpty ? LegacyHistory.drop : try LegacyHistory.convert(rows) { try await statements.rows(statement) }
                 more = !rows.isEmpty
             }

@@ -6,6 +6,8 @@ public import LedgerCore
 /// its own `BEGIN IMMEDIATE` transaction that first re-reads the history.
 public struct SQLiteMigrator: Sendable {
     public let history: MigrationHistory
+    /// Old history rows converted per transaction (tests use small pages to cross page boundaries cheaply).
+    var legacyPageSize = LegacyHistory.rowsPerTransaction
 
     /// The shipped files, or `files` (a user's folder, or tests simulating edits and conflicts).
     public init(files: [MigrationFile]? = nil, table: MigrationHistory.Table = .ledger) throws {
@@ -65,7 +67,7 @@ public struct SQLiteMigrator: Sendable {
                     finished = true
                     return .commit
                 }
-                let rows = try db.rows(LegacyHistory.page())
+                let rows = try db.rows(LegacyHistory.page(limit: legacyPageSize))
                 let statements = rows.isEmpty ? LegacyHistory.drop : try LegacyHistory.convert(rows)
                 for statement in statements { try db.execute(statement) }
                 finished = rows.isEmpty

@@ -81,9 +81,9 @@ struct SchemaGoldenTests {
         .enabled(if: TestPostgres.serverURL != nil)
     )
     func postgres() async throws {
-        let url = try TestPostgres.freshDatabase()
+        let url = try await TestPostgres.freshDatabase()
         try await PostgresStore.withStore(try PostgresLocation(url: url)) { _ in }
-        let columns = try TestPostgres.psql(
+        let columns = try await TestPostgres.psql(
             url,
             """
             SELECT 'table ' || table_name || ' column ' || column_name || ' ' || data_type
@@ -91,7 +91,7 @@ struct SchemaGoldenTests {
             FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position
             """
         )
-        let constraints = try TestPostgres.psql(
+        let constraints = try await TestPostgres.psql(
             url,
             """
             SELECT 'constraint ' || c.conrelid::regclass || ' ' || c.conname || ': ' || pg_get_constraintdef(c.oid)
@@ -99,7 +99,7 @@ struct SchemaGoldenTests {
             ORDER BY c.conrelid::regclass::text, c.conname
             """
         )
-        let indexes = try TestPostgres.psql(
+        let indexes = try await TestPostgres.psql(
             url,
             "SELECT 'index ' || tablename || ' ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname"
         )

@@ -26,7 +26,7 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
     }
 
     static let postgres = StoreBackend(name: "PostgreSQL") {
-        try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+        try await PostgresStore.opened(try PostgresLocation(url: try await TestPostgres.freshDatabase()))
     }
 }
 
@@ -129,29 +129,41 @@ enum TestPostgres {
     static let serverURL: String? = ProcessInfo.processInfo.environment["RUNLEDGER_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
 
     /// Creates an empty database on the test server and returns its URL.
-    static func freshDatabase() throws -> String {
+    static func freshDatabase() async throws -> String {
         guard let serverURL else { throw LedgerError(.invalidState, "RUNLEDGER_TEST_POSTGRES_URL is not set") }
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try psql(serverURL, "CREATE DATABASE \(name)")
+        try await psql(serverURL, "CREATE DATABASE \(name)")
         var location = try PostgresLocation(url: serverURL)
         location.database = String(name)
         return "postgres://\(location.username)@\(location.host):\(location.port)/\(name)"
     }
 
-    /// Runs one SQL command through `psql` and returns its unaligned output.
+    /// Runs one SQL command through `psql` and returns its unaligned output. It waits without blocking a thread: the
+    /// tests run in parallel on a cooperative pool as wide as the machine's cores, and one blocked thread there stalls
+    /// every store's connection pool.
     @discardableResult
-    static func psql(_ url: String, _ sql: String) throws -> String {
+    static func psql(_ url: String, _ sql: String) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
-        let output = Pipe()
+        let outputPath = temporaryPath("psql.out")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: outputPath).deletingLastPathComponent().path) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardOutput = output
         process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw LedgerError(.internal, "psql failed: \(text)") }
+        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        try output.close()
+        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: outputPath)), as: UTF8.self)
+        guard status == 0 else { throw LedgerError(.internal, "psql failed: \(text)") }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

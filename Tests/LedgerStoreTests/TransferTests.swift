@@ -76,7 +76,7 @@ struct TransferTests {
 
     @Test("RowHash computes what PostgreSQL's hash functions compute", .enabled(if: TestPostgres.serverURL != nil))
     func rowHashMatchesPostgres() async throws {
-        let store = try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+        let store = try await PostgresStore.opened(try PostgresLocation(url: try await TestPostgres.freshDatabase()))
         let integers: [Int64] = [
             0, 1, -1, 42, Int64(Int32.max), Int64(Int32.max) + 1, Int64(Int32.min), Int64(Int32.min) - 1, .max, .min, 1_700_000_000_123,
         ]
@@ -118,7 +118,7 @@ struct TransferTests {
         let middle: any RelationalStore =
             TestPostgres.serverURL == nil
             ? try await SQLiteStore.open(path: temporaryPath("middle.sqlite"))
-            : try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+            : try await PostgresStore.opened(try PostgresLocation(url: try await TestPostgres.freshDatabase()))
         let target = try await SQLiteStore.open(path: temporaryPath("target.sqlite"))
         let first = try await Transfer.copy(from: source, to: middle)
         #expect(first.runs == 12 && first.params == 24 && first.tags == runs.count * 2 && first.metricPoints == 12 * 9, "\(first)")
@@ -146,7 +146,7 @@ struct TransferTests {
         let target: any RelationalStore =
             TestPostgres.serverURL == nil
             ? try await SQLiteStore.open(path: temporaryPath("target.sqlite"))
-            : try await PostgresStore.opened(try PostgresLocation(url: try TestPostgres.freshDatabase()))
+            : try await PostgresStore.opened(try PostgresLocation(url: try await TestPostgres.freshDatabase()))
         struct Interrupted: Error {}
         let pages = Mutex(0)
         await #expect(throws: Interrupted.self) {

@@ -160,7 +160,7 @@ struct FaultTests {
         writer.lock.release()
         let handle = try FileHandle(forWritingTo: segment)
         try handle.truncate(atOffset: try handle.seekToEnd() - 3)
-        try await handle.close()
+        try handle.close()
 
         let ledger = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { $0 }
         #expect(ledger.statistics.tornRecords == 1)
