@@ -34,32 +34,51 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     /// JSON, and building it by String appends cost more than reading the points from SQLite.
     public var utf8: [UInt8] {
         var out: [UInt8] = []
-        switch self {
-        case .object(let members):
-            switch members.first?.1 {
-            case .array(let values)?: out.reserveCapacity(64 + values.count * 72)
-            case .fragment(let text)?: out.reserveCapacity(64 + text.count)
-            default: break
-            }
-        default: break
-        }
-        write(into: &out)
+        out.reserveCapacity(sizeEstimate)
+        write(into: &out, fragments: nil)
         return out
     }
 
-    private func write(into out: inout [UInt8]) {
+    /// Writes the compact JSON text to `sink` in pieces, handing large ``fragment(_:)``s over as they are instead of
+    /// copying them into one buffer first (a server writes them straight into its response).
+    public func write(to sink: (UnsafeRawBufferPointer) -> Void) {
+        var pending: [UInt8] = []
+        // An optional closure parameter is escaping; this one never outlives the call.
+        withoutActuallyEscaping(sink) { sink in write(into: &pending, fragments: sink) }
+        pending.withUnsafeBytes(sink)
+    }
+
+    /// About the length of the text: exact for fragments, a guess for the rest, for sizing a buffer.
+    public var sizeEstimate: Int {
+        switch self {
+        case .null, .bool, .integer, .number: 24
+        case .string(let text): text.utf8.count + 2
+        case .fragment(let text): text.count
+        case .array(let values): values.reduce(2) { $0 + $1.sizeEstimate + 1 }
+        case .object(let members): members.reduce(2) { $0 + $1.0.utf8.count + $1.1.sizeEstimate + 4 }
+        }
+    }
+
+    private func write(into out: inout [UInt8], fragments sink: ((UnsafeRawBufferPointer) -> Void)?) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .integer(let value): out.append(contentsOf: String(value).utf8)
         case .number(let value): JSONValue.append(value, into: &out)
         case .string(let value): JSONValue.escape(value, into: &out)
-        case .fragment(let text): out.append(contentsOf: text)
+        case .fragment(let text):
+            if let sink, text.count > 4096 {
+                out.withUnsafeBytes(sink)
+                out.removeAll(keepingCapacity: true)
+                text.withUnsafeBytes(sink)
+            } else {
+                out.append(contentsOf: text)
+            }
         case .array(let values):
             out.append(UInt8(ascii: "["))
             for (index, value) in values.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                value.write(into: &out)
+                value.write(into: &out, fragments: sink)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
@@ -68,7 +87,7 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.escape(key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                value.write(into: &out)
+                value.write(into: &out, fragments: sink)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -90,45 +109,95 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// MLflow's list of metric points of one key, `[{"key", "value", "timestamp", "step"}, …]`, written straight to
-    /// text: histories are the largest answers the server gives.
+    /// text: histories are the largest answers the server gives. Each point is written through a pointer into a
+    /// buffer sized for the longest point, since appending byte by byte to an array cost more than reading the points.
     // A concrete slice, not a generic collection: called from the server's module, a generic ran unspecialized.
     public static func metricPoints(key: String, _ points: ArraySlice<MetricPoint>) -> JSONValue {
-        var keyText: [UInt8] = []
-        escape(key, into: &keyText)
-        var out: [UInt8] = []
-        out.reserveCapacity(2 + points.count * (56 + keyText.count))
-        out.append(UInt8(ascii: "["))
-        for point in points {
-            if out.count > 1 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"key":"#.utf8)
-            out.append(contentsOf: keyText)
-            out.append(contentsOf: #","value":"#.utf8)
-            append(point.value, into: &out)
-            out.append(contentsOf: #","timestamp":"#.utf8)
-            appendInteger(point.timestamp, into: &out)
-            out.append(contentsOf: #","step":"#.utf8)
-            appendInteger(point.step, into: &out)
-            out.append(UInt8(ascii: "}"))
+        var head: [UInt8] = Array(#"{"key":"#.utf8)
+        escape(key, into: &head)
+        head.append(contentsOf: #","value":"#.utf8)
+        let timestampLabel: StaticString = #","timestamp":"#
+        let stepLabel: StaticString = #","step":"#
+        // A value takes at most 32 bytes (Swift's own buffer for a Double's text), an integer 20 (Int64.min).
+        let longestPoint = 1 + head.count + 32 + timestampLabel.utf8CodeUnitCount + 20 + stepLabel.utf8CodeUnitCount + 20 + 1
+        let capacity = 2 + points.count * longestPoint
+        let text = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            var at = base
+            func put(_ bytes: UnsafeRawBufferPointer) {
+                guard let source = bytes.baseAddress else { return }
+                UnsafeMutableRawPointer(at).copyMemory(from: source, byteCount: bytes.count)
+                at += bytes.count
+            }
+            func put(_ label: StaticString) { put(UnsafeRawBufferPointer(start: label.utf8Start, count: label.utf8CodeUnitCount)) }
+            at.pointee = UInt8(ascii: "[")
+            at += 1
+            head.withUnsafeBytes { head in
+                for point in points {
+                    if at - base > 1 {
+                        at.pointee = UInt8(ascii: ",")
+                        at += 1
+                    }
+                    put(head)
+                    at = writeNumber(point.value, to: at)
+                    put(timestampLabel)
+                    at = writeInteger(point.timestamp, to: at)
+                    put(stepLabel)
+                    at = writeInteger(point.step, to: at)
+                    at.pointee = UInt8(ascii: "}")
+                    at += 1
+                }
+            }
+            at.pointee = UInt8(ascii: "]")
+            initialized = at - base + 1
         }
-        out.append(UInt8(ascii: "]"))
-        return .fragment(out)
+        return .fragment(text)
     }
 
-    /// An integer's decimal digits, without building a String for it.
-    static func appendInteger(_ number: Int64, into out: inout [UInt8]) {
-        if number < 0 { out.append(UInt8(ascii: "-")) }
+    /// A double as ``append(_:into:)`` writes it, at `to`; returns the address after it. Needs 32 bytes.
+    private static func writeNumber(_ value: Double, to start: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        guard value.isFinite else {
+            let text: StaticString = value.isNaN ? #""NaN""# : value > 0 ? #""Infinity""# : #""-Infinity""#
+            start.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+            return start + text.utf8CodeUnitCount
+        }
+        if value == value.rounded(), abs(value) < 1e15 {
+            // `Int64(value)` cannot trap: the magnitude is below 1e15.
+            let end = writeInteger(Int64(value), to: start)
+            end[0] = UInt8(ascii: ".")
+            end[1] = UInt8(ascii: "0")
+            return end + 2
+        }
+        var text = value.description
+        return text.withUTF8 { bytes in
+            guard let source = bytes.baseAddress else { return start }
+            start.update(from: source, count: bytes.count)
+            return start + bytes.count
+        }
+    }
+
+    /// An integer's decimal digits at `to`; returns the address after them. Needs 20 bytes.
+    private static func writeInteger(_ number: Int64, to start: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var at = start
+        if number < 0 {
+            at.pointee = UInt8(ascii: "-")
+            at += 1
+        }
         // The magnitude as unsigned, so that Int64.min has one too.
         var magnitude = number.magnitude
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            for index in stride(from: count - 1, through: 0, by: -1) { out.append(buffer[index]) }
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
         }
+        var position = at + digits
+        repeat {
+            position -= 1
+            position.pointee = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        return at + digits
     }
 
     private static func escape(_ text: String, into out: inout [UInt8]) {

@@ -92,7 +92,10 @@ extension Response {
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = HTTPFields()) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.utf8)))
+        // Written straight into the response's buffer: a long history's text is not copied a second time.
+        var buffer = ByteBufferAllocator().buffer(capacity: value.sizeEstimate)
+        value.write { buffer.writeBytes($0) }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
     }
 }
 

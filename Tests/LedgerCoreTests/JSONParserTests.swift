@@ -60,10 +60,13 @@ struct JSONParserTests {
 
     @Test("a history written straight to text is byte for byte the tree's text, non-finite values, Int64 limits and odd keys included")
     func metricPointsText() throws {
-        let values: [Double] = [0, -0.0, 1, 2.5, -3e-12, 1e15, 1e300, .nan, .infinity, -.infinity, 123456789.125]
+        let values: [Double] = [
+            0, -0.0, 1, 2.5, -3e-12, 1e15, 1e300, .nan, .infinity, -.infinity, 123456789.125, -2.2250738585072014e-308, 0.30000000000000004,
+            -.greatestFiniteMagnitude, -999_999_999_999_999, -.leastNonzeroMagnitude, -1e15 + 0.5,
+        ]
         var points = values.enumerated().map { MetricPoint(value: $1, timestamp: Int64($0) * 1_000 - 5, step: Int64($0) - 3) }[...]
         points += [MetricPoint(value: 1, timestamp: .min, step: .max), MetricPoint(value: 2, timestamp: .max, step: .min)]
-        for key in ["soc", "a \"quoted\" key/é😀\n"] {
+        for key in ["soc", "a \"quoted\" key/é😀\n", "control \u{01}\u{1F} and e\u{301}", ""] {
             let tree = JSONValue.array(
                 points.map { point in
                     .object([
@@ -75,6 +78,26 @@ struct JSONParserTests {
             #expect(JSONValue.object([("metrics", .metricPoints(key: key, points))]).description == JSONValue.object([("metrics", tree)]).description)
         }
         #expect(JSONValue.metricPoints(key: "k", [][...]).description == "[]")
+    }
+
+    @Test("written in pieces (large fragments handed over whole), the text is the one written into one buffer")
+    func writtenInPieces() {
+        let long = JSONValue.metricPoints(
+            key: "soc", (0..<500).map { MetricPoint(value: Double($0) / 3, timestamp: Int64($0), step: Int64($0)) }[...])
+        let short = JSONValue.metricPoints(key: "soc", [MetricPoint(value: .nan, timestamp: 1, step: 2)][...])
+        for value in [
+            JSONValue.object([("metrics", long), ("next_page_token", .string("t\"1"))]), .array([short, long, .null, long, .object([])]), long, .null,
+        ] {
+            var pieces: [UInt8] = []
+            var count = 0
+            value.write { bytes in
+                pieces.append(contentsOf: bytes)
+                count += 1
+            }
+            #expect(pieces == value.utf8)
+            #expect(value.sizeEstimate >= value.utf8.count - 64)
+            if case .array = value { #expect(count > 3) }
+        }
     }
 
     @Test("it accepts RFC 8259 JSON and nothing else (Foundation's parser, by contrast, takes trailing commas)")

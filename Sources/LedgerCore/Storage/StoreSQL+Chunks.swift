@@ -92,11 +92,15 @@ public struct HistoryPlan: StatementPlan {
         if let after { found.removeAll { !MetricPoint.precedes(after, $0, in: order) } }
         switch order {
         case .time:
-            points = found.sorted { MetricPoint.precedes($0, $1, in: .time) }
+            // Usually time follows step, and the chunks' order is already the answer's.
+            if !zip(found, found.dropFirst()).allSatisfy({ !MetricPoint.precedes($1, $0, in: .time) }) {
+                found.sort { MetricPoint.precedes($0, $1, in: .time) }
+            }
+            points = found
             return nil
         case .step:
             points += found
-            guard let last = rows.last, rows.count == Self.chunksPerPage, limit.map { points.count < $0 } ?? true else {
+            guard let last = rows.last, rows.count == Self.chunksPerPage, limit.map({ points.count < $0 }) ?? true else {
                 if !ChunkedSeries.isNormalized(points) { points = ChunkedSeries.normalized(points) }
                 return nil
             }
