@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "RunLedgerCLITests",
             dependencies: [
-                "runledger", "energy-study", "LedgerCore", "LedgerExport", "EnergySimulation",
+                "runledger", "energy-study", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: swiftSettings

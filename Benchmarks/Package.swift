@@ -36,6 +36,15 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "EventsBenchmark",
+            dependencies: [
+                .product(name: "LedgerCore", package: "RunLedger"),
+                .product(name: "LedgerSQLite", package: "RunLedger"),
+                .product(name: "LedgerPostgres", package: "RunLedger"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
             name: "BillionBenchmark",
             dependencies: [
                 .product(name: "EnergySimulation", package: "RunLedger"),

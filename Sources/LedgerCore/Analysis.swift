@@ -227,6 +227,31 @@ public struct GroupSummary: Sendable, Equatable {
     public var summary: Summary
 }
 
+/// One run on a convergence chart (``TrackingStore/trend(_:metric:goal:groupBy:)``).
+public struct TrendPoint: Sendable, Equatable {
+    public var runID: RunID
+    public var runName: String
+    public var startTime: Int64
+    /// The run's value of the grouping param or tag; nil when ungrouped or the run lacks it.
+    public var group: String?
+    /// The run's latest value of the metric.
+    public var value: Double
+    /// The best value so far in the run's group, this run included; nil while every value was NaN.
+    public var bestSoFar: Double?
+
+    public init(runID: RunID, runName: String, startTime: Int64, group: String?, value: Double, bestSoFar: Double?) {
+        (self.runID, self.runName, self.startTime, self.group, self.value, self.bestSoFar) = (runID, runName, startTime, group, value, bestSoFar)
+    }
+
+    /// `{run_id, run_name, start_time, group, value, best_so_far}`.
+    public var json: JSONValue {
+        .object([
+            ("run_id", .string(runID.rawValue)), ("run_name", .string(runName)), ("start_time", .integer(startTime)),
+            ("group", group.map(JSONValue.string) ?? .null), ("value", .number(value)), ("best_so_far", bestSoFar.map(JSONValue.number) ?? .null),
+        ])
+    }
+}
+
 /// How runs are grouped for statistics: by a param or a tag.
 public enum GroupKey: Sendable, Equatable {
     case param(String)
@@ -316,6 +341,26 @@ extension TrackingStore {
                 default: false
                 }
             }
+    }
+
+    /// Convergence: every run `query` matches that has `metric`, in start-time order (ties by run id), with its latest
+    /// value and the best value (by `goal`) of it and every earlier run, per group of `groupBy` when given. A NaN value
+    /// is listed but never best.
+    public func trend(_ query: RunQuery, metric: String, goal: Goal, groupBy: GroupKey? = nil) async throws -> [TrendPoint] {
+        let name = Objective.metricName(metric)
+        var query = query
+        query.orderBy = [OrderKey(.attribute(.startTime), ascending: true)]
+        var best: [String?: Double] = [:]
+        var points: [TrendPoint] = []
+        for run in try await allRuns(query) {
+            guard let value = run.latestMetrics[name]?.value else { continue }
+            let group = groupBy.flatMap { $0.value(in: run) }
+            if !value.isNaN, best[group].map({ goal == .minimize ? value < $0 : value > $0 }) ?? true { best[group] = value }
+            points.append(
+                TrendPoint(
+                    runID: run.info.runID, runName: run.info.name, startTime: run.info.startTime, group: group, value: value, bestSoFar: best[group]))
+        }
+        return points
     }
 
     /// The runs `query` matches that no other such run dominates on `objectives`, ordered by the first objective

@@ -38,6 +38,10 @@ public enum Limits {
     public static let orderKeys = 20
     /// Experiments one search may name.
     public static let experimentsPerSearch = 1000
+    /// Event kinds one event search may name.
+    public static let eventKindsPerSearch = 100
+    /// Rows one summary or aggregation may answer (buckets, times kinds and levels or groups).
+    public static let summaryRows = 10_000
     /// Metric keys one windowed read may name, and columns one export may ask for.
     public static let keysPerRead = 1000
 

@@ -69,6 +69,15 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func runEvents(_ query: EventQuery) async throws -> [StoredEvent]
 
+    /// Events across the runs a search selects, newest first (by timestamp, then the order they were logged in).
+    func searchEvents(_ search: EventSearch) async throws -> [StoredEvent]
+
+    /// How many of the events a search selects fall in each time bucket of `width` ms (aligned to the epoch), per kind
+    /// and level; ordered by bucket, kind (UTF-8 order) and level.
+    /// - Throws: ``LedgerError/Code/invalidParameterValue`` for a bad width, or when the answer would exceed
+    ///   ``Limits/summaryRows`` rows.
+    func eventSummary(_ search: EventSearch, width: Int64) async throws -> [EventCount]
+
     /// Every stored retention policy, oldest first.
     func retentionPolicies() async throws -> [RetentionPolicy]
 

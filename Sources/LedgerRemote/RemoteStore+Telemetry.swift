@@ -29,6 +29,32 @@ extension RemoteStore {
         return try list(try await call(.GET, Self.prefix + "runs/events", query: fields), "events", StoredEvent.init(json:))
     }
 
+    public func searchEvents(_ search: EventSearch) async throws -> [StoredEvent] {
+        try search.validate()
+        let body = Self.eventSearchBody(search) + [("max_results", .integer(Int64(search.limit)))]
+        return try list(try await call(.POST, Self.prefix + "events/search", body: .object(body)), "events", StoredEvent.init(json:))
+    }
+
+    public func eventSummary(_ search: EventSearch, width: Int64) async throws -> [EventCount] {
+        try search.validate()
+        try BucketWidth.check(width)
+        let body = Self.eventSearchBody(search) + [("bucket", .string(String(width)))]
+        return try list(try await call(.POST, Self.prefix + "events/summary", body: .object(body)), "counts", EventCount.init(json:))
+    }
+
+    /// The fields of `events/search` and `events/summary` that select events.
+    private static func eventSearchBody(_ search: EventSearch) -> [(String, JSONValue)] {
+        var body: [(String, JSONValue)] = [
+            ("experiment_ids", .array(search.runs.experimentIDs.map { .string($0.description) })),
+            ("filter", .string(search.runs.filter.description)),
+            ("run_view_type", .string(search.runs.view.rawValue)), ("kinds", .array(search.kinds.map(JSONValue.string))),
+            ("min_level", .string(search.minimumLevel.rawValue)),
+        ]
+        if let from = search.from { body.append(("start_time", .integer(from))) }
+        if let to = search.to { body.append(("end_time", .integer(to))) }
+        return body
+    }
+
     public func retentionPolicies() async throws -> [RetentionPolicy] {
         try list(try await call(.GET, Self.prefix + "retention/list"), "policies", RetentionPolicy.init(json:))
     }

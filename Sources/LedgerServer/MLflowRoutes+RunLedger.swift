@@ -90,6 +90,30 @@ extension MLflowRoutes {
                 .object([("runs", .array(.reference("Run")))], required: ["runs"]), prefixes: prefixes, pareto
             ),
             Route(
+                .post, "runs/trend",
+                "Convergence: every matching run that has the metric, in start-time order, with its latest value and the best so far (per group with group_by).",
+                writes: false,
+                selection + [
+                    Parameter("metric", .string, required: true), Parameter("goal", .enumeration(Goal.allCases.map(\.rawValue)), required: true),
+                    Parameter("group_by", .string),
+                ],
+                .object(
+                    [
+                        (
+                            "points",
+                            .array(
+                                .object(
+                                    [
+                                        ("run_id", .string), ("run_name", .string), ("start_time", .int64), ("group", .nullable(.string)),
+                                        ("value", .metricValue), ("best_so_far", .nullable(.metricValue)),
+                                    ],
+                                    required: ["run_id", "run_name", "start_time", "value"]))
+                        )
+                    ],
+                    required: ["points"]),
+                prefixes: prefixes, trend
+            ),
+            Route(
                 .get, "runs/export", Self.exportSummary, selection + exportParameters, fileTypes: Self.exportTypes, prefixes: prefixes, export
             ),
             Route(
@@ -197,15 +221,26 @@ extension MLflowRoutes {
         return .object([("groups", .array(groups.map(MLflowJSON.groupStatistics)))])
     }
 
+    @Sendable func trend(_ fields: RequestFields) async throws -> JSONValue {
+        let query = try selection(fields)
+        let groupBy = try fields.string("group_by").map { text throws(LedgerError) in try GroupKey(parsing: text) }
+        let points = try await store.trend(
+            query, metric: try fields.requiredString("metric"), goal: try Self.goal(fields.requiredString("goal")), groupBy: groupBy)
+        return .object([("points", .array(points.map(\.json)))])
+    }
+
+    /// `minimize` or `maximize`, in any case.
+    static func goal(_ text: String) throws -> Goal {
+        guard let goal = Goal(rawValue: text.lowercased()) else {
+            throw APIError(.badRequest, "INVALID_PARAMETER_VALUE", "Invalid goal '\(text.prefix(100))': valid values are minimize and maximize.")
+        }
+        return goal
+    }
+
     @Sendable func pareto(_ fields: RequestFields) async throws -> JSONValue {
         let query = try selection(fields)
         let objectives = try fields.objects("objectives").map { item in
-            let goalText = try item.requiredString("goal")
-            guard let goal = Goal(rawValue: goalText.lowercased()) else {
-                throw APIError(
-                    .badRequest, "INVALID_PARAMETER_VALUE", "Invalid goal '\(goalText.prefix(100))': valid values are minimize and maximize.")
-            }
-            return Objective(metric: try item.requiredString("metric"), goal: goal)
+            Objective(metric: try item.requiredString("metric"), goal: try Self.goal(try item.requiredString("goal")))
         }
         let runs = try await store.paretoFront(query, objectives: objectives)
         return .object([("runs", .array(runs.map(MLflowJSON.run)))])

@@ -35,6 +35,11 @@ extension MLflowRoutes {
             required: ["name", "created_at", "archived", "documents", "has_state"]
         )
         let levels = Schema.enumeration(EventLevel.allCases.map(\.rawValue))
+        let eventSelection = [
+            Parameter("experiment_ids", .array(.string), required: true), Parameter("filter", .string),
+            Parameter("run_view_type", .enumeration(ViewType.allCases.map(\.rawValue))), Parameter("kinds", .array(.string)),
+            Parameter("min_level", levels), Parameter("start_time", .int64), Parameter("end_time", .int64),
+        ]
         return [
             Route(
                 .get, "metrics/window",
@@ -69,6 +74,31 @@ extension MLflowRoutes {
                     Parameter("max_results", .int64),
                 ],
                 .object([("events", .array(event))], required: ["events"]), prefixes: prefixes, runEvents
+            ),
+            Route(
+                .post, "events/search",
+                "Events across the runs a filter matches in some experiments, newest first, by kinds, minimum level and time.",
+                writes: false,
+                eventSelection + [Parameter("max_results", .int64)],
+                .object([("events", .array(event))], required: ["events"]), prefixes: prefixes, searchEvents
+            ),
+            Route(
+                .post, "events/summary",
+                "How many of those events fall in each time bucket (bucket: 90s, 15m, 1h, 1d or milliseconds; aligned to the epoch), per kind and level; at most 10000 rows.",
+                writes: false,
+                eventSelection + [Parameter("bucket", .string, required: true)],
+                .object(
+                    [
+                        (
+                            "counts",
+                            .array(
+                                .object(
+                                    [("bucket_start", .int64), ("kind", .string), ("level", levels), ("count", .int64)],
+                                    required: ["bucket_start", "kind", "level", "count"]))
+                        )
+                    ],
+                    required: ["counts"]),
+                prefixes: prefixes, eventSummary
             ),
             Route(
                 .get, "retention/list", "The stored retention policies.", writes: false, [],
@@ -162,6 +192,28 @@ extension MLflowRoutes {
             from: try fields.int64("start_time"), to: try fields.int64("end_time"), limit: Int(clamping: try fields.int64("max_results") ?? 1000)
         )
         return .object([("events", .array(try await store.runEvents(query).map(\.json)))])
+    }
+
+    /// The events an `events/search` or `events/summary` request selects.
+    private func eventSearch(_ fields: RequestFields) throws -> EventSearch {
+        var runs = try runQuery(fields)
+        guard !runs.experimentIDs.isEmpty else { throw APIError.missing("experiment_ids") }
+        // The runs' order and page do not apply to their events.
+        (runs.orderBy, runs.maxResults, runs.pageToken) = ([], 1000, nil)
+        return EventSearch(
+            runs: runs, kinds: try fields.strings("kinds"),
+            minimumLevel: try fields.string("min_level").map { text throws(LedgerError) in try EventLevel.parse(text) } ?? .debug,
+            from: try fields.int64("start_time"), to: try fields.int64("end_time"), limit: Int(clamping: try fields.int64("max_results") ?? 1000)
+        )
+    }
+
+    @Sendable func searchEvents(_ fields: RequestFields) async throws -> JSONValue {
+        .object([("events", .array(try await store.searchEvents(try eventSearch(fields)).map(\.json)))])
+    }
+
+    @Sendable func eventSummary(_ fields: RequestFields) async throws -> JSONValue {
+        let width = try BucketWidth.parse(try fields.requiredString("bucket"))
+        return .object([("counts", .array(try await store.eventSummary(try eventSearch(fields), width: width).map(\.json)))])
     }
 
     @Sendable func listPolicies(_ fields: RequestFields) async throws -> JSONValue {

@@ -112,10 +112,71 @@ extension RunLedgerCommand {
                             headers: ["RUN ID", "NAME"] + objectives.map { "\($0.goal == .minimize ? "min" : "max") \($0.metric)" })
                         table.numericColumns = Set(objectives.indices.map { $0 + 2 })
                         table.rows = front.map { run in
-                            [run.info.runID.rawValue, run.info.name] + objectives.map { formatNumber(run.latestMetrics[$0.metric]!.value) }
+                            [run.info.runID.rawValue, run.info.name] + objectives.map { formatNumber(run.latestMetrics[$0.metric]?.value ?? .nan) }
                         }
                         print(table.rendered, terminator: "")
                         writeStandardError("\(front.count) run(s) on the front.\n")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Trend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Is a study converging? Each run's KPI in start-time order, with the best so far.",
+            discussion: """
+                Every run the filter matches that has --metric, oldest first, with its latest value and the best value of \
+                it and all earlier runs (per group with --group-by). Runs without the metric are left out; a NaN value is \
+                listed but never best.
+                Example:
+                  runledger trend --experiment energy-design-study --metric total_cost --minimize --group-by params.solver_type
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var selection: SelectionOptions
+        @Option(help: "The KPI, e.g. total_cost (or metrics.total_cost).") var metric: String
+        @Flag(help: "Smaller is better.") var minimize = false
+        @Flag(help: "Larger is better.") var maximize = false
+        @Option(name: .customLong("group-by"), help: ArgumentHelp("params.NAME or tags.NAME: a best so far per value.", valueName: "key"))
+        var groupBy: String?
+        @Option(help: "table for people; json (an array of {run_id, run_name, start_time, group, value, best_so_far}) or csv.")
+        var format: OutputFormat = .table
+
+        func validate() throws {
+            guard minimize != maximize else { throw ValidationError("Please give exactly one of --minimize and --maximize.") }
+            if let groupBy {
+                do { _ = try GroupKey(parsing: groupBy) } catch { throw ValidationError(error.message) }
+            }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                try await database.reading { store in
+                    let points = try await store.trend(
+                        try await selection.query(in: store), metric: metric, goal: minimize ? .minimize : .maximize,
+                        groupBy: try groupBy.map { text throws(LedgerError) in try GroupKey(parsing: text) })
+                    switch format {
+                    case .json: print(JSONValue.array(points.map(\.json)))
+                    case .csv:
+                        let lines = points.map { point in
+                            CSV.line([
+                                point.runID.rawValue, point.runName, String(point.startTime), point.group ?? "", formatNumber(point.value),
+                                point.bestSoFar.map(formatNumber) ?? "",
+                            ])
+                        }
+                        print(CSV.line(["run_id", "run_name", "start_time", "group", "value", "best_so_far"]) + lines.joined(), terminator: "")
+                    case .table:
+                        var table = TextTable(
+                            headers: ["RUN ID", "NAME", "STARTED (UTC)", groupBy ?? "GROUP", metric, "BEST SO FAR"], numericColumns: [4, 5])
+                        table.rows = points.map { point in
+                            [
+                                point.runID.rawValue, point.runName, formatTime(point.startTime), point.group ?? "", formatForTable(point.value),
+                                point.bestSoFar.map(formatForTable) ?? "",
+                            ]
+                        }
+                        print(table.rendered, terminator: "")
                     }
                 }
             }

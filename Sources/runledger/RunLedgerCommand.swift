@@ -12,7 +12,8 @@ struct RunLedgerCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Export.self, Retention.self,
+            Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Trend.self, Export.self,
+            Retention.self,
             Prune.self,
             Projects.self, State.self, Migrate.self, SpoolCommand.self, ArtifactsCommand.self, GarbageCollect.self,
             CopyCommand.self, BackupCommand.self, RestoreCommand.self, ImportCommand.self,

@@ -227,6 +227,7 @@ struct PostgresBackendTests {
             url,
             """
             DROP TABLE metric_chunks;
+            DROP INDEX run_events_by_kind_time;
             DELETE FROM runledger_schema_history WHERE version >= 8;
             CREATE TABLE metrics (run_id BIGINT NOT NULL, key TEXT NOT NULL, step BIGINT NOT NULL, timestamp BIGINT NOT NULL,
                 value DOUBLE PRECISION NOT NULL, is_nan SMALLINT NOT NULL, PRIMARY KEY (run_id, key, step, timestamp, value, is_nan));
@@ -276,6 +277,7 @@ struct PostgresBackendTests {
             CREATE INDEX latest_metrics_by_key_value ON latest_metrics (key, is_nan, value, run_id);
             DROP TABLE runledger_transfers;
             DROP TABLE metric_chunks;
+            DROP INDEX run_events_by_kind_time;
             DELETE FROM runledger_schema_history WHERE version >= 3
             """
         )

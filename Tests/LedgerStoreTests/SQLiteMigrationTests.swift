@@ -61,7 +61,8 @@ struct SQLiteMigrationTests {
                 "applied_batches", "experiment_tags", "experiments", "latest_metrics", "latest_metrics_by_experiment_key_value",
                 "logged_model_params", "logged_model_tags", "logged_models", "logged_models_by_experiment", "metric_chunks",
                 "metric_chunks_by_series", "params", "params_by_key_value", "projects", "retention_policies", "run_events",
-                "run_events_by_run_time", "run_events_by_time", "run_inputs", "run_outputs", "runledger_schema_history", "runledger_transfers",
+                "run_events_by_kind_time", "run_events_by_run_time", "run_events_by_time", "run_inputs", "run_outputs", "runledger_schema_history",
+                "runledger_transfers",
                 "runs",
                 "runs_by_experiment_start", "runs_by_status_heartbeat", "state_documents", "tags", "tags_by_key_value",
             ]
@@ -75,7 +76,7 @@ struct SQLiteMigrationTests {
         try queue.writeWithoutTransaction { db in
             try db.execute(
                 sql: """
-                    DROP TABLE metric_chunks;
+                    DROP TABLE metric_chunks; DROP INDEX run_events_by_kind_time;
                     DELETE FROM runledger_schema_history WHERE version >= \(version);
                     CREATE TABLE metrics (
                         run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE, key TEXT NOT NULL, step INTEGER NOT NULL,
@@ -198,7 +199,7 @@ struct SQLiteMigrationTests {
                 sql:
                     """
                     ALTER TABLE runs DROP COLUMN deleted_time; DROP TABLE runledger_transfers; DROP TABLE metric_chunks;
-                    DELETE FROM runledger_schema_history WHERE version >= 8
+                    DROP INDEX run_events_by_kind_time; DELETE FROM runledger_schema_history WHERE version >= 8
                     """
             )
         }
@@ -242,6 +243,7 @@ struct SQLiteMigrationTests {
                 ALTER TABLE runs DROP COLUMN deleted_time;
                 DROP TABLE runledger_transfers;
                 DROP TABLE metric_chunks;
+                DROP INDEX run_events_by_kind_time;
                 """
         )
 

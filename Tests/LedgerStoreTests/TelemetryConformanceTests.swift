@@ -258,6 +258,55 @@ struct TelemetryConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "a trend lists the matching runs with the metric in start-time order and the running best per group; NaN is never best",
+        arguments: StoreBackend.all)
+    func trend(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        var random = SeededGenerator(seed: 11)
+        let experiment = try await store.createExperiment(name: "trend", artifactLocation: nil, tags: []).id
+        struct Made {
+            var runID: RunID
+            var name: String
+            var start: Int64
+            var solver: String?
+            var cost: Double?
+        }
+        var made: [Made] = []
+        var operations: [WriteOperation] = []
+        for index in 0..<60 {
+            // Start times repeat, so that ties fall to the run id.
+            let start = Int64(random.next() % 20) - 5
+            let run = NewRun(experimentID: experiment, name: "d\(index)", startTime: start)
+            let solver: String? = index % 7 == 0 ? nil : ["milp", "hybrid"][Int(random.next() % 2)]
+            let cost: Double? = index % 5 == 0 ? nil : index % 11 == 3 ? .nan : Double(random.next() % 1000) - 500
+            operations.append(.createRun(run))
+            if let solver { operations.append(.logParams(run.runID, [KeyValue("solver", solver)])) }
+            if let cost { operations.append(.logMetrics(run.runID, [Metric(key: "cost", value: cost, timestamp: 1)])) }
+            made.append(Made(runID: run.runID, name: run.name, start: start, solver: solver, cost: cost))
+        }
+        _ = try await store.write(WriteBatch(operations))
+        for (goal, grouped, filter) in [(Goal.minimize, false, ""), (.maximize, true, ""), (.minimize, true, "params.solver = 'milp'")] {
+            var query = RunQuery(experimentIDs: [experiment], filter: try Filter.parse(filter))
+            query.orderBy = [OrderKey(.metric("cost"))]  // ignored: a trend is in start-time order
+            let answer = try await store.trend(query, metric: "metrics.cost", goal: goal, groupBy: grouped ? .param("solver") : nil)
+            var best: [String?: Double] = [:]
+            var expected: [TrendPoint] = []
+            let ordered = made.sorted { ($0.start, $0.runID.rawValue) < ($1.start, $1.runID.rawValue) }
+            for item in ordered where filter.isEmpty || item.solver == "milp" {
+                guard let cost = item.cost else { continue }
+                let group = grouped ? item.solver : nil
+                if !cost.isNaN, best[group].map({ goal == .minimize ? cost < $0 : cost > $0 }) ?? true { best[group] = cost }
+                expected.append(
+                    TrendPoint(runID: item.runID, runName: item.name, startTime: item.start, group: group, value: cost, bestSoFar: best[group]))
+            }
+            // Compared as JSON text, so that NaN equals itself.
+            #expect(answer.map(\.json.description) == expected.map(\.json.description), "\(goal) \(grouped) \(filter)")
+        }
+        await expectLedgerError(.invalidParameterValue) { _ = try await store.trend(RunQuery(experimentIDs: []), metric: "cost", goal: .minimize) }
+        try await store.close()
+    }
+
     @Test("projects and state documents: versions, stale writers get a conflict, archive, switch, delete with documents", arguments: StoreBackend.all)
     func projectState(backend: StoreBackend) async throws {
         let store = try await backend.make()

@@ -36,6 +36,50 @@ struct AnalysisCLITests {
         #expect(refused.status == 64 && refused.stderr.contains("params.NAME"))
     }
 
+    @Test("trend prints every run with the KPI oldest first with the running best, per group; exactly one goal is required")
+    func trend() throws {
+        let database = temporaryFolder().appendingPathComponent("db.sqlite").path
+        #expect(try CLI.run(["demo", "--database", database, "--runs", "40"]).status == 0)
+        let runs = try jsonArray(
+            try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"])
+                .stdout)
+        let withCost = runs.filter { ($0["metrics"] as? [String: Any])?["total_cost"] is Double }
+        let result = try CLI.run([
+            "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize", "--group-by",
+            "params.solver_type", "--format", "json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let points = try jsonArray(result.stdout)
+        #expect(points.count == withCost.count && !points.isEmpty)
+        let starts = points.compactMap { $0["start_time"] as? Int }
+        #expect(starts.count == points.count && starts == starts.sorted())
+        var best: [String: Double] = [:]
+        for point in points {
+            let group = point["group"] as? String ?? ""
+            let value = point["value"] as? Double ?? .nan
+            best[group] = min(best[group] ?? .infinity, value)
+            #expect(point["best_so_far"] as? Double == best[group], "\(point)")
+        }
+        #expect(Set(points.first.map { Array($0.keys) } ?? []) == ["run_id", "run_name", "start_time", "group", "value", "best_so_far"])
+        let csv = try CLI.run([
+            "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--maximize", "--format", "csv",
+        ])
+        #expect(csv.status == 0 && csv.stdout.hasPrefix("run_id,run_name,start_time,group,value,best_so_far\r\n"))
+        #expect(csv.stdout.split(separator: "\r\n").count == withCost.count + 1)
+        let table = try CLI.run(["trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize"])
+        #expect(table.status == 0 && table.stdout.contains("BEST SO FAR"))
+        let both = try CLI.run([
+            "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize", "--maximize",
+        ])
+        #expect(both.status == 64 && both.stderr.contains("exactly one of --minimize and --maximize"))
+        let neither = try CLI.run(["trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost"])
+        #expect(neither.status == 64)
+        let badGroup = try CLI.run([
+            "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize", "--group-by", "x",
+        ])
+        #expect(badGroup.status == 64 && badGroup.stderr.contains("params.NAME"))
+    }
+
     @Test("pareto prints exactly the non-dominated runs, ordered by the first objective; one objective is refused")
     func pareto() throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path

@@ -1,4 +1,6 @@
 import Foundation
+import LedgerCore
+import LedgerSQLite
 import Testing
 
 /// The telemetry and state commands end to end: projects, state documents, retention, prune, windows and events.
@@ -114,5 +116,73 @@ struct TelemetryCLITests {
         #expect(events.status == 0 && eventList.isEmpty)
         let badLevel = try CLI.run(["events", run, "--level", "loud", "--database", database])
         #expect(badLevel.status == 2 && badLevel.stderr.contains("valid levels are debug, info, warning and error"))
+    }
+}
+
+@Suite("runledger events search and summary")
+struct EventSearchCLITests {
+    @Test("events search and summary read across an experiment's runs by filter, kind, level and time, in every format; bad input exits 2")
+    func searchAndSummary() async throws {
+        let database = temporaryFolder().appendingPathComponent("events.sqlite").path
+        let store = try await SQLiteStore.open(path: database)
+        let experiment = try await store.createExperiment(name: "agents", artifactLocation: nil, tags: []).id
+        var runs: [RunID] = []
+        for index in 0..<3 {
+            let run = try await store.createRun(
+                NewRun(experimentID: experiment, startTime: Int64(index)), params: [KeyValue("model", index == 0 ? "small" : "large")])
+            runs.append(run.runID)
+            let events = (0..<10).map { (item: Int) -> RunEvent in
+                let level: EventLevel = item % 3 == 0 ? .error : .info
+                let kind = item % 2 == 0 ? "health_check" : "tool_call"
+                let timestamp: Int64 = 1_700_000_000_000 + Int64(item) * 600_000
+                return RunEvent(timestamp: timestamp, level: level, kind: kind, message: "agent \(index), \"item\" \(item)")
+            }
+            _ = try await store.write(WriteBatch([.logEvents(run.runID, events)]))
+        }
+        try await store.close()
+
+        let all = try CLI.run(["events", "search", "--experiment", "agents", "--format", "json", "--limit", "100", "--database", database])
+        let allEvents = try jsonArray(all.stdout)
+        #expect(all.status == 0 && allEvents.count == 30, "\(all.stderr)")
+        let stamps = allEvents.compactMap { $0["timestamp"] as? Int }
+        #expect(stamps.count == 30 && stamps == stamps.sorted(by: >))
+        let failed = try jsonArray(
+            try CLI.run([
+                "events", "search", "--experiment", "agents", "--filter", "params.model = 'small'", "--kind", "health_check", "--level", "error",
+                "--format", "json", "--database", database,
+            ]).stdout)
+        // Items 0 and 6 are failed health checks, in the one small run.
+        #expect(failed.map { $0["run_id"] as? String } == [runs[0].rawValue, runs[0].rawValue])
+        #expect(failed.map { $0["timestamp"] as? Int } == [1_700_000_000_000 + 6 * 600_000, 1_700_000_000_000])
+        let csv = try CLI.run(["events", "search", "--experiment", "agents", "--limit", "2", "--format", "csv", "--database", database])
+        #expect(
+            csv.stdout.hasPrefix("run_id,timestamp,level,kind,message,payload\r\n") && csv.stdout.contains("\"agent 2, \"\"item\"\" 9\""),
+            "\(csv.stdout)")
+        let table = try CLI.run(["events", "search", "--experiment", "agents", "--limit", "1", "--database", database])
+        #expect(table.stdout.contains("RUN ID") && table.stdout.contains(runs[2].rawValue))
+
+        let summary = try jsonArray(
+            try CLI.run(["events", "summary", "--experiment", "agents", "--bucket", "1h", "--format", "json", "--database", database]).stdout)
+        // 1_700_000_000_000 is 22:13:20 UTC: items 0–4 fall in the hour starting at 1_699_999_200_000, items 5–9 in the next.
+        #expect(summary.count == 8)
+        #expect(summary.first?["bucket_start"] as? Int == 1_699_999_200_000 && summary.last?["bucket_start"] as? Int == 1_700_002_800_000)
+        #expect(summary.compactMap { $0["count"] as? Int }.reduce(0, +) == 30)
+        #expect(Set(summary.first.map { Array($0.keys) } ?? []) == ["bucket_start", "kind", "level", "count"])
+        let summaryTable = try CLI.run(["events", "summary", "--experiment", "agents", "--bucket", "1d", "--database", database])
+        #expect(summaryTable.status == 0 && summaryTable.stdout.contains("BUCKET START (UTC)") && summaryTable.stdout.contains("health_check"))
+
+        let badBucket = try CLI.run(["events", "summary", "--experiment", "agents", "--bucket", "5ms", "--database", database])
+        #expect(badBucket.status == 2 && badBucket.stderr.contains("90s, 30m"), "\(badBucket.stderr)")
+        let tinyBucket = try CLI.run(["events", "summary", "--experiment", "agents", "--bucket", "10", "--database", database])
+        #expect(tinyBucket.status == 2 && tinyBucket.stderr.contains("between 1 second and 3650 days"), "\(tinyBucket.stderr)")
+        let badFilter = try CLI.run(["events", "search", "--experiment", "agents", "--filter", "params.model ==", "--database", database])
+        #expect(badFilter.status == 2)
+        let noExperiment = try CLI.run(["events", "search", "--experiment", "nowhere", "--database", database])
+        #expect(noExperiment.status == 2 && noExperiment.stderr.contains("nowhere"))
+        let badLevel = try CLI.run(["events", "search", "--experiment", "agents", "--level", "loud", "--database", database])
+        #expect(badLevel.status == 2 && badLevel.stderr.contains("valid levels are debug, info, warning and error"))
+        // The run's own log stays the default subcommand.
+        #expect(try jsonArray(try CLI.run(["events", runs[1].rawValue, "--format", "json", "--database", database]).stdout).count == 10)
+        #expect(try CLI.run(["events", "--help"]).stdout.contains("summary"))
     }
 }

@@ -99,6 +99,18 @@ extension RelationalStore {
         return try rows[1].map { try StoreSQL.event($0, runID: query.runID) }
     }
 
+    public func searchEvents(_ search: EventSearch) async throws -> [StoredEvent] {
+        try search.validate()
+        return try await read(StoreSQL.searchEvents(search)).map(StoreSQL.searchedEvent)
+    }
+
+    public func eventSummary(_ search: EventSearch, width: Int64) async throws -> [EventCount] {
+        try search.validate()
+        try BucketWidth.check(width)
+        let counts = try await read(StoreSQL.eventSummary(search, width: width, limit: Limits.summaryRows + 1)).map(StoreSQL.eventCount)
+        return try EventCount.bounded(counts)
+    }
+
     public func retentionPolicies() async throws -> [RetentionPolicy] {
         try await read(StoreSQL.retentionPolicies).map(StoreSQL.retentionPolicy)
     }

@@ -11,6 +11,7 @@ public struct SQLTemplate: Sendable, ExpressibleByStringInterpolation {
         case value(SQLValue)
         case binaryText(String)
         case dialect(sqlite: String, postgres: String)
+        case filter(Filter)
     }
 
     fileprivate var parts: [Part] = []
@@ -63,6 +64,12 @@ public struct SQLTemplate: Sendable, ExpressibleByStringInterpolation {
         /// Constant text that differs between the dialects (a function name, a locking clause).
         public mutating func appendInterpolation(sqlite: String, postgres: String) { parts.append(.dialect(sqlite: sqlite, postgres: postgres)) }
 
+        /// A run filter as a boolean expression over the runs table aliased `r` (its values bound).
+        public mutating func appendInterpolation(runsMatching filter: Filter) {
+            hasList = true
+            parts.append(.filter(filter))
+        }
+
         /// Another statement's text and values.
         public mutating func appendInterpolation(_ sql: SQLTemplate) {
             parts += sql.parts
@@ -79,6 +86,7 @@ public struct SQLTemplate: Sendable, ExpressibleByStringInterpolation {
             case .value(let value): writer.bind(value)
             case .binaryText(let expression): writer.append(writer.binaryText(expression))
             case .dialect(let sqlite, let postgres): writer.append(dialect == .sqlite ? sqlite : postgres)
+            case .filter(let filter): filter.write(into: &writer)
             }
         }
         return writer.statement
