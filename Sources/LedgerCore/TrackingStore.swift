@@ -99,6 +99,10 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceAlreadyExists`` for a taken name, ``LedgerError/Code/resourceDoesNotExist``.
     func changeProject(_ name: String, _ change: ProjectChange) async throws
 
+    /// Every state document of a project, by namespace (UTF-8 order).
+    /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` for an unknown project.
+    func stateDocuments(project: String) async throws -> [StateDocument]
+
     /// A project's document in a namespace, or nil. - Throws: ``LedgerError/Code/resourceDoesNotExist`` for an unknown project.
     func stateDocument(project: String, namespace: String) async throws -> StateDocument?
 
@@ -270,5 +274,14 @@ extension Array {
             if belongs(self[middle]) { high = middle } else { low = middle + 1 }
         }
         return low
+    }
+}
+
+extension TrackingStore {
+    /// The documents of a project that satisfy `condition`, by namespace. Documents that are not JSON match nothing.
+    public func queryState(project: String, where condition: StatePredicate) async throws -> [StateDocument] {
+        try await stateDocuments(project: project).filter { document in
+            (try? JSONValue(parsing: document.document.utf8)).map(condition.matches) ?? false
+        }
     }
 }

@@ -98,6 +98,12 @@ extension RemoteStore {
         _ = try await call(.POST, Self.prefix + "projects/" + route, body: .object([("name", .string(name))]))
     }
 
+    public func stateDocuments(project: String) async throws -> [StateDocument] {
+        try Validation.checkStateName(project, kind: "project name")
+        let answer = try await call(.POST, Self.prefix + "state/query", body: .object([("project", .string(project))]))
+        return try list(answer, "documents", StateDocument.init(json:))
+    }
+
     public func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
         do {
             return try StateDocument(json: try await call(.GET, try Self.statePath(project, namespace)))

@@ -101,6 +101,32 @@ extension MLflowRoutes {
                 prefixes: prefixes, eventSummary
             ),
             Route(
+                .post, "state/query",
+                "A project's state documents, by namespace; with where (a JSON-path condition such as $.phase == \"implementation\"), those it matches.",
+                writes: false, [Parameter("project", .string, required: true), Parameter("where", .string)],
+                .object(
+                    [
+                        (
+                            "documents",
+                            .array(
+                                .object(
+                                    [("project", .string), ("namespace", .string), ("version", .int64), ("updated_at", .int64), ("document", .any)],
+                                    required: ["project", "namespace", "version", "updated_at", "document"]))
+                        )
+                    ],
+                    required: ["documents"]),
+                prefixes: prefixes
+            ) { fields in
+                let project = try fields.requiredString("project")
+                let documents: [StateDocument]
+                if let condition = try fields.string("where") {
+                    documents = try await self.store.queryState(project: project, where: try StatePredicate(parsing: condition))
+                } else {
+                    documents = try await self.store.stateDocuments(project: project)
+                }
+                return .object([("documents", .array(documents.map(\.json)))])
+            },
+            Route(
                 .get, "retention/list", "The stored retention policies.", writes: false, [],
                 .object([("policies", .array(policy))], required: ["policies"]),
                 prefixes: prefixes, listPolicies

@@ -88,8 +88,9 @@ extension RunLedgerCommand {
                   runledger state put solar-farm planner --file state.json --expected-version 0
                   runledger state get solar-farm planner --format json
                   echo '{"step": 2}' | runledger state put solar-farm planner --expected-version 1
+                  runledger state query solar-farm --where '$.phase == "implementation"'
                 """,
-            subcommands: [Get.self, Put.self]
+            subcommands: [Get.self, Put.self, Query.self]
         )
 
         struct Get: AsyncParsableCommand {
@@ -112,6 +113,54 @@ extension RunLedgerCommand {
                         } else {
                             print("\(project)/\(namespace) version \(document.version), updated \(formatTime(document.updatedAt)) UTC")
                             print(document.document)
+                        }
+                    }
+                }
+            }
+        }
+
+        struct Query: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "A project's state documents that match a condition, by namespace.",
+                discussion: """
+                    The condition is a small JSON-path language: a path from $ by .name, ["any name"] or [index]; ==, !=, \
+                    <, <=, >, >= against a string, number, true, false or null; exists(path); &&, ||, ! and parentheses. \
+                    A comparison whose path is missing, or whose types differ, is false. Without --where, every document.
+                      runledger state query solar-farm --where '$.phase == "implementation"'
+                      runledger state query solar-farm --where 'exists($.plan.steps[0]) && $.progress.done >= 3' --format json
+                    """
+            )
+            @OptionGroup var database: DatabaseOptions
+            @Argument(help: "The project.") var project: String
+            @Option(name: .customLong("where"), help: ArgumentHelp("The condition, e.g. '$.phase == \"implementation\"'.", valueName: "condition"))
+            var condition: String?
+            @Option(help: "table: a line per document (namespace, version, time); json: [{project, namespace, version, updated_at, document}].")
+            var format: OutputFormat = .table
+
+            func validate() throws {
+                if format == .csv { throw ValidationError("Please give --format table or json.") }
+                if let condition {
+                    do { _ = try StatePredicate(parsing: condition) } catch { throw ValidationError(error.message) }
+                }
+            }
+
+            func run() async throws {
+                try await reportingErrors {
+                    try await database.reading { store in
+                        let documents =
+                            if let condition {
+                                try await store.queryState(project: project, where: try StatePredicate(parsing: condition))
+                            } else {
+                                try await store.stateDocuments(project: project)
+                            }
+                        if format == .json {
+                            print(JSONValue.array(documents.map(\.json)))
+                        } else {
+                            var table = TextTable(headers: ["NAMESPACE", "VERSION", "UPDATED (UTC)", "DOCUMENT"], numericColumns: [1])
+                            table.rows = documents.map {
+                                [$0.namespace, String($0.version), formatTime($0.updatedAt), String($0.document.prefix(80))]
+                            }
+                            print(table.rendered, terminator: "")
                         }
                     }
                 }

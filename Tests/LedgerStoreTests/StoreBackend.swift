@@ -101,6 +101,7 @@ struct ServedStore: TrackingStore {
     }
     func projects() async throws -> [Project] { try await remote.projects() }
     func changeProject(_ name: String, _ change: ProjectChange) async throws { try await remote.changeProject(name, change) }
+    func stateDocuments(project: String) async throws -> [StateDocument] { try await remote.stateDocuments(project: project) }
     func stateDocument(project: String, namespace: String) async throws -> StateDocument? {
         try await remote.stateDocument(project: project, namespace: namespace)
     }

@@ -307,6 +307,39 @@ struct TelemetryConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "a project's documents are listed by namespace and queried by a JSON-path condition; an unknown project is an error",
+        arguments: StoreBackend.all)
+    func stateQuery(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        try await store.changeProject("agents", .create)
+        #expect(try await store.stateDocuments(project: "agents").isEmpty)
+        let documents = [
+            ("planner", #"{"phase": "implementation", "progress": {"done": 3}, "steps": ["a", "b"]}"#),
+            ("Zeta", #"{"phase": "design", "progress": {"done": 9}}"#), ("alpha", #"{"phase": "implementation", "note": "\u0000 and e\u0301"}"#),
+            ("list", "[1, 2, 3]"), ("ui", #"{"phase": null, "big": 9223372036854775807}"#),
+        ]
+        for (namespace, document) in documents {
+            _ = try await store.putStateDocument(project: "agents", namespace: namespace, document: document, expectedVersion: 0)
+        }
+        // UTF-8 order: upper case before lower case.
+        #expect(try await store.stateDocuments(project: "agents").map(\.namespace) == ["Zeta", "alpha", "list", "planner", "ui"])
+        for (condition, expected) in [
+            (#"$.phase == "implementation""#, ["alpha", "planner"]), ("$.progress.done > 3", ["Zeta"]), ("exists($.steps[1])", ["planner"]),
+            ("$[2] == 3", ["list"]), ("$.phase == null", ["ui"]), ("$.big >= 9223372036854775807", ["ui"]),
+            (#"$.note == "\u0000 and e\u0301""#, ["alpha"]), (#"!exists($.phase) || $.phase != "design""#, ["alpha", "list", "planner"]),
+        ] {
+            let found = try await store.queryState(project: "agents", where: try StatePredicate(parsing: condition))
+            #expect(found.map(\.namespace) == expected, "\(condition)")
+        }
+        let planner = try #require(try await store.stateDocuments(project: "agents").first { $0.namespace == "planner" })
+        let plannerDocument = try JSONValue(parsing: planner.document.utf8)
+        #expect(planner.version == 1 && plannerDocument["phase"] == .string("implementation"))
+        await expectLedgerError(.resourceDoesNotExist) { _ = try await store.stateDocuments(project: "nowhere") }
+        await expectLedgerError(.invalidParameterValue) { _ = try await store.stateDocuments(project: "bad/name") }
+        try await store.close()
+    }
+
     @Test("projects and state documents: versions, stale writers get a conflict, archive, switch, delete with documents", arguments: StoreBackend.all)
     func projectState(backend: StoreBackend) async throws {
         let store = try await backend.make()

@@ -29,6 +29,21 @@ struct TelemetryCLITests {
         #expect(object["version"] as? Int == 2 && (object["document"] as? [String: Any])?["layout"] as? String == "grid")
         #expect(try CLI.run(["state", "get", "solar", "planner", "--database", database]).status == 2)
 
+        let others = folder.appendingPathComponent("planner.json").path
+        try #"{"phase": "implementation", "steps": [1, 2]}"#.write(toFile: others, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["state", "put", "solar", "planner", "--file", others, "--database", database]).status == 0)
+        let query = try CLI.run(["state", "query", "solar", "--where", #"$.phase == "implementation""#, "--format", "json", "--database", database])
+        let matched = try jsonArray(query.stdout)
+        #expect(query.status == 0 && matched.map { $0["namespace"] as? String } == ["planner"], "\(query.stderr)")
+        let all = try CLI.run(["state", "query", "solar", "--database", database])
+        #expect(all.status == 0 && all.stdout.contains("NAMESPACE") && all.stdout.contains("planner") && all.stdout.contains("ui"))
+        #expect(
+            try jsonArray(try CLI.run(["state", "query", "solar", "--where", "exists($.zoom)", "--format", "json", "--database", database]).stdout)
+                .count == 1)
+        let malformed = try CLI.run(["state", "query", "solar", "--where", "$.phase ==", "--database", database])
+        #expect(malformed.status == 64 && malformed.stderr.contains("expected a string, a number"), "\(malformed.stderr)")
+        #expect(try CLI.run(["state", "query", "nowhere", "--database", database]).status == 2)
+
         try "{broken".write(toFile: document, atomically: true, encoding: .utf8)
         let broken = try CLI.run(["state", "put", "solar", "ui", "--file", document, "--database", database])
         #expect(broken.status == 2 && broken.stderr.contains("not valid JSON"))

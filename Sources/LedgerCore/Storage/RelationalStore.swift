@@ -144,6 +144,16 @@ extension RelationalStore {
         }
     }
 
+    public func stateDocuments(project: String) async throws -> [StateDocument] {
+        try Validation.checkStateName(project, kind: "project name")
+        let rows = try await read([StoreSQL.project(named: project), StoreSQL.stateDocuments(project: project)])
+        guard !rows[0].isEmpty else { throw LedgerError.unknownProject(project) }
+        return try rows[1].map { row in
+            StateDocument(
+                project: project, namespace: try row.text(0), version: try row.int64(1), updatedAt: try row.int64(2), document: try row.text(3))
+        }
+    }
+
     public func putStateDocument(project: String, namespace: String, document: String, expectedVersion: Int64?) async throws -> StateDocument {
         try Validation.checkStatePut(project: project, namespace: namespace, document: document, expectedVersion: expectedVersion)
         let now = clock()

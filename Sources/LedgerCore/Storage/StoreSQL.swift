@@ -376,6 +376,11 @@ public enum StoreSQL {
     private static func projectID(_ name: String) -> SQLTemplate { "(SELECT project_id FROM projects WHERE name = \(name))" }
 
     /// `(version, updated_at, document)` of one document.
+    /// `(namespace, version, updated_at, document)` of every document of a project, by namespace (UTF-8 order).
+    public static func stateDocuments(project: String) -> SQLTemplate {
+        "SELECT namespace, version, updated_at, document FROM state_documents WHERE project_id = \(projectID(project)) ORDER BY \(binary: "namespace")"
+    }
+
     public static func stateDocument(project: String, namespace: String) -> SQLTemplate {
         "SELECT version, updated_at, document FROM state_documents WHERE project_id = \(projectID(project)) AND namespace = \(namespace)"
     }
