@@ -258,6 +258,43 @@ def test_statistics_by_solver_match_the_api(server, browser):
         assert "expected" in browser.find_element(By.CSS_SELECTOR, "#filter-error .error").text
 
 
+def test_convergence_draws_every_run_and_the_best_so_far_as_the_api_computes_them(server, browser):
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=trend&metric=total_cost&group=params.solver_type")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#trend-table tbody tr"))
+    points = api(server, "POST", "runledger/runs/trend", {
+        "experiment_ids": [server.experiment_id], "metric": "total_cost", "goal": "minimize", "group_by": "params.solver_type"})["points"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#trend-table tbody tr")
+    assert len(rows) == min(len(points), 500) and len(points) > 10
+    # Newest first in the table; one dot a run and a best-so-far line a group in the chart.
+    newest = [cell.text for cell in rows[0].find_elements(By.TAG_NAME, "td")]
+    assert newest[0] == (points[-1]["run_name"] or points[-1]["run_id"]).strip()
+    assert (newest[4] != "") == (points[-1]["best_so_far"] is not None)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#trend-chart svg circle.dot")) == len(points)
+    assert browser.find_elements(By.CSS_SELECTOR, '#trend-chart svg path[stroke-width="1.6"]')
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "10-convergence")
+
+
+def test_events_across_runs_filter_by_level_and_kind_and_show_hostile_text_as_text(server, browser):
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=events")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#cross-events-table tbody tr"))
+    everything = api(server, "POST", "runledger/events/search", {"experiment_ids": [server.experiment_id]})["events"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#cross-events-table tbody tr")
+    assert [row.get_attribute("data-run") for row in rows] == [event["run_id"] for event in everything] and len(rows) == 2
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=events&level=warning")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cross-events-table tbody tr")) == 1)
+    row = browser.find_element(By.CSS_SELECTOR, "#cross-events-table tbody tr")
+    assert row.get_attribute("data-level") == "warning" and row.get_attribute("data-run") == server.hostile_id
+    assert row.find_elements(By.TAG_NAME, "td")[4].text == HOSTILE_NAME
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=events&kind=health_check&filter=" + urllib.parse.quote("attributes.status = 'FINISHED'"))
+    wait(browser, lambda d: "1 event(s)" in d.find_element(By.ID, "events-count").text)
+    assert browser.find_element(By.CSS_SELECTOR, "#cross-events-table tbody tr").get_attribute("data-level") == "info"
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "11-events")
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=events&filter=" + urllib.parse.quote("metrics.total_cost <"))
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
+
+
 def test_the_run_page_charts_every_metric_lists_events_and_shows_hostile_text_as_text(server, browser):
     browser.get(f"{server.url}/experiments/{server.experiment_id}/runs/{server.hostile_id}")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '.chart[data-metric="soc"] svg path'))

@@ -128,7 +128,7 @@ async function experimentsView(query, stale) {
 
 // MARK: one experiment: runs, compare, design space, statistics
 
-const VIEWS = [["runs", "Runs"], ["compare", "Compare"], ["design", "Design space"], ["stats", "Statistics"]];
+const VIEWS = [["runs", "Runs"], ["compare", "Compare"], ["design", "Design space"], ["stats", "Statistics"], ["trend", "Convergence"], ["events", "Events"]];
 
 async function experimentView(id, query, stale) {
   const { experiment } = await call("GET", "mlflow/experiments/get", { experiment_id: id });
@@ -145,6 +145,8 @@ async function experimentView(id, query, stale) {
   if (view === "compare") await compareView(context);
   else if (view === "design") await designView(context);
   else if (view === "stats") await statsView(context);
+  else if (view === "trend") await trendView(context);
+  else if (view === "events") await eventsView(context);
   else await runsView(context);
 }
 
@@ -523,6 +525,91 @@ async function statsView(context) {
       h("tbody", {}, groups.map((group) => h("tr", {}, h("td", {}, group.group ?? (groupBy ? "(none)" : "all runs")),
         headers.slice(1).map((key) => h("td", { class: "num" }, format(group[key]))))))),
     groups.length ? h("div", { class: "chart", id: "stats-chart" }, h("h3", {}, `${metric}: min–max whisker, p50–p90 box, mean dot`), rangeChart({ groups, label: metric })) : h("p", { class: "muted" }, "No run has this metric."));
+}
+
+/** Is the study converging? Each run's KPI against its start time, with the best so far (per group). */
+async function trendView(context) {
+  const { id, query, content, stale } = context;
+  const filter = query.get("filter") || "";
+  const { bar, problem } = filterBar(context);
+  const found = await filteredRuns(context, bar, problem, 200);
+  if (!found) return;
+  const { params, metrics, tags } = columnsOf(found.runs);
+  const kpis = metrics.map((column) => column.slice(8));
+  if (!kpis.length) { replace(content, bar, problem, h("p", {}, "No run here has a metric yet.")); return; }
+  const metric = kpis.includes(query.get("metric")) ? query.get("metric") : kpis.includes("total_cost") ? "total_cost" : kpis[0];
+  const goal = ["minimize", "maximize"].includes(query.get("goal")) ? query.get("goal") : lowerIsBetter(metric) ? "minimize" : "maximize";
+  const groupChoices = [["", "(no grouping)"], ...params, ...tags].map((item) => (Array.isArray(item) ? item : [item, item]));
+  const groupBy = groupChoices.some(([value]) => value === query.get("group")) ? query.get("group") : "";
+  const change = (key) => (value) => navigate(withQuery({ [key]: value }), { replace: true });
+  const answer = await call("POST", "runledger/runs/trend", { experiment_ids: [id], filter, metric, goal, group_by: groupBy || undefined });
+  if (stale()) return;
+  const points = answer.points || [];
+  const first = points.length ? points[0].start_time : 0;
+  const hours = (ms) => (ms - first) / 3600000;
+  const groups = [...new Set(points.map((point) => point.group ?? ""))];
+  const series = groups.flatMap((group, index) => {
+    const mine = points.filter((point) => (point.group ?? "") === group);
+    const color = PALETTE[index % PALETTE.length];
+    const name = group || (groupBy ? "(none)" : "all runs");
+    return [
+      { name: `${name}: runs`, color, dots: true, points: mine.map((point) => ({ x: hours(point.start_time), y: number(point.value) })) },
+      { name: `${name}: best so far`, color, points: mine.filter((point) => point.best_so_far !== null).map((point) => ({ x: hours(point.start_time), y: number(point.best_so_far) })) },
+    ];
+  });
+  const shown = points.slice(-500).reverse();
+  replace(content, bar, problem,
+    h("div", { class: "toolbar" }, "metric", select(kpis, metric, change("metric"), { id: "trend-metric" }),
+      select([["minimize", "lower is better"], ["maximize", "higher is better"]], goal, change("goal"), { id: "trend-goal" }),
+      "best so far per", select(groupChoices, groupBy, change("group"), { id: "trend-group" })),
+    points.length
+      ? h("div", { class: "chart", id: "trend-chart" }, h("h3", {}, `${metric} of each run (dots) and the best so far (line), by hours since the first run`),
+        lineChart({ series, xLabel: "hours since the first run", yLabel: metric }),
+        h("p", { class: "muted legend" }, series.filter((item) => !item.dots).map((item) => item.name).join(" · ")))
+      : h("p", { class: "muted" }, "No matching run has this metric."),
+    h("table", { class: "plain", id: "trend-table" },
+      h("thead", {}, h("tr", {}, ["Run", "Started", groupBy || "Group", metric, "Best so far"].map((text, index) => h("th", { class: index > 2 ? "num" : null }, text)))),
+      h("tbody", {}, shown.map((point) => h("tr", {},
+        h("td", {}, runLink(context, { id: point.run_id, name: point.run_name })), h("td", {}, time(point.start_time)), h("td", {}, point.group ?? ""),
+        h("td", { class: "num" }, format(number(point.value))), h("td", { class: "num" }, point.best_so_far === null ? "" : format(number(point.best_so_far))))))),
+    points.length > shown.length ? h("p", { class: "muted" }, `The ${shown.length} latest of ${points.length} runs are listed; the chart has them all.`) : null);
+}
+
+const LEVELS = ["debug", "info", "warning", "error"];
+
+/** Events across the runs the filter matches, newest first, by kind and minimum level. */
+async function eventsView(context) {
+  const { id, query, content, stale } = context;
+  const filter = query.get("filter") || "";
+  const level = LEVELS.includes(query.get("level")) ? query.get("level") : "debug";
+  const kind = (query.get("kind") || "").trim();
+  const change = (key) => (value) => navigate(withQuery({ [key]: value || null }), { replace: true });
+  const kindInput = h("input", { type: "text", id: "events-kind", value: kind, placeholder: "any kind", "aria-label": "Kind", spellcheck: "false" });
+  kindInput.addEventListener("change", () => change("kind")(kindInput.value.trim()));
+  const { bar, problem } = filterBar(context, ["kind", kindInput, "at or above", select(LEVELS, level, change("level"), { id: "events-level" })]);
+  replace(content, bar, problem, h("p", { class: "muted" }, "Loading events…"));
+  let answer;
+  try {
+    answer = await call("POST", "runledger/events/search", { experiment_ids: [id], filter, kinds: kind ? [kind] : [], min_level: level, max_results: 500 });
+  } catch (error) {
+    if (stale()) return;
+    if (error instanceof APIError && error.status === 400) {
+      showFilterError(problem, filter, error);
+      replace(content, bar, problem);
+      return;
+    }
+    throw error;
+  }
+  if (stale()) return;
+  const events = answer.events || [];
+  replace(content, bar, problem,
+    h("p", { class: "muted", id: "events-count" }, events.length === 500 ? "The newest 500 events" : `${events.length} event(s), newest first`),
+    h("table", { class: "plain", id: "cross-events-table" },
+      h("thead", {}, h("tr", {}, ["Time", "Run", "Level", "Kind", "Message", "Payload"].map((text) => h("th", {}, text)))),
+      h("tbody", {}, events.map((event) => h("tr", { "data-level": event.level, "data-run": event.run_id },
+        h("td", {}, time(event.timestamp)), h("td", {}, runLink(context, { id: event.run_id, name: event.run_id.slice(0, 8) })),
+        h("td", {}, h("span", { class: `badge level-${event.level}` }, event.level)), h("td", {}, event.kind), h("td", {}, event.message),
+        h("td", {}, event.payload === null || event.payload === undefined ? "" : h("code", {}, JSON.stringify(event.payload))))))));
 }
 
 // MARK: one run

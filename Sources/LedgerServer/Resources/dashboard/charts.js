@@ -86,6 +86,10 @@ export function lineChart({ series, xLabel = "step", yLabel = "", onZoom, readou
   axes(svg, x, y, xDomain, yDomain, margin, width, height, xLabel, yLabel);
   for (const s of series) {
     const finite = s.points.filter((p) => isFinite(p.y));
+    if (s.dots) {
+      for (const p of finite) svg.append(svgElement("circle", { class: "dot", cx: x(p.x).toFixed(1), cy: y(p.y).toFixed(1), r: 2.5, fill: s.color }));
+      continue;
+    }
     if (finite.some((p) => p.lo !== undefined && p.lo !== p.hi)) {
       const upper = finite.map((p) => `${x(p.x).toFixed(1)},${y(isFinite(p.hi) ? p.hi : p.y).toFixed(1)}`);
       const lower = finite.slice().reverse().map((p) => `${x(p.x).toFixed(1)},${y(isFinite(p.lo) ? p.lo : p.y).toFixed(1)}`);
