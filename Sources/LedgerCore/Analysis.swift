@@ -225,6 +225,20 @@ public struct HistoryBuckets: Sendable {
 public struct GroupSummary: Sendable, Equatable {
     public var group: String?
     public var summary: Summary
+
+    /// One summary per group of the values, sorted by group, the values without a group last.
+    public static func grouped(_ values: [(group: String?, value: Double)]) -> [GroupSummary] {
+        var groups: [String?: [Double]] = [:]
+        for (group, value) in values { groups[group, default: []].append(value) }
+        return groups.compactMap { group, values in Summary(values).map { GroupSummary(group: group, summary: $0) } }
+            .sorted { a, b in
+                switch (a.group, b.group) {
+                case (let x?, let y?): x < y
+                case (.some, nil): true
+                default: false
+                }
+            }
+    }
 }
 
 /// One run on a convergence chart (``TrackingStore/trend(_:metric:goal:groupBy:)``).
@@ -326,21 +340,14 @@ extension TrackingStore {
 
     /// Statistics of `metric`'s latest value over the runs `query` matches, one row per group (sorted, runs without
     /// the param or tag last); runs without the metric are left out.
-    public func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey? = nil) async throws -> [GroupSummary] {
+    public func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary] {
         let name = Objective.metricName(metric)
-        var groups: [String?: [Double]] = [:]
+        var values: [(group: String?, value: Double)] = []
         for run in try await allRuns(query) {
             guard let point = run.latestMetrics[name] else { continue }
-            groups[groupBy.flatMap { $0.value(in: run) }, default: []].append(point.value)
+            values.append((groupBy.flatMap { $0.value(in: run) }, point.value))
         }
-        return groups.compactMap { group, values in Summary(values).map { GroupSummary(group: group, summary: $0) } }
-            .sorted { a, b in
-                switch (a.group, b.group) {
-                case (let x?, let y?): x < y
-                case (.some, nil): true
-                default: false
-                }
-            }
+        return GroupSummary.grouped(values)
     }
 
     /// Convergence: every run `query` matches that has `metric`, in start-time order (ties by run id), with its latest

@@ -69,6 +69,11 @@ public protocol TrackingStore: Sendable {
     /// - Throws: ``LedgerError/Code/resourceDoesNotExist`` when the run does not exist.
     func runEvents(_ query: EventQuery) async throws -> [StoredEvent]
 
+    /// Statistics of `metric`'s latest value over the runs `query` matches, one row per group of `groupBy` (sorted,
+    /// runs without the param or tag last); runs without the metric are left out. A default reads every matching run;
+    /// relational stores read only the values and their groups.
+    func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary]
+
     /// Events across the runs a search selects, newest first (by timestamp, then the order they were logged in).
     func searchEvents(_ search: EventSearch) async throws -> [StoredEvent]
 

@@ -236,6 +236,7 @@ struct TelemetryConformanceTests {
             let cost = Double(random.next() % 500)
             let co2 = Double(random.next() % 500)
             operations += [.createRun(run), .logParams(run.runID, [KeyValue("solver", solver)])]
+            if index % 2 == 0 { operations.append(.setTags(run.runID, [KeyValue("batch", "even")])) }
             if index % 9 != 0 {
                 operations.append(
                     .logMetrics(run.runID, [Metric(key: "cost", value: cost, timestamp: 1), Metric(key: "co2", value: co2, timestamp: 1)]))
@@ -250,6 +251,15 @@ struct TelemetryConformanceTests {
             #expect(group.summary == Summary(costs[group.group ?? ""] ?? []), "\(group.group ?? "nil")")
         }
         #expect(Set(groups.compactMap(\.group)) == Set(costs.keys))
+        // Ungrouped, by a tag only some runs have (the others last, as nil), and narrowed by a filter.
+        let all = try await store.statistics(query, metric: "metrics.cost", groupBy: nil)
+        #expect(all.count == 1 && all.first?.group == nil && all.first?.summary == Summary(costs.values.flatMap { $0 }.sorted()))
+        let byTag = try await store.statistics(query, metric: "cost", groupBy: .tag("batch"))
+        #expect(byTag.map(\.group) == ["even", nil] && byTag.map(\.summary.count).reduce(0, +) == points.count)
+        var milp = query
+        milp.filter = try Filter.parse("params.solver = 'milp'")
+        #expect(try await store.statistics(milp, metric: "cost", groupBy: nil).first?.summary == Summary(costs["milp"] ?? []))
+        #expect(try await store.statistics(query, metric: "missing", groupBy: nil).isEmpty)
         let front = try await store.paretoFront(
             query, objectives: [Objective(metric: "cost", goal: .minimize), Objective(metric: "co2", goal: .minimize)])
         let dominated = { (a: [Double], b: [Double]) in a[0] <= b[0] && a[1] <= b[1] && (a[0] < b[0] || a[1] < b[1]) }

@@ -163,6 +163,32 @@ func measureSearches(on searchStore: any TrackingStore, backend: String) async t
                 format: "%@\n    %d results  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms", label, found, percentile(samples, 0.5), percentile(samples, 0.9),
                 percentile(samples, 0.99)))
     }
+
+    // Statistics by solver over every run: the store reads only the values and their groups; the way it used to
+    // (and the generic default still does) loads every matching run whole.
+    let all = RunQuery(experimentIDs: [study])
+    var groups = 0
+    var direct: [Double] = []
+    for _ in 0..<10 {
+        direct.append(
+            try await seconds { groups = try await searchStore.statistics(all, metric: "total_cost", groupBy: .param("solver_type")).count } * 1000)
+    }
+    var loading: [Double] = []
+    for _ in 0..<3 {
+        loading.append(
+            try await seconds {
+                let runs = try await searchStore.allRuns(all)
+                _ = GroupSummary.grouped(runs.compactMap { run in run.latestMetrics["total_cost"].map { (run.params["solver_type"], $0.value) } })
+            } * 1000)
+    }
+    direct.sort()
+    loading.sort()
+    print(
+        String(
+            format:
+                "statistics of total_cost by solver_type over every run (%d groups)\n    store p50 %.1f ms  loading every run p50 %.1f ms  (%.1fx)",
+            groups,
+            percentile(direct, 0.5), percentile(loading, 0.5), percentile(loading, 0.5) / percentile(direct, 0.5)))
 }
 
 let searchStore = try await SQLiteStore.open(path: folder.appendingPathComponent("search.sqlite").path)

@@ -99,6 +99,12 @@ extension RelationalStore {
         return try rows[1].map { try StoreSQL.event($0, runID: query.runID) }
     }
 
+    public func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary] {
+        try query.validate()
+        let rows = try await read(StoreSQL.latestValues(query, metric: Objective.metricName(metric), groupBy: groupBy))
+        return GroupSummary.grouped(try rows.map { row throws(LedgerError) in (try row.optionalText(0), try row.bool(2) ? .nan : try row.double(1)) })
+    }
+
     public func searchEvents(_ search: EventSearch) async throws -> [StoredEvent] {
         try search.validate()
         return try await read(StoreSQL.searchEvents(search)).map(StoreSQL.searchedEvent)

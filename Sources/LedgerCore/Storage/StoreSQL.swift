@@ -426,3 +426,22 @@ extension StoreSQL {
         WHERE \(StoreRules.latestMetricSupersedes(new: "excluded", old: "latest_metrics"))
         """
 }
+
+extension StoreSQL {
+    /// `(group, value, is_nan)`: the latest value of `metric` of every run `query` matches that has one, with the run's
+    /// value of `groupBy` (NULL without one, or when not grouped). The latest-metrics index leads with the experiment.
+    public static func latestValues(_ query: RunQuery, metric: String, groupBy: GroupKey?) -> SQLTemplate {
+        let group: SQLTemplate =
+            switch groupBy {
+            case .param(let name)?: "(SELECT g.value FROM params g WHERE g.run_id = r.id AND g.key = \(name))"
+            case .tag(let name)?: "(SELECT g.value FROM tags g WHERE g.run_id = r.id AND g.key = \(name))"
+            case nil: "NULL"
+            }
+        let filter: SQLTemplate = query.filter == .all ? "" : " AND \(runsMatching: query.filter)"
+        return """
+            SELECT \(group), l.value, l.is_nan FROM latest_metrics l JOIN runs r ON r.id = l.run_id
+            WHERE l.experiment_id IN \(list: query.experimentIDs.map { .integer($0.rawValue) }) AND l.key = \(metric)\
+             AND r.lifecycle_stage IN \(list: query.view.stages.map { .text($0.rawValue) })\(filter)
+            """
+    }
+}
