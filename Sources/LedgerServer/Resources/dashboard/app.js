@@ -400,15 +400,20 @@ function bucketPoints(buckets, band = true) {
  * the error, with its caret, is what the view shows).
  */
 async function filteredRuns(context, bar, problem, limit) {
-  const filter = context.query.get("filter") || "";
   replace(context.content, bar, problem, h("p", { class: "muted" }, "Loading runs…"));
+  return answerOrFilterError(context, bar, problem, () => searchAll(context.id, context.query.get("filter") || "", ["attributes.start_time DESC"], limit));
+}
+
+/** What `load` answers; null when the page went stale, or when the server refused the filter (400), which is then
+ * shown with a caret under the column. */
+async function answerOrFilterError(context, bar, problem, load) {
   try {
-    const result = await searchAll(context.id, filter, ["attributes.start_time DESC"], limit);
+    const result = await load();
     return context.stale() ? null : result;
   } catch (error) {
     if (context.stale()) return null;
     if (error instanceof APIError && error.status === 400) {
-      showFilterError(problem, filter, error);
+      showFilterError(problem, context.query.get("filter") || "", error);
       replace(context.content, bar, problem);
       return null;
     }
@@ -579,7 +584,7 @@ const LEVELS = ["debug", "info", "warning", "error"];
 
 /** Events across the runs the filter matches, newest first, by kind and minimum level. */
 async function eventsView(context) {
-  const { id, query, content, stale } = context;
+  const { id, query, content } = context;
   const filter = query.get("filter") || "";
   const level = LEVELS.includes(query.get("level")) ? query.get("level") : "debug";
   const kind = (query.get("kind") || "").trim();
@@ -588,19 +593,9 @@ async function eventsView(context) {
   kindInput.addEventListener("change", () => change("kind")(kindInput.value.trim()));
   const { bar, problem } = filterBar(context, ["kind", kindInput, "at or above", select(LEVELS, level, change("level"), { id: "events-level" })]);
   replace(content, bar, problem, h("p", { class: "muted" }, "Loading events…"));
-  let answer;
-  try {
-    answer = await call("POST", "runledger/events/search", { experiment_ids: [id], filter, kinds: kind ? [kind] : [], min_level: level, max_results: 500 });
-  } catch (error) {
-    if (stale()) return;
-    if (error instanceof APIError && error.status === 400) {
-      showFilterError(problem, filter, error);
-      replace(content, bar, problem);
-      return;
-    }
-    throw error;
-  }
-  if (stale()) return;
+  const answer = await answerOrFilterError(context, bar, problem,
+    () => call("POST", "runledger/events/search", { experiment_ids: [id], filter, kinds: kind ? [kind] : [], min_level: level, max_results: 500 }));
+  if (!answer) return;
   const events = answer.events || [];
   replace(content, bar, problem,
     h("p", { class: "muted", id: "events-count" }, events.length === 500 ? "The newest 500 events" : `${events.length} event(s), newest first`),
