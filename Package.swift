@@ -163,11 +163,13 @@ let package = Package(
             path: "Examples/energy-study",
             swiftSettings: swiftSettings
         ),
+        // Helpers the test targets share (child processes awaited without holding a thread); not a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "EnergySimulation"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LedgerStoreTests",
             dependencies: [
-                "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", "LedgerRemote", "LedgerServer", "EnergySimulation",
+                "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerConnect", "LedgerRemote", "LedgerServer", "EnergySimulation", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -178,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "RunLedgerTests",
             dependencies: [
-                "RunLedger", "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerArtifacts", "energy-study",
+                "RunLedger", "LedgerCore", "LedgerSQLite", "LedgerPostgres", "LedgerArtifacts", "energy-study", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
@@ -187,7 +189,7 @@ let package = Package(
         .testTarget(
             name: "LedgerServerTests",
             dependencies: [
-                "LedgerServer", "LedgerArtifacts", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation",
+                "LedgerServer", "LedgerArtifacts", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
@@ -196,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "RunLedgerCLITests",
             dependencies: [
-                "runledger", "energy-study", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation",
+                "runledger", "energy-study", "LedgerCore", "LedgerSQLite", "LedgerExport", "EnergySimulation", "TestSupport",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: swiftSettings

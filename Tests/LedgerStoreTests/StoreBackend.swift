@@ -8,6 +8,7 @@ import LedgerSQLite
 import LedgerServer
 import Logging
 import Prometheus
+import TestSupport
 import Testing
 
 /// A backend the conformance suite runs against. Each call to `make` gives a fresh, empty store.
@@ -146,28 +147,9 @@ enum TestPostgres {
     /// every store's connection pool.
     @discardableResult
     static func psql(_ url: String, _ sql: String) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
-        let outputPath = temporaryPath("psql.out")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: outputPath).deletingLastPathComponent().path) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        try output.close()
-        let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: outputPath)), as: UTF8.self)
-        guard status == 0 else { throw LedgerError(.internal, "psql failed: \(text)") }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let output = try await ChildProcess.run(URL(fileURLWithPath: "/usr/bin/env"), ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        guard output.status == 0 else { throw LedgerError(.internal, "psql failed: \(output.stdout)\(output.stderr)") }
+        return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -4,14 +4,16 @@ import Testing
 @Suite("stats and pareto commands")
 struct AnalysisCLITests {
     @Test("stats --format json agrees with the runs the search prints; grouped rows cover every run with the metric")
-    func stats() throws {
+    func stats() async throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
-        #expect(try CLI.run(["demo", "--database", database, "--runs", "50"]).status == 0)
+        #expect(try await CLI.run(["demo", "--database", database, "--runs", "50"]).status == 0)
         let runs = try jsonArray(
-            try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"])
-                .stdout)
+            try await CLI.run([
+                "runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json",
+            ])
+            .stdout)
         let costs = runs.compactMap { ($0["metrics"] as? [String: Any])?["total_cost"] as? Double }.sorted()
-        let result = try CLI.run([
+        let result = try await CLI.run([
             "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--format", "json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
@@ -22,7 +24,7 @@ struct AnalysisCLITests {
         #expect(abs((rows[0]["mean"] as? Double ?? 0) - mean) < 1e-6 * mean)
 
         let grouped = try jsonArray(
-            try CLI.run([
+            try await CLI.run([
                 "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "metrics.total_cost", "--group-by",
                 "params.solver_type", "--format", "json",
             ]).stdout)
@@ -30,21 +32,23 @@ struct AnalysisCLITests {
         #expect(grouped.compactMap { $0["group"] as? String } == solvers.sorted())
         #expect(grouped.compactMap { $0["count"] as? Int }.reduce(0, +) == costs.count)
 
-        let refused = try CLI.run([
+        let refused = try await CLI.run([
             "stats", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--group-by", "solver_type",
         ])
         #expect(refused.status == 64 && refused.stderr.contains("params.NAME"))
     }
 
     @Test("trend prints every run with the KPI oldest first with the running best, per group; exactly one goal is required")
-    func trend() throws {
+    func trend() async throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
-        #expect(try CLI.run(["demo", "--database", database, "--runs", "40"]).status == 0)
+        #expect(try await CLI.run(["demo", "--database", database, "--runs", "40"]).status == 0)
         let runs = try jsonArray(
-            try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"])
-                .stdout)
+            try await CLI.run([
+                "runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json",
+            ])
+            .stdout)
         let withCost = runs.filter { ($0["metrics"] as? [String: Any])?["total_cost"] is Double }
-        let result = try CLI.run([
+        let result = try await CLI.run([
             "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize", "--group-by",
             "params.solver_type", "--format", "json",
         ])
@@ -61,32 +65,36 @@ struct AnalysisCLITests {
             #expect(point["best_so_far"] as? Double == best[group], "\(point)")
         }
         #expect(Set(points.first.map { Array($0.keys) } ?? []) == ["run_id", "run_name", "start_time", "group", "value", "best_so_far"])
-        let csv = try CLI.run([
+        let csv = try await CLI.run([
             "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--maximize", "--format", "csv",
         ])
         #expect(csv.status == 0 && csv.stdout.hasPrefix("run_id,run_name,start_time,group,value,best_so_far\r\n"))
         #expect(csv.stdout.split(separator: "\r\n").count == withCost.count + 1)
-        let table = try CLI.run(["trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize"])
+        let table = try await CLI.run([
+            "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize",
+        ])
         #expect(table.status == 0 && table.stdout.contains("BEST SO FAR"))
-        let both = try CLI.run([
+        let both = try await CLI.run([
             "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize", "--maximize",
         ])
         #expect(both.status == 64 && both.stderr.contains("exactly one of --minimize and --maximize"))
-        let neither = try CLI.run(["trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost"])
+        let neither = try await CLI.run(["trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost"])
         #expect(neither.status == 64)
-        let badGroup = try CLI.run([
+        let badGroup = try await CLI.run([
             "trend", "--database", database, "--experiment", "energy-design-study", "--metric", "total_cost", "--minimize", "--group-by", "x",
         ])
         #expect(badGroup.status == 64 && badGroup.stderr.contains("params.NAME"))
     }
 
     @Test("pareto prints exactly the non-dominated runs, ordered by the first objective; one objective is refused")
-    func pareto() throws {
+    func pareto() async throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
-        #expect(try CLI.run(["demo", "--database", database, "--runs", "80"]).status == 0)
+        #expect(try await CLI.run(["demo", "--database", database, "--runs", "80"]).status == 0)
         let runs = try jsonArray(
-            try CLI.run(["runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json"])
-                .stdout)
+            try await CLI.run([
+                "runs", "search", "--database", database, "--experiment", "energy-design-study", "--limit", "1000", "--format", "json",
+            ])
+            .stdout)
         func kpis(_ run: [String: Any]) -> (cost: Double, renewable: Double)? {
             guard let metrics = run["metrics"] as? [String: Any], let cost = metrics["total_cost"] as? Double,
                 let renewable = metrics["renewable_fraction"] as? Double
@@ -97,7 +105,7 @@ struct AnalysisCLITests {
         let expected = points.filter { _, p in
             !points.contains { _, q in q.cost <= p.cost && q.renewable >= p.renewable && (q.cost < p.cost || q.renewable > p.renewable) }
         }
-        let result = try CLI.run([
+        let result = try await CLI.run([
             "pareto", "--database", database, "--experiment", "energy-design-study", "--minimize", "total_cost", "--maximize", "renewable_fraction",
             "--format", "json",
         ])
@@ -108,13 +116,13 @@ struct AnalysisCLITests {
         #expect(costs == costs.sorted())
         // Named the other way round, the front is the same set, best renewable fraction first.
         let reversed = try jsonArray(
-            try CLI.run([
+            try await CLI.run([
                 "pareto", "--database", database, "--experiment", "energy-design-study", "--maximize", "renewable_fraction", "--minimize",
                 "total_cost", "--format", "json",
             ]).stdout)
         let fractions = reversed.compactMap { kpis($0)?.renewable }
         #expect(fractions == fractions.sorted(by: >) && reversed.count == front.count)
-        let single = try CLI.run(["pareto", "--database", database, "--experiment", "energy-design-study", "--minimize", "total_cost"])
+        let single = try await CLI.run(["pareto", "--database", database, "--experiment", "energy-design-study", "--minimize", "total_cost"])
         #expect(single.status == 64 && single.stderr.contains("at least two objectives"))
     }
 }

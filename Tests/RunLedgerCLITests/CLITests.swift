@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the real `runledger` executable and captures what it prints.
@@ -19,25 +20,12 @@ struct CLI {
     }
 
     /// Runs `runledger` (or another executable of the package, such as `energy-study`) with `arguments`.
-    static func run(_ arguments: [String], executable name: String = "runledger", environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = executable.deletingLastPathComponent().appendingPathComponent(name)
-        process.arguments = arguments
+    static func run(_ arguments: [String], executable name: String = "runledger", environment: [String: String] = [:]) async throws -> Result {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "RUNLEDGER_DATABASE")
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so that a full pipe cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        let output = try await ChildProcess.run(executable.deletingLastPathComponent().appendingPathComponent(name), arguments, environment: env)
+        return Result(status: output.status, stdout: output.stdout, stderr: output.stderr)
     }
 }
 
@@ -103,14 +91,15 @@ func parseCSV(_ text: String) -> [[String]] {
 struct CLITests {
     static let folder = temporaryFolder()
     static let database = folder.appendingPathComponent("demo.sqlite").path
-    static let demo: CLI.Result? = try? CLI.run(["demo", "--database", database, "--runs", "120", "--steps", "24", "--seed", "7"])
+    /// Made once, by whichever test asks first; a task rather than a blocking `static let`, which would hold a thread.
+    static let demo = Task { try? await CLI.run(["demo", "--database", database, "--runs", "120", "--steps", "24", "--seed", "7"]) }
 
     @Test("demo fills a database that answers the cheapest-hybrid question in order")
-    func cheapestHybrid() throws {
-        let demo = try #require(Self.demo)
+    func cheapestHybrid() async throws {
+        let demo = try #require(await Self.demo.value)
         #expect(demo.status == 0, "\(demo.stderr)")
         #expect(demo.stdout.contains("Recorded 120 runs"))
-        let search = try CLI.run([
+        let search = try await CLI.run([
             "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'",
             "--order-by", "metrics.total_cost ASC", "--limit", "5", "--format", "json",
         ])
@@ -126,7 +115,7 @@ struct CLITests {
 
         // Every hybrid run, sorted, starts with the five above.
         let all = try jsonArray(
-            try CLI.run([
+            try await CLI.run([
                 "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "params.solver_type = 'hybrid'",
                 "--limit", "1000", "--format", "json",
             ]).stdout)
@@ -135,8 +124,8 @@ struct CLITests {
     }
 
     @Test("a filter on a KPI, pagination through the token file, and renewable runs above 80 %")
-    func renewableAndPaging() throws {
-        _ = try #require(Self.demo)
+    func renewableAndPaging() async throws {
+        _ = try #require(await Self.demo.value)
         let tokenFile = Self.folder.appendingPathComponent("token").path
         var seen: [String] = []
         var token: String? = nil
@@ -146,7 +135,7 @@ struct CLITests {
                 "--limit", "7", "--format", "json", "--page-token-file", tokenFile,
             ]
             if let token { arguments += ["--page-token", token] }
-            let page = try CLI.run(arguments)
+            let page = try await CLI.run(arguments)
             #expect(page.status == 0, "\(page.stderr)")
             let runs = try jsonArray(page.stdout)
             #expect(runs.allSatisfy { (($0["metrics"] as? [String: Any])?["renewable_fraction"] as? Double ?? 0) > 0.8 })
@@ -155,7 +144,7 @@ struct CLITests {
             token = next.isEmpty ? nil : next
         } while token != nil
         #expect(Set(seen).count == seen.count)
-        let csv = try CLI.run([
+        let csv = try await CLI.run([
             "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "metrics.renewable_fraction > 0.8",
             "--limit", "1000", "--format", "csv",
         ])
@@ -164,10 +153,10 @@ struct CLITests {
     }
 
     @Test("export csv writes one row per run with params, metrics and tags columns")
-    func exportCSV() throws {
-        _ = try #require(Self.demo)
+    func exportCSV() async throws {
+        _ = try #require(await Self.demo.value)
         let output = Self.folder.appendingPathComponent("study.csv").path
-        let export = try CLI.run([
+        let export = try await CLI.run([
             "export", "csv", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'",
             "--output", output,
         ])
@@ -178,7 +167,7 @@ struct CLITests {
         #expect(header.contains("params.solver_type") && header.contains("metrics.total_cost") && header.contains("tags.site"))
         #expect(rows.dropFirst().allSatisfy { $0.count == header.count && $0[2] == "FINISHED" })
         let finished = try jsonArray(
-            try CLI.run([
+            try await CLI.run([
                 "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", "attributes.status = 'FINISHED'",
                 "--limit", "1000", "--format", "json",
             ]).stdout)
@@ -186,11 +175,11 @@ struct CLITests {
     }
 
     @Test("export xlsx writes a workbook of the chosen columns of the filtered runs, in order; an unknown column is refused")
-    func exportXLSX() throws {
-        _ = try #require(Self.demo)
+    func exportXLSX() async throws {
+        _ = try #require(await Self.demo.value)
         let output = Self.folder.appendingPathComponent("hybrid.xlsx").path
         let filter = "params.solver_type = 'hybrid'"
-        let export = try CLI.run([
+        let export = try await CLI.run([
             "export", "xlsx", "--database", Self.database, "--experiment", "energy-design-study", "--filter", filter,
             "--order-by", "metrics.total_cost ASC", "--columns", "run_id, params.solver_type,metrics.total_cost", "--output", output,
         ])
@@ -198,7 +187,7 @@ struct CLITests {
         let rows = try XLSXReader.rows(try Data(contentsOf: URL(fileURLWithPath: output)))
         #expect(rows.first?.map(\.text) == ["run_id", "params.solver_type", "metrics.total_cost"])
         let expected = try jsonArray(
-            try CLI.run([
+            try await CLI.run([
                 "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--filter", filter,
                 "--order-by", "metrics.total_cost ASC", "--limit", "1000", "--format", "json",
             ]).stdout)
@@ -207,7 +196,7 @@ struct CLITests {
         let costs = rows.dropFirst().compactMap { $0.count > 2 && $0[2].type == nil ? Double($0[2].text) : nil }
         #expect(!costs.isEmpty && costs == costs.sorted())
 
-        let refused = try CLI.run([
+        let refused = try await CLI.run([
             "export", "xlsx", "--database", Self.database, "--experiment", "energy-design-study", "--columns", "cost", "--output", output + ".2",
         ])
         #expect(refused.status == 2 && refused.stderr.contains("Unknown column 'cost'"))
@@ -215,34 +204,37 @@ struct CLITests {
     }
 
     @Test("runs show, metrics history and experiments list print what the store holds")
-    func showAndHistory() throws {
-        _ = try #require(Self.demo)
+    func showAndHistory() async throws {
+        _ = try #require(await Self.demo.value)
         let first = try jsonArray(
-            try CLI.run(["runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--limit", "1", "--format", "json"])
-                .stdout)[0]
+            try await CLI.run([
+                "runs", "search", "--database", Self.database, "--experiment", "energy-design-study", "--limit", "1", "--format", "json",
+            ])
+            .stdout)[0]
         let runID = try #require(first["run_id"] as? String)
-        let show = try CLI.run(["runs", "show", runID, "--database", Self.database, "--format", "json"])
+        let show = try await CLI.run(["runs", "show", runID, "--database", Self.database, "--format", "json"])
         let shown = try #require(JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
         #expect(shown["run_id"] as? String == runID)
-        let history = try jsonArray(try CLI.run(["metrics", "history", runID, "soc", "--database", Self.database, "--format", "json"]).stdout)
+        let history = try jsonArray(try await CLI.run(["metrics", "history", runID, "soc", "--database", Self.database, "--format", "json"]).stdout)
         #expect(history.count == 24 || history.count == 12)
         #expect(history.map { $0["step"] as? Int ?? -1 } == Array(0..<history.count))
-        let experiments = try jsonArray(try CLI.run(["experiments", "list", "--database", Self.database, "--format", "json"]).stdout)
+        let experiments = try jsonArray(try await CLI.run(["experiments", "list", "--database", Self.database, "--format", "json"]).stdout)
         let study = try #require(experiments.first { $0["name"] as? String == "energy-design-study" })
         #expect(study["run_count"] as? Int == 120)
         #expect(Set(study.keys) == ["experiment_id", "name", "lifecycle_stage", "creation_time", "run_count"])
-        let status = try jsonArray(try CLI.run(["migrate", "status", "--database", Self.database, "--format", "json"]).stdout)
+        let status = try jsonArray(try await CLI.run(["migrate", "status", "--database", Self.database, "--format", "json"]).stdout)
         #expect(status.allSatisfy { $0["version"] is Int && $0["checksum"] is String && $0["applied_at"] is Int })
     }
 
     @Test("the same seed gives the same study")
-    func deterministicDemo() throws {
+    func deterministicDemo() async throws {
         let other = Self.folder.appendingPathComponent("again.sqlite").path
-        #expect(try CLI.run(["demo", "--database", other, "--runs", "120", "--steps", "24", "--seed", "7"]).status == 0)
+        #expect(try await CLI.run(["demo", "--database", other, "--runs", "120", "--steps", "24", "--seed", "7"]).status == 0)
         let arguments = [
             "runs", "search", "--experiment", "energy-design-study", "--order-by", "metrics.total_cost", "--limit", "1000", "--format", "csv",
         ]
-        #expect(try CLI.run(arguments + ["--database", other]).stdout == (try CLI.run(arguments + ["--database", Self.database]).stdout))
+        #expect(
+            try await CLI.run(arguments + ["--database", other]).stdout == (try await CLI.run(arguments + ["--database", Self.database]).stdout))
     }
 
     @Test(
@@ -256,10 +248,10 @@ struct CLITests {
             (["runs", "show", "not-a-run-id"], "32 hexadecimal"),
             (["metrics", "history", "0123456789abcdef0123456789abcdef", "soc"], "not found"),
         ])
-    func badInput(arguments: [String], fragment: String) throws {
-        _ = try #require(Self.demo)
+    func badInput(arguments: [String], fragment: String) async throws {
+        _ = try #require(await Self.demo.value)
         let before = try Data(contentsOf: URL(fileURLWithPath: Self.database))
-        let result = try CLI.run(arguments + ["--database", Self.database])
+        let result = try await CLI.run(arguments + ["--database", Self.database])
         #expect(result.status == 2)
         #expect(result.stderr.contains(fragment), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
@@ -268,40 +260,38 @@ struct CLITests {
     }
 
     @Test("files that are not usable RunLedger databases are refused with exit code 2 and left untouched")
-    func unusableDatabases() throws {
+    func unusableDatabases() async throws {
         let garbage = Self.folder.appendingPathComponent("garbage.sqlite").path
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: garbage))
         let missing = Self.folder.appendingPathComponent("missing.sqlite").path
         for (path, fragment) in [(garbage, "not a SQLite database"), (missing, "No RunLedger database")] {
-            let result = try CLI.run(["runs", "search", "--experiment", "x", "--database", path])
+            let result = try await CLI.run(["runs", "search", "--experiment", "x", "--database", path])
             #expect(result.status == 2)
             #expect(result.stderr.contains(fragment), "\(result.stderr)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: garbage)) == Data(repeating: 0x42, count: 8192))
         #expect(!FileManager.default.fileExists(atPath: missing))
-        let folder = try CLI.run(["experiments", "list", "--database", Self.folder.path])
+        let folder = try await CLI.run(["experiments", "list", "--database", Self.folder.path])
         #expect(folder.status == 2 && folder.stderr.contains("is a folder, not a database file"), "\(folder.stderr)")
-        let noParent = try CLI.run(["demo", "--runs", "1", "--database", Self.folder.appendingPathComponent("absent/db.sqlite").path])
+        let noParent = try await CLI.run(["demo", "--runs", "1", "--database", Self.folder.appendingPathComponent("absent/db.sqlite").path])
         #expect(noParent.status == 2 && noParent.stderr.contains("does not exist"), "\(noParent.stderr)")
     }
 
     @Test("a database migrated by a newer RunLedger is refused with exit code 2 and left untouched")
-    func newerSchema() throws {
+    func newerSchema() async throws {
         let path = Self.folder.appendingPathComponent("newer.sqlite").path
-        #expect(try CLI.run(["migrate", "up", "--database", path]).status == 0)
+        #expect(try await CLI.run(["migrate", "up", "--database", path]).status == 0)
         // A newer RunLedger would have recorded a migration this binary does not know.
         let python = pythonSQLite(
             "c = sqlite3.connect(sys.argv[1])\nc.execute(\"INSERT INTO runledger_schema_history VALUES (9999, 'future', 'x', 1, 0)\")\nc.commit()\nc.execute('PRAGMA wal_checkpoint(TRUNCATE)')\nc.close()",
             path: path
         )
-        try python.run()
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0)
+        #expect(try await ChildProcess.start(python) == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         for arguments in [
             ["experiments", "list"], ["runs", "search", "--experiment", "Default"], ["migrate", "validate"], ["demo", "--runs", "1"],
         ] {
-            let result = try CLI.run(arguments + ["--database", path])
+            let result = try await CLI.run(arguments + ["--database", path])
             #expect(result.status == 2, "\(arguments)")
             #expect(result.stderr.contains("newer than this RunLedger"), "\(arguments): \(result.stderr)")
         }
@@ -309,13 +299,13 @@ struct CLITests {
     }
 
     @Test("RUNLEDGER_DATABASE is the default database, and --help explains every command")
-    func environmentAndHelp() throws {
-        _ = try #require(Self.demo)
-        let listed = try CLI.run(["experiments", "list", "--format", "json"], environment: ["RUNLEDGER_DATABASE": Self.database])
+    func environmentAndHelp() async throws {
+        _ = try #require(await Self.demo.value)
+        let listed = try await CLI.run(["experiments", "list", "--format", "json"], environment: ["RUNLEDGER_DATABASE": Self.database])
         #expect(try jsonArray(listed.stdout).contains { $0["name"] as? String == "energy-design-study" })
-        let help = try CLI.run(["--help"])
+        let help = try await CLI.run(["--help"])
         for command in ["demo", "experiments", "runs", "metrics", "export", "migrate"] { #expect(help.stdout.contains(command)) }
-        let searchHelp = try CLI.run(["runs", "search", "--help"])
+        let searchHelp = try await CLI.run(["runs", "search", "--help"])
         #expect(searchHelp.stdout.contains("--filter") && searchHelp.stdout.contains("--order-by") && searchHelp.stdout.contains("--page-token"))
     }
 }

@@ -49,7 +49,7 @@ struct EdgeValueCLITests {
             ["experiments", "list"],
         ]
         for arguments in commands {
-            let result = try CLI.run(arguments + ["--database", path])
+            let result = try await CLI.run(arguments + ["--database", path])
             // A crash is a signal (status above 128 or a trap's 132/133); a refusal is 1 or 2 with a sentence.
             #expect(
                 result.status == 0 || ((1...2).contains(result.status) && !result.stderr.isEmpty), "\(arguments): \(result.status) \(result.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -12,18 +13,15 @@ final class ServerProcess: @unchecked Sendable {
     let port: Int
     private let output = Pipe()
 
-    init(_ arguments: [String]) throws {
+    init(_ arguments: [String]) async throws {
         process.executableURL = CLI.executable
         process.arguments = ["serve"] + arguments
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = ""
-        while !line.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { throw CocoaError(.fileReadUnknown) }  // the server exited before it listened
-            line += String(decoding: data, as: UTF8.self)
-        }
+        let line = await ChildProcess.read(output.fileHandleForReading) { $0.contains("\n") }
+        // Without a whole line the server exited before it listened.
+        guard line.contains("\n") else { throw CocoaError(.fileReadUnknown) }
         guard let range = line.range(of: #":(\d+) "#, options: .regularExpression), let port = Int(line[range].dropFirst().dropLast()) else {
             throw CocoaError(.fileReadCorruptFile)
         }
@@ -33,10 +31,9 @@ final class ServerProcess: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
 
     /// Sends SIGTERM and returns the exit status.
-    func terminate() -> Int32 {
+    func terminate() async -> Int32 {
         process.terminate()
-        process.waitUntilExit()
-        return process.terminationStatus
+        return await ChildProcess.exit(of: process)
     }
 
     func get(_ path: String) async throws -> (Int, String) {
@@ -63,7 +60,7 @@ struct ServerCLITests {
     @Test("serve answers health and ready, and SIGTERM stops it with exit code 0")
     func serveAndStop() async throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
-        let server = try ServerProcess(["--port", "0", "--database", database])
+        let server = try await ServerProcess(["--port", "0", "--database", database])
         #expect(try await server.get("/health").0 == 200)
         let (status, body) = try await server.get("/ready")
         #expect(status == 200 && body.contains("ready"))
@@ -80,21 +77,21 @@ struct ServerCLITests {
         ] {
             #expect(metrics.contains(expected), "\(expected) is missing from /metrics")
         }
-        #expect(server.terminate() == 0)
+        #expect(await server.terminate() == 0)
     }
 
     @Test("bad flags are refused with a sentence, before anything listens")
-    func badFlags() throws {
+    func badFlags() async throws {
         for (arguments, fragment) in [
             (["--max-body", "lots"], "--max-body"), (["--port", "70000"], "--port"), (["--reap-after", "soon"], "--reap-after"),
         ] {
-            let result = try CLI.run(["serve"] + arguments)
+            let result = try await CLI.run(["serve"] + arguments)
             #expect(result.status != 0 && result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
         }
         let tokens = temporaryFolder().appendingPathComponent("tokens")
         try "short write\n".write(to: tokens, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokens.path)
-        let refused = try CLI.run([
+        let refused = try await CLI.run([
             "serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path,
         ])
         #expect(refused.status == 2 && refused.stderr.contains("shorter than 16"))
@@ -102,7 +99,7 @@ struct ServerCLITests {
         try "abcdefghijklmnopqrstuvwxyz write\n".write(to: tokens, atomically: true, encoding: .utf8)
         for mode in [0o644, 0o640, 0o604] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: tokens.path)
-            let readable = try CLI.run([
+            let readable = try await CLI.run([
                 "serve", "--port", "0", "--auth-token-file", tokens.path, "--database", temporaryFolder().appendingPathComponent("db.sqlite").path,
             ])
             #expect(readable.status != 0 && readable.stderr.contains("chmod 600"), "mode \(String(mode, radix: 8)): \(readable.stderr)")
@@ -121,20 +118,21 @@ struct ServerCLITests {
         let environment = ["RUNLEDGER_TOKEN": token]
 
         // Up: the study goes straight to the database through the server.
-        var server = try ServerProcess(["--port", "0", "--database", database, "--auth-token-file", tokens.path])
+        var server = try await ServerProcess(["--port", "0", "--database", database, "--auth-token-file", tokens.path])
         let port = server.port
-        let direct = try CLI.run(
+        let direct = try await CLI.run(
             ["--database", server.url, "--runs", "2", "--steps", "20", "--spool", spool, "--experiment", "direct"], executable: "energy-study",
             environment: environment)
         #expect(direct.status == 0, "\(direct.stderr)")
         let directSummary = try #require(JSONSerialization.jsonObject(with: Data(direct.stdout.utf8)) as? [String: Any])
         #expect(directSummary["spooled"] as? Int == 0)
-        #expect(server.terminate() == 0)
-        let directRuns = try jsonArray(try CLI.run(["runs", "search", "--database", database, "--experiment", "direct", "--format", "json"]).stdout)
+        #expect(await server.terminate() == 0)
+        let directRuns = try jsonArray(
+            try await CLI.run(["runs", "search", "--database", database, "--experiment", "direct", "--format", "json"]).stdout)
         #expect(directRuns.count == 2 && directRuns.allSatisfy { $0["status"] as? String == "FINISHED" })
 
         // Down: nothing listens on the port; the study spools everything and still exits 0.
-        let study = try CLI.run(
+        let study = try await CLI.run(
             [
                 "--database", "http://127.0.0.1:\(port)", "--runs", "3", "--steps", "40", "--spool", spool, "--experiment", "outage",
                 "--close-timeout", "1",
@@ -145,20 +143,21 @@ struct ServerCLITests {
         #expect((summary["spooled"] as? Int ?? 0) >= logged)
 
         // Back: replay through the server, exactly once.
-        server = try ServerProcess(["--port", String(port), "--database", database, "--auth-token-file", tokens.path])
-        let replay = try CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment)
+        server = try await ServerProcess(["--port", String(port), "--database", database, "--auth-token-file", tokens.path])
+        let replay = try await CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment)
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(
-            try CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment).stderr.contains(
+            try await CLI.run(["spool", "replay", "--spool", spool, "--database", server.url], environment: environment).stderr.contains(
                 "Nothing to replay"))
         let runs = try jsonArray(
-            try CLI.run(["runs", "search", "--database", server.url, "--experiment", "outage", "--format", "json"], environment: environment).stdout)
+            try await CLI.run(["runs", "search", "--database", server.url, "--experiment", "outage", "--format", "json"], environment: environment)
+                .stdout)
         #expect(runs.count == 3)
         var points = 0
         for run in runs {
             let id = try #require(run["run_id"] as? String)
             for key in ["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"] {
-                points += try jsonArray(try CLI.run(["metrics", "history", id, key, "--database", database, "--format", "json"]).stdout).count
+                points += try jsonArray(try await CLI.run(["metrics", "history", id, key, "--database", database, "--format", "json"]).stdout).count
             }
             points +=
                 (run["metrics"] as? [String: Any])?.keys.filter { !["soc", "grid_import_kw", "pv_kw", "wind_kw", "demand_kw"].contains($0) }.count
@@ -166,8 +165,8 @@ struct ServerCLITests {
         }
         #expect(points == logged, "every logged point arrived exactly once")
         // Without the token the server refuses, and the CLI says so.
-        let anonymous = try CLI.run(["runs", "search", "--database", server.url, "--experiment", "outage"])
+        let anonymous = try await CLI.run(["runs", "search", "--database", server.url, "--experiment", "outage"])
         #expect(anonymous.status == 2 && anonymous.stderr.contains("401"))
-        #expect(server.terminate() == 0)
+        #expect(await server.terminate() == 0)
     }
 }

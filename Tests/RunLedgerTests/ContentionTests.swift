@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCore
 import LedgerSQLite
+import TestSupport
 import Testing
 
 @testable import RunLedger
@@ -23,37 +24,18 @@ struct ContentionTests {
     /// Runs one energy-study process to its end; output goes through files, so that a chatty process never blocks,
     /// and the wait is a continuation, so that six processes do not need six of the cooperative pool's threads.
     static func study(_ arguments: [String]) async throws -> Outcome {
-        let folder = temporaryFolder("study-output")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let out = folder.appendingPathComponent("out")
-        let err = folder.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = energyStudyExecutable()
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let stdout = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+        let output = try await ChildProcess.run(energyStudyExecutable(), arguments)
+        let stdout = output.stdout
         let object = (try? JSONSerialization.jsonObject(with: Data(stdout.utf8))) as? [String: Any] ?? [:]
         let summary = object.compactMapValues { $0 as? Int }
-        return Outcome(status: status, summary: summary, stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        return Outcome(status: output.status, summary: summary, stderr: output.stderr)
     }
 
     /// Every round: `processes` studies at once, one experiment per round; then the database must hold each logged
     /// point exactly once, no run may be left RUNNING, and every process must say it lost and left nothing.
     /// With `lock`, rounds after the first start with the database locked until at least two processes have spooled,
     /// so that spooling, adoption and replay are exercised whatever the machine's speed.
-    static func rounds(database: String, steps: Int, lock: (() throws -> WriteLockHolder)? = nil, count: (String) throws -> Int) async throws {
+    static func rounds(database: String, steps: Int, lock: (() throws -> WriteLockHolder)? = nil, count: (String) async throws -> Int) async throws {
         let spool = temporaryFolder("contention-spool").path
         for round in 1...rounds {
             let experiment = "contention-\(round)"
@@ -87,14 +69,14 @@ struct ContentionTests {
                 }
                 logged += outcome.summary["points_logged"] ?? 0
             }
-            let stored = try count(
+            let stored = try await count(
                 """
                 SELECT COALESCE(SUM(m.point_count), 0) FROM metric_chunks m JOIN runs r ON r.id = m.run_id JOIN experiments e ON e.experiment_id = r.experiment_id
                 WHERE e.name = '\(experiment)'
                 """
             )
             #expect(logged > 0 && stored == logged, "round \(round): \(stored) points stored, \(logged) logged")
-            let running = try count(
+            let running = try await count(
                 "SELECT COUNT(*) FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id WHERE e.name = '\(experiment)' AND r.status = 'RUNNING'"
             )
             #expect(running == 0, "round \(round): \(running) run(s) left RUNNING")
@@ -115,13 +97,13 @@ struct ContentionTests {
     func postgres() async throws {
         let server = try #require(ProcessInfo.processInfo.environment["RUNLEDGER_TEST_POSTGRES_URL"])
         let name = "contention_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        _ = try ThrowawayCluster.run("/usr/bin/env", ["psql", server, "-qAtc", "CREATE DATABASE \(name)"])
+        _ = try await ThrowawayCluster.run(URL(fileURLWithPath: "/usr/bin/env"), ["psql", server, "-qAtc", "CREATE DATABASE \(name)"])
         guard let slash = server.lastIndex(of: "/") else { throw LedgerError(.internal, "no database in \(server)") }
         let url = String(server[..<slash]) + "/" + name
         // Migrated once, as an operator would, so that the studies start on a current schema.
-        _ = try ThrowawayCluster.run(runledgerExecutable().path, ["migrate", "up", "--database", url])
+        _ = try await ThrowawayCluster.run(runledgerExecutable(), ["migrate", "up", "--database", url])
         try await Self.rounds(database: url, steps: 4000) { sql in
-            Int(try ThrowawayCluster.run("/usr/bin/env", ["psql", url, "-qAtc", sql]).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            Int(try await ThrowawayCluster.run(URL(fileURLWithPath: "/usr/bin/env"), ["psql", url, "-qAtc", sql])) ?? -1
         }
     }
 }

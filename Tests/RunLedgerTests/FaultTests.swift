@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCore
 import LedgerSQLite
+import TestSupport
 import Testing
 
 @testable import RunLedger
@@ -113,7 +114,7 @@ struct FaultTests {
         print("killing the logging process after \(delay) ms more (RUNLEDGER_TEST_SEED=\(seed))")
         try await Task.sleep(for: .milliseconds(delay))
         kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        _ = await ChildProcess.exit(of: child)
         #expect(child.terminationReason == .uncaughtSignal)
 
         // What a reader finds fully written in the dead process's spool is exactly what must arrive.

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCore
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import LedgerPostgres
@@ -20,37 +21,35 @@ struct ThrowawayCluster {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/pg-cluster").path
 
-    init() throws {
+    init() async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-pg-\(UUID().uuidString)").path
-        url = try Self.command(["start", folder])
+        url = try await Self.command(["start", folder])
     }
 
-    func pause() throws { try Self.command(["pause", folder]) }
-    func resume() throws { try Self.command(["resume", folder]) }
-    func remove() { _ = try? Self.command(["stop", folder]) }
+    func pause() async throws { try await Self.command(["pause", folder]) }
+    func resume() async throws { try await Self.command(["resume", folder]) }
 
-    func psql(_ sql: String) throws -> String { try Self.run("/usr/bin/env", ["psql", url, "-qAtc", sql]) }
+    /// Stops and removes the cluster; a `defer` cannot await, and the test is over by then, so this one may block.
+    func remove() {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.script)
+        process.arguments = ["stop", folder]
+        process.standardOutput = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return }
+        process.waitUntilExit()
+    }
+
+    func psql(_ sql: String) async throws -> String { try await Self.run(URL(fileURLWithPath: "/usr/bin/env"), ["psql", url, "-qAtc", sql]) }
 
     @discardableResult
-    static func command(_ arguments: [String]) throws -> String { try run(script, arguments) }
+    static func command(_ arguments: [String]) async throws -> String { try await run(URL(fileURLWithPath: script), arguments) }
 
-    /// Output goes through a file, not a pipe: the server that `start` leaves running inherits the descriptor,
-    /// and a pipe would then never reach end-of-file.
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("runledger-out-\(UUID().uuidString)").path
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        try output.close()
-        guard process.terminationStatus == 0 else { throw LedgerError(.internal, "\(executable) \(arguments) failed") }
-        let data = FileManager.default.contents(atPath: outputPath) ?? Data()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Output goes through a file (ChildProcess), not a pipe: the server that `start` leaves running inherits the
+    /// descriptor, and a pipe would then never reach end-of-file.
+    static func run(_ executable: URL, _ arguments: [String]) async throws -> String {
+        let output = try await ChildProcess.run(executable, arguments)
+        guard output.status == 0 else { throw LedgerError(.internal, "\(executable.path) \(arguments) failed: \(output.stderr)") }
+        return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
@@ -58,7 +57,7 @@ struct ThrowawayCluster {
 struct PostgresFaultTests {
     @Test("PostgreSQL stopped (immediate) mid-ingest of 1M points and started 10 s later: every point once, and the log calls' latencies printed")
     func serverStoppedDuringIngest() async throws {
-        let cluster = try ThrowawayCluster()
+        let cluster = try await ThrowawayCluster()
         defer { cluster.remove() }
         var options = PostgresOptions()
         // Generous enough for the first connection to a cluster started moments ago on a loaded machine (a full suite
@@ -74,7 +73,7 @@ struct PostgresFaultTests {
             let runID = Mutex<RunID?>(nil)
             let outage = Task.detached {
                 try await Task.sleep(for: .seconds(10))  // the fault as specified: the server is away for 10 s
-                try cluster.resume()
+                try await cluster.resume()
             }
             let ledger = try await Ledger.withLedger(store: store, configuration: fastRetries(spool)) { ledger in
                 let run = ledger.startRun(experiment: "pg-outage", name: "under-fire")
@@ -86,7 +85,7 @@ struct PostgresFaultTests {
                     durations.append(clock.now - start)
                     if step == total / 10 {
                         try await eventually { ledger.statistics.written > 0 }
-                        try cluster.pause()
+                        try await cluster.pause()
                     }
                     // The simulation computes between samples: ingestion spans the outage instead of finishing before it.
                     if step % 10_000 == 0 { try await Task.sleep(for: .milliseconds(150)) }
@@ -100,14 +99,14 @@ struct PostgresFaultTests {
             #expect((statistics.spooled > 0 && statistics.replayed > 0) || store.gate.retryCount > 0, "\(statistics)")
             #expect(statistics.written == statistics.logged, "\(statistics)")
             #expect(statistics.rejected == 0)
-            #expect(try cluster.psql("SELECT sum(point_count) FROM metric_chunks WHERE key = 'x'") == "\(total)")
+            #expect(try await cluster.psql("SELECT sum(point_count) FROM metric_chunks WHERE key = 'x'") == "\(total)")
             // Read through a store of its own: this one's pool may still be dropping connections the outage broke.
             let run = try #require(runID.withLock { $0 })
             let stored = try await PostgresStore.withStore(try PostgresLocation(url: cluster.url)) {
                 try await $0.metricHistory(runID: run, key: "x")
             }
             #expect(Set(stored.map(\.step)).count == total)
-            #expect(try cluster.psql("SELECT status FROM runs") == "FINISHED")
+            #expect(try await cluster.psql("SELECT status FROM runs") == "FINISHED")
             // `log` is synchronous and never awaits the store, so the figures are reported, not asserted.
             durations.sort()
             print("log call during PostgreSQL outage: p50 \(durations[total / 2]), p99 \(durations[total * 99 / 100]), max \(durations[total - 1])")
@@ -116,13 +115,13 @@ struct PostgresFaultTests {
 
     @Test("while the server is down calls fail as unavailable within the acquire timeout; after a restart they succeed")
     func restart() async throws {
-        let cluster = try ThrowawayCluster()
+        let cluster = try await ThrowawayCluster()
         defer { cluster.remove() }
         var options = PostgresOptions()
         options.acquireTimeout = .seconds(3)
         try await PostgresStore.withStore(try PostgresLocation(url: cluster.url), options: options) { store in
             #expect(try await store.experiments(view: .all).count == 1)
-            try cluster.pause()
+            try await cluster.pause()
             for _ in 0..<3 {
                 do {
                     _ = try await store.experiments(view: .all)
@@ -131,7 +130,7 @@ struct PostgresFaultTests {
                     #expect(error.code == .storeUnavailable, "\(error)")
                 }
             }
-            try cluster.resume()
+            try await cluster.resume()
             #expect(try await store.experiments(view: .all).count == 1)
         }
     }
