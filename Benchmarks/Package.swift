@@ -3,6 +3,15 @@
 // Run: Benchmarks/archive.sh (builds in release and prints every figure side by side).
 import PackageDescription
 
+/// What the store benchmarks (store-benchmark.sh) use: both backends, GRDB for the engine alone, and the shared timing.
+let storeBenchmark: [Target.Dependency] = [
+    "BenchmarkSupport",
+    .product(name: "LedgerCore", package: "RunLedger"),
+    .product(name: "LedgerSQLite", package: "RunLedger"),
+    .product(name: "LedgerPostgres", package: "RunLedger"),
+    .product(name: "GRDB", package: "GRDB.swift"),
+]
+
 let package = Package(
     name: "RunLedgerBenchmarks",
     platforms: [.macOS(.v14)],
@@ -35,15 +44,9 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        .executableTarget(
-            name: "EventsBenchmark",
-            dependencies: [
-                .product(name: "LedgerCore", package: "RunLedger"),
-                .product(name: "LedgerSQLite", package: "RunLedger"),
-                .product(name: "LedgerPostgres", package: "RunLedger"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-            ]
-        ),
+        .target(name: "BenchmarkSupport"),
+        .executableTarget(name: "EventsBenchmark", dependencies: storeBenchmark),
+        .executableTarget(name: "AggregateBenchmark", dependencies: storeBenchmark),
         .executableTarget(
             name: "BillionBenchmark",
             dependencies: [

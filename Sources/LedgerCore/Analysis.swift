@@ -32,13 +32,9 @@ public struct Summary: Sendable, Equatable {
         p99 = Self.percentile(sorted, 0.99)
     }
 
-    /// Linear interpolation between closest ranks (numpy's default), over sorted values.
+    /// Linear interpolation between closest ranks (numpy's default, to the bit), over sorted values.
     static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        let position = fraction * Double(sorted.count - 1)
-        let lower = Int(position.rounded(.down))
-        let upper = Swift.min(lower + 1, sorted.count - 1)
-        let weight = position - Double(lower)
-        return sorted[lower] + (sorted[upper] - sorted[lower]) * weight
+        NumpyPercentile.value(fraction, count: sorted.count) { sorted[$0] }
     }
 }
 
@@ -267,9 +263,17 @@ public struct TrendPoint: Sendable, Equatable {
 }
 
 /// How runs are grouped for statistics: by a param or a tag.
-public enum GroupKey: Sendable, Equatable {
+public enum GroupKey: Sendable, Equatable, CustomStringConvertible {
     case param(String)
     case tag(String)
+
+    /// `params.NAME` or `tags.NAME`, as ``init(parsing:)`` reads it.
+    public var description: String {
+        switch self {
+        case .param(let name): "params." + name
+        case .tag(let name): "tags." + name
+        }
+    }
 
     /// `params.NAME` or `tags.NAME` (also with MLflow's `param.`/`tag.` spellings).
     public init(parsing text: String) throws(LedgerError) {

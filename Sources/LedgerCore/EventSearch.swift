@@ -93,11 +93,14 @@ public enum BucketWidth {
         }
     }
 
-    /// The start of the bucket holding `timestamp`: the floor to a multiple of `width` (Int64.min when that is not
-    /// representable).
+    /// The start of the bucket holding `timestamp`: the floor to a multiple of `width` (at least 1), or Int64.min for
+    /// a timestamp less than `width` above Int64.min (the SQL of event summaries writes the same rule). No step
+    /// overflows, whatever the width.
+    @inline(__always)
     public static func start(of timestamp: Int64, width: Int64) -> Int64 {
         guard timestamp >= Int64.min + width else { return .min }
-        return timestamp - ((timestamp % width) + width) % width
+        let remainder = timestamp % width
+        return timestamp - (remainder < 0 ? remainder + width : remainder)
     }
 }
 

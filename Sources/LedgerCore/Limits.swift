@@ -42,6 +42,10 @@ public enum Limits {
     public static let eventKindsPerSearch = 100
     /// Rows one summary or aggregation may answer (buckets, times kinds and levels or groups).
     public static let summaryRows = 10_000
+    /// Metric keys one aggregation may name.
+    public static let metricsPerAggregation = 100
+    /// Numbers one aggregation may hold to compute its percentiles (8 bytes each).
+    public static let aggregatePoints = 25_000_000
     /// Metric keys one windowed read may name, and columns one export may ask for.
     public static let keysPerRead = 1000
 

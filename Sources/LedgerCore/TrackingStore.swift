@@ -74,6 +74,13 @@ public protocol TrackingStore: Sendable {
     /// relational stores read only the values and their groups.
     func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary]
 
+    /// Count, sum, mean, min, max and numpy's p50, p90 and p99 of each named metric over the runs an aggregation
+    /// selects, per bucket of time or steps and per group; NaN values are left out. Ordered by metric, group (UTF-8
+    /// order, runs without the param or tag last) and bucket start.
+    /// - Throws: ``LedgerError/Code/invalidParameterValue`` for a bad request, or past ``Limits/summaryRows`` buckets
+    ///   or ``Limits/aggregatePoints`` points.
+    func aggregate(_ aggregation: MetricAggregation) async throws -> [AggregateRow]
+
     /// Events across the runs a search selects, newest first (by timestamp, then the order they were logged in).
     func searchEvents(_ search: EventSearch) async throws -> [StoredEvent]
 

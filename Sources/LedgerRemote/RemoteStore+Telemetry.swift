@@ -42,6 +42,20 @@ extension RemoteStore {
         return try list(try await call(.POST, Self.prefix + "events/summary", body: .object(body)), "counts", EventCount.init(json:))
     }
 
+    public func aggregate(_ aggregation: MetricAggregation) async throws -> [AggregateRow] {
+        try aggregation.validate()
+        let runs = aggregation.runs
+        var body: [(String, JSONValue)] = [
+            ("experiment_ids", .array(runs.experimentIDs.map { .string($0.description) })), ("filter", .string(runs.filter.description)),
+            ("run_view_type", .string(runs.view.rawValue)), ("metrics", .array(aggregation.metrics.map(JSONValue.string))),
+            ("bucket", .string(aggregation.bucketing.description)),
+        ]
+        if let groupBy = aggregation.groupBy { body.append(("group_by", .string(groupBy.description))) }
+        if let since = aggregation.since { body.append(("since", .integer(since))) }
+        if let until = aggregation.until { body.append(("until", .integer(until))) }
+        return try list(try await call(.POST, Self.prefix + "metrics/aggregate", body: .object(body)), "buckets", AggregateRow.init(json:))
+    }
+
     /// The fields of `events/search` and `events/summary` that select events.
     private static func eventSearchBody(_ search: EventSearch) -> [(String, JSONValue)] {
         var body: [(String, JSONValue)] = [

@@ -114,6 +114,31 @@ extension MLflowRoutes {
                 prefixes: prefixes, trend
             ),
             Route(
+                .post, "metrics/aggregate",
+                "Count, sum, mean, min, max and numpy's p50, p90, p99 of metrics over the runs a filter matches, per bucket (1h, 15m, 90s, 1d or milliseconds of time, aligned to the epoch; or steps:N) and per group of group_by, with points in [since, until); NaN values left out; at most 10000 buckets.",
+                writes: false,
+                selection + [
+                    Parameter("metrics", .array(.string), required: true), Parameter("bucket", .string, required: true),
+                    Parameter("group_by", .string), Parameter("since", .int64), Parameter("until", .int64),
+                ],
+                .object(
+                    [
+                        (
+                            "buckets",
+                            .array(
+                                .object(
+                                    [
+                                        ("metric", .string), ("group", .nullable(.string)), ("bucket_start", .int64), ("count", .int64),
+                                        ("sum", .metricValue), ("mean", .metricValue), ("min", .metricValue), ("max", .metricValue),
+                                        ("p50", .metricValue), ("p90", .metricValue), ("p99", .metricValue),
+                                    ],
+                                    required: ["metric", "group", "bucket_start", "count", "sum", "mean", "min", "max", "p50", "p90", "p99"]))
+                        )
+                    ],
+                    required: ["buckets"]),
+                prefixes: prefixes, aggregate
+            ),
+            Route(
                 .get, "runs/export", Self.exportSummary, selection + exportParameters, fileTypes: Self.exportTypes, prefixes: prefixes, export
             ),
             Route(
@@ -227,6 +252,19 @@ extension MLflowRoutes {
         let points = try await store.trend(
             query, metric: try fields.requiredString("metric"), goal: try Self.goal(fields.requiredString("goal")), groupBy: groupBy)
         return .object([("points", .array(points.map(\.json)))])
+    }
+
+    @Sendable func aggregate(_ fields: RequestFields) async throws -> JSONValue {
+        var runs = try selection(fields)
+        // The runs' order and page do not apply to their points.
+        (runs.orderBy, runs.maxResults, runs.pageToken) = ([], 1000, nil)
+        let metrics = try fields.strings("metrics")
+        guard !metrics.isEmpty else { throw APIError.missing("metrics") }
+        let aggregation = MetricAggregation(
+            runs: runs, metrics: metrics, bucketing: try AggregateBucketing(parsing: try fields.requiredString("bucket")),
+            groupBy: try fields.string("group_by").map { text throws(LedgerError) in try GroupKey(parsing: text) },
+            since: try fields.int64("since"), until: try fields.int64("until"))
+        return .object([("buckets", .array(try await store.aggregate(aggregation).map(\.json)))])
     }
 
     /// `minimize` or `maximize`, in any case.

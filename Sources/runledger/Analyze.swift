@@ -182,4 +182,79 @@ extension RunLedgerCommand {
             }
         }
     }
+
+    struct Aggregate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Statistics of metrics across an experiment's runs, per bucket of time or steps, optionally per param or tag.",
+            discussion: """
+                For each --metric: count, sum, mean, min, max, p50, p90 and p99 (numpy's default interpolation) of the points \
+                of the runs the filter matches, per bucket: a width of time (90s, 15m, 1h, 1d …, aligned to the Unix epoch in \
+                UTC; a bucket is named by its first millisecond) or steps:N (named by its first step). NaN values are left \
+                out. At most \(Limits.summaryRows) buckets (metrics × groups × buckets): narrow --since/--until or the filter, \
+                or widen --bucket, beyond that.
+                Examples:
+                  runledger aggregate --experiment scheduler-sim --metric queue_length --bucket 1h --since 1d
+                  runledger aggregate --experiment energy-design-study --metric soc --bucket steps:24 --group-by params.solver_type --format json
+                """
+        )
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var selection: SelectionOptions
+        @Option(name: .customLong("metric"), help: "A metric key; repeat for several.") var metrics: [String] = []
+        @Option(help: "The bucket: a width of time (90s, 15m, 1h, 1d; 1 second to 3650 days) or steps:N.") var bucket: String
+        @Option(name: .customLong("group-by"), help: ArgumentHelp("params.NAME or tags.NAME: one series per value.", valueName: "key"))
+        var groupBy: String?
+        @Option(help: "Only points at or after this time: milliseconds since the epoch, or a duration ago (15m, 2h, 7d).") var since: String?
+        @Option(help: "Only points before this time (same forms as --since).") var until: String?
+        @Option(help: "table for people; json (an array of {metric, group, bucket_start, count, sum, mean, min, max, p50, p90, p99}) or csv.")
+        var format: OutputFormat = .table
+
+        func validate() throws {
+            guard !metrics.isEmpty else { throw ValidationError("Please name at least one --metric.") }
+            do {
+                _ = try AggregateBucketing(parsing: bucket)
+                if let groupBy { _ = try GroupKey(parsing: groupBy) }
+            } catch { throw ValidationError(error.message) }
+        }
+
+        func run() async throws {
+            try await reportingErrors {
+                let bucketing = try AggregateBucketing(parsing: bucket)
+                try await database.reading { store in
+                    let aggregation = MetricAggregation(
+                        runs: try await selection.query(in: store), metrics: metrics, bucketing: bucketing,
+                        groupBy: try groupBy.map { text throws(LedgerError) in try GroupKey(parsing: text) },
+                        since: try since.map { text throws(LedgerError) in try parseTime(text) },
+                        until: try until.map { text throws(LedgerError) in try parseTime(text) })
+                    let rows = try await store.aggregate(aggregation)
+                    switch format {
+                    case .json: print(JSONValue.array(rows.map(\.json)))
+                    case .csv:
+                        let lines = rows.map { row in
+                            CSV.line(
+                                [row.metric, row.group ?? "", String(row.bucketStart), String(row.count)]
+                                    + [row.sum, row.mean, row.min, row.max, row.p50, row.p90, row.p99].map(formatNumber))
+                        }
+                        let header = ["metric", "group", "bucket_start", "count", "sum", "mean", "min", "max", "p50", "p90", "p99"]
+                        print(CSV.line(header) + lines.joined(), terminator: "")
+                    case .table:
+                        var table = TextTable(
+                            headers: [
+                                "METRIC", groupBy ?? "GROUP", bucketing.isTime ? "BUCKET (UTC)" : "FIRST STEP", "COUNT", "SUM", "MEAN", "MIN", "MAX",
+                            ]
+                                + ["P50", "P90", "P99"])
+                        table.numericColumns = Set(3...10)
+                        table.rows = rows.map { row in
+                            [
+                                row.metric, row.group ?? (groupBy == nil ? "(all)" : "(none)"),
+                                bucketing.isTime ? formatTime(row.bucketStart) : String(row.bucketStart), String(row.count),
+                            ] + [row.sum, row.mean, row.min, row.max, row.p50, row.p90, row.p99].map(formatForTable)
+                        }
+                        print(table.rendered, terminator: "")
+                        if rows.isEmpty { writeStandardError("No point of \(metrics.joined(separator: ", ")) in the runs and time range given.\n") }
+                    }
+                }
+            }
+        }
+    }
 }

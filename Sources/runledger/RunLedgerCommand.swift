@@ -12,7 +12,8 @@ struct RunLedgerCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Trend.self, Export.self,
+            Serve.self, Demo.self, Experiments.self, Runs.self, Metrics.self, Events.self, Stats.self, Pareto.self, Trend.self, Aggregate.self,
+            Export.self,
             Retention.self,
             Prune.self,
             Projects.self, State.self, Migrate.self, SpoolCommand.self, ArtifactsCommand.self, GarbageCollect.self,

@@ -94,6 +94,7 @@ struct ServedStore: TrackingStore {
     func runEvents(_ query: EventQuery) async throws -> [StoredEvent] { try await remote.runEvents(query) }
     func searchEvents(_ search: EventSearch) async throws -> [StoredEvent] { try await remote.searchEvents(search) }
     func eventSummary(_ search: EventSearch, width: Int64) async throws -> [EventCount] { try await remote.eventSummary(search, width: width) }
+    func aggregate(_ aggregation: MetricAggregation) async throws -> [AggregateRow] { try await remote.aggregate(aggregation) }
     func retentionPolicies() async throws -> [RetentionPolicy] { try await remote.retentionPolicies() }
     func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy { try await remote.addRetentionPolicy(policy) }
     func removeRetentionPolicy(id: Int64) async throws { try await remote.removeRetentionPolicy(id: id) }

@@ -275,6 +275,29 @@ def test_convergence_draws_every_run_and_the_best_so_far_as_the_api_computes_the
     shot(browser, "10-convergence")
 
 
+def test_over_time_draws_a_line_and_band_per_group_from_the_aggregation(server, browser):
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=over-time&metric=soc&bucket=steps:10&group=params.solver_type")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#over-time-table tbody tr"))
+    buckets = api(server, "POST", "runledger/metrics/aggregate", {
+        "experiment_ids": [server.experiment_id], "metrics": ["soc"], "bucket": "steps:10", "group_by": "params.solver_type"})["buckets"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#over-time-table tbody tr")
+    assert len(rows) == len(buckets) and len(buckets) > 10
+    # Row by row what the route answered: first step, group (the hostile one as text), count.
+    for row, bucket in zip(rows, buckets):
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        assert cells[:3] == [str(bucket["bucket_start"]), (bucket["group"] or "").strip(), str(bucket["count"])]
+    groups = {bucket["group"] for bucket in buckets}
+    assert HOSTILE_TAG in groups
+    chart = browser.find_element(By.ID, "over-time-chart")
+    assert len(chart.find_elements(By.CSS_SELECTOR, 'svg path[stroke-width="1.6"]')) + len(chart.find_elements(By.CSS_SELECTOR, "svg > circle")) == len(groups)
+    assert chart.find_elements(By.CSS_SELECTOR, "svg polygon.band")
+    assert injected(browser) == 0 and no_dialog(browser)
+    shot(browser, "12-over-time")
+    # A malformed filter shows where it broke, as in the other views.
+    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=over-time&metric=soc&bucket=steps:1&filter=" + urllib.parse.quote("metrics.total_cost <"))
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
+
+
 def test_events_across_runs_filter_by_level_and_kind_and_show_hostile_text_as_text(server, browser):
     browser.get(f"{server.url}/experiments/{server.experiment_id}?view=events")
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#cross-events-table tbody tr"))

@@ -4,30 +4,12 @@
 // --postgres URL (an empty database) the store part runs on PostgreSQL too.
 //
 // Usage: EventsBenchmark [--runs 10000] [--events 1000] [--folder DIR] [--postgres URL]
+import BenchmarkSupport
 import Foundation
 import GRDB
 import LedgerCore
 import LedgerPostgres
 import LedgerSQLite
-
-func option(_ name: String) -> String? {
-    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count else { return nil }
-    return CommandLine.arguments[index + 1]
-}
-
-func seconds(_ body: () async throws -> Void) async rethrows -> Double {
-    let start = ContinuousClock.now
-    try await body()
-    let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-}
-
-func p50(_ repetitions: Int, _ body: () async throws -> Void) async rethrows -> Double {
-    try await body()
-    var samples: [Double] = []
-    for _ in 0..<repetitions { samples.append(try await seconds(body) * 1000) }
-    return samples.sorted()[samples.count / 2]
-}
 
 let runCount = option("--runs").flatMap { Int($0) } ?? 10_000
 let eventsPerRun = option("--events").flatMap { Int($0) } ?? 1_000

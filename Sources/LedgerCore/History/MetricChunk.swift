@@ -30,6 +30,17 @@ public enum MetricChunk {
     /// The points of a chunk; a chunk that is damaged, truncated, of another version or with bytes after its points
     /// is refused.
     public static func decode<Bytes: Collection>(_ bytes: Bytes) throws(LedgerError) -> [MetricPoint] where Bytes.Element == UInt8 {
+        var points: [MetricPoint] = []
+        try visit(bytes, reserve: { points.reserveCapacity($0) }, { points.append($0) })
+        return points
+    }
+
+    /// Hands each point of a chunk to `body` in order, without building an array (aggregations read millions);
+    /// `reserve` learns the count first. Refuses what ``decode(_:)`` refuses, possibly after some points were handed.
+    @inline(__always)
+    public static func visit<Bytes: Collection>(
+        _ bytes: Bytes, reserve: (Int) -> Void = { _ in }, _ body: (MetricPoint) throws(LedgerError) -> Void
+    ) throws(LedgerError) where Bytes.Element == UInt8 {
         let bytes = Array(bytes)
         guard let format = bytes.first else { throw damaged("it is empty") }
         guard format == version else {
@@ -46,19 +57,18 @@ public enum MetricChunk {
         var reader = BitReader(bytes[header.index...])
         guard count > 0 else {
             guard reader.isAtEnd else { throw damaged("it has bytes after its points") }
-            return []
+            return
         }
         // The first point takes 192 bits and every later one at least 3: a count the bytes cannot hold is refused
         // before anything is reserved.
         guard reader.bitsLeft >= 192, count - 1 <= UInt64((reader.bitsLeft - 192) / 3) else {
             throw damaged("it claims \(count) points in \(bytes.count) bytes")
         }
-        var points: [MetricPoint] = []
-        points.reserveCapacity(Int(count))
+        reserve(Int(count))
         let firstStep = Int64(bitPattern: try reader.read(64))
         let firstTime = Int64(bitPattern: try reader.read(64))
         let firstValue = try reader.read(64)
-        points.append(MetricPoint(value: Double(bitPattern: firstValue), timestamp: firstTime, step: firstStep))
+        try body(MetricPoint(value: Double(bitPattern: firstValue), timestamp: firstTime, step: firstStep))
         var steps = DeltaState(firstStep)
         var times = DeltaState(firstTime)
         var values = XORState(firstValue)
@@ -66,10 +76,9 @@ public enum MetricChunk {
             let step = steps.apply(try reader.readDelta())
             let time = times.apply(try reader.readDelta())
             let value = try values.read(from: &reader)
-            points.append(MetricPoint(value: Double(bitPattern: value), timestamp: time, step: step))
+            try body(MetricPoint(value: Double(bitPattern: value), timestamp: time, step: step))
         }
         guard reader.isAtEnd else { throw damaged("it has bytes after its points") }
-        return points
     }
 
     static func damaged(_ what: String) -> LedgerError {
@@ -186,6 +195,7 @@ private struct XORState {
         writer.write(xor >> UInt64(trail), bits: length)
     }
 
+    @inline(__always)
     mutating func read(from reader: inout BitReader) throws(LedgerError) -> UInt64 {
         guard try reader.read(1) == 1 else { return previous }
         if try reader.read(1) == 1 {
@@ -287,18 +297,18 @@ private struct BitReader {
     }
 
     /// `count` bits (0…64) as the low bits of the result.
+    @inline(__always)
     mutating func read(_ count: Int) throws(LedgerError) -> UInt64 {
-        if count > 32 {
-            let high = try read(count - 32)
-            return high << 32 | (try read(32))
-        }
+        guard count > 56 else { return try readShort(count) }
+        let high = try readShort(count - 32)
+        return high << 32 | (try readShort(32))
+    }
+
+    /// At most 56 bits: one refill always has them.
+    @inline(__always)
+    private mutating func readShort(_ count: Int) throws(LedgerError) -> UInt64 {
         guard count <= bitsLeft else { throw MetricChunk.damaged("it is truncated") }
-        // At most 31 bits are buffered before a read of at most 32, so a loaded byte always fits.
-        while buffered < count {
-            buffer |= UInt64(bytes[next]) << UInt64(56 - buffered)
-            next += 1
-            buffered += 8
-        }
+        if buffered < count { refill() }
         let value = buffer >> UInt64(64 - count)
         buffer <<= UInt64(count)
         buffered -= count
@@ -306,11 +316,48 @@ private struct BitReader {
         return value
     }
 
+    /// Loads whole bytes while they fit: afterwards at least 57 bits are buffered, or every bit that is left.
+    @inline(__always)
+    private mutating func refill() {
+        while buffered <= 56 && next < bytes.endIndex {
+            buffer |= UInt64(bytes[next]) << UInt64(56 - buffered)
+            next += 1
+            buffered += 8
+        }
+    }
+
+    @inline(__always)
     mutating func readDelta() throws(LedgerError) -> Int64 {
-        var ones = 0
-        while ones < 5, try read(1) == 1 { ones += 1 }
-        let bits = [0, 7, 9, 12, 32, 64][ones]
-        guard bits > 0 else { return 0 }
+        // A regular series' deltas do not change: a single 0 bit, read here without a call.
+        if buffered > 0 && buffer >> 63 == 0 {
+            buffer <<= 1
+            buffered -= 1
+            position += 1
+            return 0
+        }
+        return try readTaggedDelta()
+    }
+
+    @inline(never)
+    private mutating func readTaggedDelta() throws(LedgerError) -> Int64 {
+        // The tag is up to four ones ended by a zero, or five ones: counted at once from the buffered bits. Bits past
+        // `buffered` are zero, so the count never runs past the data; a tag cut short by the end is truncation.
+        if buffered < 5 { refill() }
+        let ones = Swift.min(5, (~buffer).leadingZeroBitCount)
+        let tagBits = ones < 5 ? ones + 1 : 5
+        guard tagBits <= buffered else { throw MetricChunk.damaged("it is truncated") }
+        buffer <<= UInt64(tagBits)
+        buffered -= tagBits
+        position += tagBits
+        let bits: Int
+        switch ones {
+        case 0: return 0
+        case 1: bits = 7
+        case 2: bits = 9
+        case 3: bits = 12
+        case 4: bits = 32
+        default: bits = 64
+        }
         let raw = try read(bits)
         // Sign-extend from `bits` bits.
         let shift = UInt64(64 - bits)

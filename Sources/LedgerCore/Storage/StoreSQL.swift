@@ -431,17 +431,30 @@ extension StoreSQL {
     /// `(group, value, is_nan)`: the latest value of `metric` of every run `query` matches that has one, with the run's
     /// value of `groupBy` (NULL without one, or when not grouped). The latest-metrics index leads with the experiment.
     public static func latestValues(_ query: RunQuery, metric: String, groupBy: GroupKey?) -> SQLTemplate {
-        let group: SQLTemplate =
-            switch groupBy {
-            case .param(let name)?: "(SELECT g.value FROM params g WHERE g.run_id = r.id AND g.key = \(name))"
-            case .tag(let name)?: "(SELECT g.value FROM tags g WHERE g.run_id = r.id AND g.key = \(name))"
-            case nil: "NULL"
-            }
         let filter: SQLTemplate = query.filter == .all ? "" : " AND \(runsMatching: query.filter)"
         return """
-            SELECT \(group), l.value, l.is_nan FROM latest_metrics l JOIN runs r ON r.id = l.run_id
+            SELECT \(group(groupBy)), l.value, l.is_nan FROM latest_metrics l JOIN runs r ON r.id = l.run_id
             WHERE l.experiment_id IN \(list: query.experimentIDs.map { .integer($0.rawValue) }) AND l.key = \(metric)\
              AND r.lifecycle_stage IN \(list: query.view.stages.map { .text($0.rawValue) })\(filter)
+            """
+    }
+
+    /// The value of run `r`'s grouping param or tag (NULL when it has none, or ungrouped).
+    static func group(_ groupBy: GroupKey?) -> SQLTemplate {
+        switch groupBy {
+        case .param(let name)?: "(SELECT g.value FROM params g WHERE g.run_id = r.id AND g.key = \(name))"
+        case .tag(let name)?: "(SELECT g.value FROM tags g WHERE g.run_id = r.id AND g.key = \(name))"
+        case nil: "NULL"
+        }
+    }
+
+    /// `(id, group)` of the runs a query selects (its experiments, filter and view), by id.
+    static func runsAndGroups(_ query: RunQuery, groupBy: GroupKey?) -> SQLTemplate {
+        let filter: SQLTemplate = query.filter == .all ? "" : " AND \(runsMatching: query.filter)"
+        return """
+            SELECT r.id, \(group(groupBy)) FROM runs r
+            WHERE r.experiment_id IN \(list: query.experimentIDs.map { .integer($0.rawValue) })\
+             AND r.lifecycle_stage IN \(list: query.view.stages.map { .text($0.rawValue) })\(filter) ORDER BY r.id
             """
     }
 }

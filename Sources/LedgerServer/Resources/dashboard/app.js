@@ -128,7 +128,7 @@ async function experimentsView(query, stale) {
 
 // MARK: one experiment: runs, compare, design space, statistics
 
-const VIEWS = [["runs", "Runs"], ["compare", "Compare"], ["design", "Design space"], ["stats", "Statistics"], ["trend", "Convergence"], ["events", "Events"]];
+const VIEWS = [["runs", "Runs"], ["compare", "Compare"], ["design", "Design space"], ["stats", "Statistics"], ["over-time", "Over time"], ["trend", "Convergence"], ["events", "Events"]];
 
 async function experimentView(id, query, stale) {
   const { experiment } = await call("GET", "mlflow/experiments/get", { experiment_id: id });
@@ -145,6 +145,7 @@ async function experimentView(id, query, stale) {
   if (view === "compare") await compareView(context);
   else if (view === "design") await designView(context);
   else if (view === "stats") await statsView(context);
+  else if (view === "over-time") await overTimeView(context);
   else if (view === "trend") await trendView(context);
   else if (view === "events") await eventsView(context);
   else await runsView(context);
@@ -505,20 +506,31 @@ async function designView(context) {
     h("table", { class: "plain", id: "brushed-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Run"), chosenAxes.map((axis) => h("th", {}, axis)))), brushedBody));
 }
 
+/**
+ * The filter bar, and the metric keys and grouping choices of a sample of the matching runs: what the views that study
+ * one metric across runs start from. Null when the filter was refused or no run has a metric (the view says so).
+ */
+async function metricChoices(context) {
+  const { query, content } = context;
+  const { bar, problem } = filterBar(context);
+  // The choices come from a sample of runs; what the views compute covers every matching run.
+  const found = await filteredRuns(context, bar, problem, 200);
+  if (!found) return null;
+  const { params, metrics, tags } = columnsOf(found.runs);
+  const keys = metrics.map((column) => column.slice(8));
+  if (!keys.length) { replace(content, bar, problem, h("p", {}, "No run here has a metric yet.")); return null; }
+  const groupChoices = [["", "(no grouping)"], ...params, ...tags].map((item) => (Array.isArray(item) ? item : [item, item]));
+  const chosenGroup = groupChoices.some(([value]) => value === query.get("group")) ? query.get("group") : null;
+  return { filter: query.get("filter") || "", bar, problem, keys, params, groupChoices, chosenGroup };
+}
+
 async function statsView(context) {
   const { id, query, content, stale } = context;
-  const filter = query.get("filter") || "";
-  const { bar, problem } = filterBar(context);
-  // The choices come from a sample of runs; the statistics themselves cover every matching run.
-  const found = await filteredRuns(context, bar, problem, 200);
-  if (!found) return;
-  const sample = found.runs;
-  const { params, metrics, tags } = columnsOf(sample);
-  const kpis = metrics.map((column) => column.slice(8));
-  if (!kpis.length) { replace(content, bar, problem, h("p", {}, "No run here has a metric yet.")); return; }
+  const choices = await metricChoices(context);
+  if (!choices) return;
+  const { filter, bar, problem, keys: kpis, params, groupChoices, chosenGroup } = choices;
   const metric = kpis.includes(query.get("metric")) ? query.get("metric") : kpis.includes("total_cost") ? "total_cost" : kpis[0];
-  const groupChoices = [["", "(no grouping)"], ...params, ...tags].map((item) => (Array.isArray(item) ? item : [item, item]));
-  const groupBy = groupChoices.some(([value]) => value === query.get("group")) ? query.get("group") : params.includes("params.solver_type") ? "params.solver_type" : "";
+  const groupBy = chosenGroup ?? (params.includes("params.solver_type") ? "params.solver_type" : "");
   const change = (key) => (value) => navigate(withQuery({ [key]: value }), { replace: true });
   const answer = await call("POST", "runledger/runs/statistics", { experiment_ids: [id], filter, metric, group_by: groupBy || undefined });
   if (stale()) return;
@@ -532,20 +544,58 @@ async function statsView(context) {
     groups.length ? h("div", { class: "chart", id: "stats-chart" }, h("h3", {}, `${metric}: min–max whisker, p50–p90 box, mean dot`), rangeChart({ groups, label: metric })) : h("p", { class: "muted" }, "No run has this metric."));
 }
 
+const BUCKETS = [["15m", "15 minutes"], ["1h", "1 hour"], ["6h", "6 hours"], ["1d", "1 day"], ["steps:1", "each step"], ["steps:10", "10 steps"], ["steps:24", "24 steps"], ["steps:100", "100 steps"]];
+
+/** A metric across the matching runs over time or steps: per bucket and group the p50 as a line, min–max as a band. */
+async function overTimeView(context) {
+  const { id, query, content } = context;
+  const choices = await metricChoices(context);
+  if (!choices) return;
+  const { filter, bar, problem, keys, groupChoices, chosenGroup } = choices;
+  const metric = keys.includes(query.get("metric")) ? query.get("metric") : keys[0];
+  const bucket = BUCKETS.some(([value]) => value === query.get("bucket")) ? query.get("bucket") : "1h";
+  const groupBy = chosenGroup ?? "";
+  const change = (key) => (value) => navigate(withQuery({ [key]: value }), { replace: true });
+  const controls = h("div", { class: "toolbar" }, "metric", select(keys, metric, change("metric"), { id: "over-time-metric" }),
+    "per", select(BUCKETS, bucket, change("bucket"), { id: "over-time-bucket" }), "grouped by", select(groupChoices, groupBy, change("group"), { id: "over-time-group" }));
+  replace(content, bar, problem, controls, h("p", { class: "muted" }, "Aggregating…"));
+  // A refused request (a bad filter, more than 10,000 buckets) is shown where the filter's problems are.
+  const answer = await answerOrFilterError(context, bar, problem,
+    () => call("POST", "runledger/metrics/aggregate", { experiment_ids: [id], filter, metrics: [metric], bucket, group_by: groupBy || undefined }));
+  if (!answer) { content.append(controls); return; }
+  const rows = answer.buckets || [];
+  const byTime = !bucket.startsWith("steps:");
+  const first = rows.length ? Math.min(...rows.map((row) => row.bucket_start)) : 0;
+  const x = (start) => (byTime ? (start - first) / 3600000 : start);
+  const groups = [...new Set(rows.map((row) => row.group ?? ""))];
+  const series = groups.map((group, index) => ({
+    label: group || (groupBy ? "(none)" : "all runs"), color: PALETTE[index % PALETTE.length],
+    points: rows.filter((row) => (row.group ?? "") === group).map((row) => ({ x: x(row.bucket_start), y: number(row.p50), lo: number(row.min), hi: number(row.max) })),
+  }));
+  const readout = h("div", { class: "readout" });
+  const xLabel = byTime ? `hours since ${time(first)}` : "step";
+  const shown = rows.slice(0, 500);
+  replace(content, bar, problem, controls,
+    rows.length
+      ? h("div", { class: "chart", id: "over-time-chart" }, h("h3", {}, `${metric}: p50 per bucket (line), min–max (band)`), lineChart({ series, xLabel, yLabel: metric, readout }), readout,
+        h("p", { class: "muted legend" }, series.map((item) => item.label).join(" · ")))
+      : h("p", { class: "muted" }, "No point of this metric in the matching runs."),
+    h("table", { class: "plain", id: "over-time-table" },
+      h("thead", {}, h("tr", {}, [byTime ? "Bucket" : "First step", groupBy || "Group", "count", "mean", "min", "p50", "p90", "p99", "max"].map((text, index) => h("th", { class: index > 1 ? "num" : null }, text)))),
+      h("tbody", {}, shown.map((row) => h("tr", {}, h("td", {}, byTime ? time(row.bucket_start) : String(row.bucket_start)), h("td", {}, row.group ?? ""),
+        h("td", { class: "num" }, String(row.count)), ["mean", "min", "p50", "p90", "p99", "max"].map((key) => h("td", { class: "num" }, format(number(row[key])))))))),
+    rows.length > shown.length ? h("p", { class: "muted" }, `The first ${shown.length} of ${rows.length} buckets are listed; the chart has them all.`) : null);
+}
+
 /** Is the study converging? Each run's KPI against its start time, with the best so far (per group). */
 async function trendView(context) {
   const { id, query, content, stale } = context;
-  const filter = query.get("filter") || "";
-  const { bar, problem } = filterBar(context);
-  const found = await filteredRuns(context, bar, problem, 200);
-  if (!found) return;
-  const { params, metrics, tags } = columnsOf(found.runs);
-  const kpis = metrics.map((column) => column.slice(8));
-  if (!kpis.length) { replace(content, bar, problem, h("p", {}, "No run here has a metric yet.")); return; }
+  const choices = await metricChoices(context);
+  if (!choices) return;
+  const { filter, bar, problem, keys: kpis, groupChoices, chosenGroup } = choices;
   const metric = kpis.includes(query.get("metric")) ? query.get("metric") : kpis.includes("total_cost") ? "total_cost" : kpis[0];
   const goal = ["minimize", "maximize"].includes(query.get("goal")) ? query.get("goal") : lowerIsBetter(metric) ? "minimize" : "maximize";
-  const groupChoices = [["", "(no grouping)"], ...params, ...tags].map((item) => (Array.isArray(item) ? item : [item, item]));
-  const groupBy = groupChoices.some(([value]) => value === query.get("group")) ? query.get("group") : "";
+  const groupBy = chosenGroup ?? "";
   const change = (key) => (value) => navigate(withQuery({ [key]: value }), { replace: true });
   const answer = await call("POST", "runledger/runs/trend", { experiment_ids: [id], filter, metric, goal, group_by: groupBy || undefined });
   if (stale()) return;
