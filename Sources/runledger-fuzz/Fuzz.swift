@@ -65,6 +65,15 @@ enum FuzzTarget: String, CaseIterable {
             guard let again = try? MetricChunk.decode(MetricChunk.encode(points)), bits(again) == bits(points) else {
                 fatalError("a chunk of \(points.count) points does not round-trip")
             }
+            // Whatever a stored chunk holds, aggregating it never traps: extreme steps and timestamps, any width.
+            let width = Int64(bytes.first ?? 1) &* 997 &+ 1
+            for bucketing in [AggregateBucketing.steps(width), .steps(.max), .time(1000 + width)] {
+                let query = RunQuery(experimentIDs: [ExperimentID(0)])
+                var accumulator = AggregateAccumulator(MetricAggregation(runs: query, metrics: ["m"], bucketing: bucketing, since: -5, until: .max))
+                let group = accumulator.group(nil)
+                try? accumulator.add(chunk: bytes, metric: 0, group: group)
+                _ = accumulator.rows()
+            }
         }
     }
 }
