@@ -1,7 +1,8 @@
 import EnergySimulation
 import Foundation
-import LedgerCore
 import Testing
+
+@testable import LedgerCore
 
 /// Aggregations across runs: the same rows on every backend as a brute-force reference over the same points.
 @Suite("Aggregation conformance")
@@ -155,6 +156,27 @@ struct AggregateConformanceTests {
             #expect(answer.count == expected.count, "case \(index)")
             #expect(expected.isEmpty == (index == cases.count - 1), "case \(index) has rows; only the absent metric has none")
             for (got, want) in zip(answer, expected) { #expect(got == want, "case \(index): \(got.json) != \(want.json)") }
+        }
+        try await store.close()
+    }
+
+    @Test(
+        "chunks read a few per statement, resuming after the last row, give the same bits as a thousand per statement",
+        arguments: StoreBackend.all.filter { $0.name != "Server" })
+    func resumedStatements(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let relational = try #require(store as? any RelationalStore)
+        let data = try await Data.make(store, seed: 31)
+        let all = RunQuery(experimentIDs: [data.experiment])
+        for aggregation in [
+            MetricAggregation(runs: all, metrics: ["load", "temp", "edge"], bucketing: .time(3_600_000), groupBy: .param("solver")),
+            MetricAggregation(runs: all, metrics: ["temp"], bucketing: .steps(5), since: 1_700_000_000_000 + 3_600_000),
+        ] {
+            let whole = try await store.aggregate(aggregation)
+            for size in [1, 2, 7] {
+                let resumed = try await relational.run(try AggregatePlan(aggregation, chunksPerStatement: size), writing: false)
+                #expect(!whole.isEmpty && resumed == whole, "\(size) chunks a statement")
+            }
         }
         try await store.close()
     }
