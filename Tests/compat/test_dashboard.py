@@ -111,6 +111,13 @@ def open_runs(driver, server, query=""):
          or d.find_elements(By.CSS_SELECTOR, "#filter-error .error"))
 
 
+def shows_filter_error(driver, server, query):
+    """Opens the experiment with `query` and a malformed filter; the view shows where the filter broke."""
+    driver.get(f"{server.url}/experiments/{server.experiment_id}?{query}&filter=" + urllib.parse.quote("metrics.total_cost <"))
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
+    assert "expected" in driver.find_element(By.CSS_SELECTOR, "#filter-error .error").text
+
+
 def visible_runs(driver):
     return [row.get_attribute("data-run-id") for row in driver.find_elements(By.CSS_SELECTOR, "#runs-grid .grid-row")]
 
@@ -253,9 +260,7 @@ def test_statistics_by_solver_match_the_api(server, browser):
     shot(browser, "08-statistics")
     # The design-space and statistics views show a malformed filter's error as the runs table does.
     for view in ("stats", "design"):
-        browser.get(f"{server.url}/experiments/{server.experiment_id}?view={view}&filter=" + urllib.parse.quote("metrics.total_cost <"))
-        wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
-        assert "expected" in browser.find_element(By.CSS_SELECTOR, "#filter-error .error").text
+        shows_filter_error(browser, server, f"view={view}")
 
 
 def test_convergence_draws_every_run_and_the_best_so_far_as_the_api_computes_them(server, browser):
@@ -293,9 +298,7 @@ def test_over_time_draws_a_line_and_band_per_group_from_the_aggregation(server, 
     assert chart.find_elements(By.CSS_SELECTOR, "svg polygon.band")
     assert injected(browser) == 0 and no_dialog(browser)
     shot(browser, "12-over-time")
-    # A malformed filter shows where it broke, as in the other views.
-    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=over-time&metric=soc&bucket=steps:1&filter=" + urllib.parse.quote("metrics.total_cost <"))
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
+    shows_filter_error(browser, server, "view=over-time&metric=soc&bucket=steps:1")
 
 
 def test_events_across_runs_filter_by_level_and_kind_and_show_hostile_text_as_text(server, browser):
@@ -314,8 +317,7 @@ def test_events_across_runs_filter_by_level_and_kind_and_show_hostile_text_as_te
     assert browser.find_element(By.CSS_SELECTOR, "#cross-events-table tbody tr").get_attribute("data-level") == "info"
     assert injected(browser) == 0 and no_dialog(browser)
     shot(browser, "11-events")
-    browser.get(f"{server.url}/experiments/{server.experiment_id}?view=events&filter=" + urllib.parse.quote("metrics.total_cost <"))
-    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filter-error .caret"))
+    shows_filter_error(browser, server, "view=events")
 
 
 def test_the_run_page_charts_every_metric_lists_events_and_shows_hostile_text_as_text(server, browser):
