@@ -181,23 +181,16 @@ public enum NumpyPercentile {
     @inline(__always)
     public static func value(_ fraction: Double, count: Int, rank: (Int) -> Double) -> Double {
         let position = Double(count - 1) * fraction
-        let previous: Int
-        let next: Int
-        let gamma: Double
-        if position >= Double(count - 1) {
-            // numpy names the last value twice, and its weight is measured from index -1.
-            (previous, next, gamma) = (count - 1, count - 1, position + 1)
-        } else {
-            let floor = position.rounded(.down)
-            (previous, next, gamma) = (Int(floor), Int(floor) + 1, position - floor)
-        }
+        let (previous, next) = ranks(fraction, count: count)
+        // Past the last index numpy names the last value twice, and measures the weight from index -1.
+        let gamma = previous == next ? position + 1 : position - Double(previous)
         let a = rank(previous)
         let b = rank(next)
         let difference = b - a
         return gamma >= 0.5 ? b - difference * (1 - gamma) : a + difference * gamma
     }
 
-    /// The ranks ``value(_:count:rank:)`` reads for `fraction`.
+    /// The two ranks the `fraction` percentile interpolates between.
     static func ranks(_ fraction: Double, count: Int) -> (Int, Int) {
         let position = Double(count - 1) * fraction
         guard position < Double(count - 1) else { return (count - 1, count - 1) }
