@@ -200,7 +200,7 @@ extension RunLedgerCommand {
 
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var selection: SelectionOptions
-        @Option(name: .customLong("metric"), help: "A metric key; repeat for several.") var metrics: [String] = []
+        @Option(name: .customLong("metric"), help: "A metric key; repeat for several.") var metrics: [String]
         @Option(help: "The bucket: a width of time (90s, 15m, 1h, 1d; 1 second to 3650 days) or steps:N.") var bucket: String
         @Option(name: .customLong("group-by"), help: ArgumentHelp("params.NAME or tags.NAME: one series per value.", valueName: "key"))
         var groupBy: String?
@@ -210,7 +210,6 @@ extension RunLedgerCommand {
         var format: OutputFormat = .table
 
         func validate() throws {
-            guard !metrics.isEmpty else { throw ValidationError("Please name at least one --metric.") }
             do {
                 _ = try AggregateBucketing(parsing: bucket)
                 if let groupBy { _ = try GroupKey(parsing: groupBy) }

@@ -3,6 +3,41 @@ import Testing
 
 @Suite("stats and pareto commands")
 struct AnalysisCLITests {
+    @Test("aggregate over one bucket of each run's single KPI point agrees with stats; table and CSV print; bad buckets exit 64")
+    func aggregate() async throws {
+        let database = temporaryFolder().appendingPathComponent("db.sqlite").path
+        #expect(try await CLI.run(["demo", "--database", database, "--runs", "40", "--steps", "24"]).status == 0)
+        let selection = ["--database", database, "--experiment", "energy-design-study"]
+        // total_cost is logged once per run: one step bucket holding every step gives the statistics of the latest values.
+        let buckets = try jsonArray(
+            try await CLI.run(
+                ["aggregate"] + selection + [
+                    "--metric", "total_cost", "--bucket", "steps:1000000", "--group-by", "params.solver_type", "--format", "json",
+                ]
+            ).stdout)
+        let stats = try jsonArray(
+            try await CLI.run(["stats"] + selection + ["--metric", "total_cost", "--group-by", "params.solver_type", "--format", "json"]).stdout)
+        #expect(buckets.count == stats.count && !stats.isEmpty)
+        for (bucket, group) in zip(buckets, stats) {
+            #expect(bucket["group"] as? String == group["group"] as? String && bucket["count"] as? Int == group["count"] as? Int)
+            for key in ["min", "max", "p50", "p90", "p99"] { #expect(bucket[key] as? Double == group[key] as? Double, "\(key)") }
+            let mean = group["mean"] as? Double ?? .nan
+            #expect(abs((bucket["mean"] as? Double ?? 0) - mean) <= 1e-9 * abs(mean))
+        }
+        let table = try await CLI.run(["aggregate"] + selection + ["--metric", "soc", "--metric", "pv_kw", "--bucket", "steps:6"])
+        #expect(table.status == 0 && table.stdout.contains("FIRST STEP") && table.stdout.contains("pv_kw"), "\(table.stderr)")
+        let csv = try await CLI.run(["aggregate"] + selection + ["--metric", "soc", "--bucket", "1h", "--format", "csv"])
+        #expect(
+            csv.status == 0
+                && parseCSV(csv.stdout).first == ["metric", "group", "bucket_start", "count", "sum", "mean", "min", "max", "p50", "p90", "p99"])
+        for (bucket, fragment) in [("steps:0", "steps:N"), ("1ms", "Invalid duration"), ("soon", "Invalid duration")] {
+            let refused = try await CLI.run(["aggregate"] + selection + ["--metric", "soc", "--bucket", bucket])
+            #expect(refused.status == 64 && refused.stderr.contains(fragment), "\(bucket): \(refused.stderr)")
+        }
+        let missing = try await CLI.run(["aggregate"] + selection + ["--bucket", "1h"])
+        #expect(missing.status == 64 && missing.stderr.contains("--metric"))
+    }
+
     @Test("stats --format json agrees with the runs the search prints; grouped rows cover every run with the metric")
     func stats() async throws {
         let database = temporaryFolder().appendingPathComponent("db.sqlite").path
