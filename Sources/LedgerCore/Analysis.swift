@@ -10,6 +10,11 @@ public struct Summary: Sendable, Equatable {
     public var p90: Double
     public var p99: Double
 
+    public init(count: Int, mean: Double, stddev: Double, min: Double, max: Double, p50: Double, p90: Double, p99: Double) {
+        (self.count, self.mean, self.stddev, self.min, self.max) = (count, mean, stddev, min, max)
+        (self.p50, self.p90, self.p99) = (p50, p90, p99)
+    }
+
     /// Nil when no value is a number.
     public init?(_ values: some Sequence<Double>) {
         let sorted = values.filter { !$0.isNaN }.sorted()
@@ -222,6 +227,35 @@ public struct GroupSummary: Sendable, Equatable {
     public var group: String?
     public var summary: Summary
 
+    public init(group: String?, summary: Summary) {
+        self.group = group
+        self.summary = summary
+    }
+
+    /// `{group, count, mean, stddev, min, max, p50, p90, p99}`, as `runledger stats` and `runs/statistics` write it.
+    public var json: JSONValue {
+        let s = summary
+        return .object([
+            ("group", group.map(JSONValue.string) ?? .null), ("count", .integer(Int64(s.count))), ("mean", .number(s.mean)),
+            ("stddev", .number(s.stddev)), ("min", .number(s.min)), ("max", .number(s.max)), ("p50", .number(s.p50)), ("p90", .number(s.p90)),
+            ("p99", .number(s.p99)),
+        ])
+    }
+
+    public init(json: JSONValue) throws(LedgerError) {
+        var figures: [Double] = []
+        for name in ["mean", "stddev", "min", "max", "p50", "p90", "p99"] {
+            guard let value = json[name]?.double else { throw LedgerError(.internal, "A group's statistics in an answer lack \(name).") }
+            figures.append(value)
+        }
+        guard let count = json["count"]?.int64, let size = Int(exactly: count) else {
+            throw LedgerError(.internal, "A group's statistics in an answer lack a count.")
+        }
+        let summary = Summary(
+            count: size, mean: figures[0], stddev: figures[1], min: figures[2], max: figures[3], p50: figures[4], p90: figures[5], p99: figures[6])
+        self.init(group: json["group"]?.text, summary: summary)
+    }
+
     /// One summary per group of the values, sorted by group, the values without a group last.
     public static func grouped(_ values: [(group: String?, value: Double)]) -> [GroupSummary] {
         var groups: [String?: [Double]] = [:]
@@ -251,6 +285,15 @@ public struct TrendPoint: Sendable, Equatable {
 
     public init(runID: RunID, runName: String, startTime: Int64, group: String?, value: Double, bestSoFar: Double?) {
         (self.runID, self.runName, self.startTime, self.group, self.value, self.bestSoFar) = (runID, runName, startTime, group, value, bestSoFar)
+    }
+
+    public init(json: JSONValue) throws(LedgerError) {
+        guard let runID = json["run_id"]?.text.flatMap(RunID.init), let start = json["start_time"]?.int64, let value = json["value"]?.double else {
+            throw LedgerError(.internal, "A trend point in an answer lacks its run, start time or value.")
+        }
+        self.init(
+            runID: runID, runName: json["run_name"]?.text ?? "", startTime: start, group: json["group"]?.text, value: value,
+            bestSoFar: json["best_so_far"]?.double)
     }
 
     /// `{run_id, run_name, start_time, group, value, best_so_far}`.
@@ -357,7 +400,7 @@ extension TrackingStore {
     /// Convergence: every run `query` matches that has `metric`, in start-time order (ties by run id), with its latest
     /// value and the best value (by `goal`) of it and every earlier run, per group of `groupBy` when given. A NaN value
     /// is listed but never best.
-    public func trend(_ query: RunQuery, metric: String, goal: Goal, groupBy: GroupKey? = nil) async throws -> [TrendPoint] {
+    public func trend(_ query: RunQuery, metric: String, goal: Goal, groupBy: GroupKey?) async throws -> [TrendPoint] {
         let name = Objective.metricName(metric)
         var query = query
         query.orderBy = [OrderKey(.attribute(.startTime), ascending: true)]

@@ -74,6 +74,10 @@ public protocol TrackingStore: Sendable {
     /// relational stores read only the values and their groups.
     func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary]
 
+    /// Convergence: every run `query` matches that has `metric`, in start-time order (ties by run id), with its latest
+    /// value and the best so far by `goal` (per group of `groupBy`). A default reads every matching run.
+    func trend(_ query: RunQuery, metric: String, goal: Goal, groupBy: GroupKey?) async throws -> [TrendPoint]
+
     /// Count, sum, mean, min, max and numpy's p50, p90 and p99 of each named metric over the runs an aggregation
     /// selects, per bucket of time or steps and per group; NaN values are left out. Ordered by metric, group (UTF-8
     /// order, runs without the param or tag last) and bucket start.

@@ -42,28 +42,48 @@ extension RemoteStore {
         return try list(try await call(.POST, Self.prefix + "events/summary", body: .object(body)), "counts", EventCount.init(json:))
     }
 
+    /// Statistics computed by the server (`runs/statistics`), not from every run fetched here.
+    public func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary] {
+        try query.validate()
+        var body = Self.selectionBody(query) + [("metric", .string(metric))]
+        if let groupBy { body.append(("group_by", .string(groupBy.description))) }
+        return try list(try await call(.POST, Self.prefix + "runs/statistics", body: .object(body)), "groups", GroupSummary.init(json:))
+    }
+
+    /// Convergence computed by the server (`runs/trend`), not from every run fetched here.
+    public func trend(_ query: RunQuery, metric: String, goal: Goal, groupBy: GroupKey?) async throws -> [TrendPoint] {
+        try query.validate()
+        var body = Self.selectionBody(query) + [("metric", .string(metric)), ("goal", .string(goal.rawValue))]
+        if let groupBy { body.append(("group_by", .string(groupBy.description))) }
+        return try list(try await call(.POST, Self.prefix + "runs/trend", body: .object(body)), "points", TrendPoint.init(json:))
+    }
+
     public func aggregate(_ aggregation: MetricAggregation) async throws -> [AggregateRow] {
         try aggregation.validate()
-        let runs = aggregation.runs
-        var body: [(String, JSONValue)] = [
-            ("experiment_ids", .array(runs.experimentIDs.map { .string($0.description) })), ("filter", .string(runs.filter.description)),
-            ("run_view_type", .string(runs.view.rawValue)), ("metrics", .array(aggregation.metrics.map(JSONValue.string))),
-            ("bucket", .string(aggregation.bucketing.description)),
-        ]
+        var body =
+            Self.selectionBody(aggregation.runs) + [
+                ("metrics", .array(aggregation.metrics.map(JSONValue.string))), ("bucket", .string(aggregation.bucketing.description)),
+            ]
         if let groupBy = aggregation.groupBy { body.append(("group_by", .string(groupBy.description))) }
         if let since = aggregation.since { body.append(("since", .integer(since))) }
         if let until = aggregation.until { body.append(("until", .integer(until))) }
         return try list(try await call(.POST, Self.prefix + "metrics/aggregate", body: .object(body)), "buckets", AggregateRow.init(json:))
     }
 
+    /// The fields of RunLedger's routes that select runs: experiments, filter and view.
+    private static func selectionBody(_ runs: RunQuery) -> [(String, JSONValue)] {
+        [
+            ("experiment_ids", .array(runs.experimentIDs.map { .string($0.description) })), ("filter", .string(runs.filter.description)),
+            ("run_view_type", .string(runs.view.rawValue)),
+        ]
+    }
+
     /// The fields of `events/search` and `events/summary` that select events.
     private static func eventSearchBody(_ search: EventSearch) -> [(String, JSONValue)] {
-        var body: [(String, JSONValue)] = [
-            ("experiment_ids", .array(search.runs.experimentIDs.map { .string($0.description) })),
-            ("filter", .string(search.runs.filter.description)),
-            ("run_view_type", .string(search.runs.view.rawValue)), ("kinds", .array(search.kinds.map(JSONValue.string))),
-            ("min_level", .string(search.minimumLevel.rawValue)),
-        ]
+        var body =
+            selectionBody(search.runs) + [
+                ("kinds", .array(search.kinds.map(JSONValue.string))), ("min_level", .string(search.minimumLevel.rawValue)),
+            ]
         if let from = search.from { body.append(("start_time", .integer(from))) }
         if let to = search.to { body.append(("end_time", .integer(to))) }
         return body

@@ -243,7 +243,7 @@ extension MLflowRoutes {
         let query = try selection(fields)
         let groupBy = try fields.string("group_by").map { text throws(LedgerError) in try GroupKey(parsing: text) }
         let groups = try await store.statistics(query, metric: try fields.requiredString("metric"), groupBy: groupBy)
-        return .object([("groups", .array(groups.map(MLflowJSON.groupStatistics)))])
+        return .object([("groups", .array(groups.map(\.json)))])
     }
 
     @Sendable func trend(_ fields: RequestFields) async throws -> JSONValue {

@@ -35,18 +35,7 @@ extension RunLedgerCommand {
                     let groups = try await store.statistics(
                         query, metric: metric, groupBy: try groupBy.map { text throws(LedgerError) in try GroupKey(parsing: text) })
                     switch format {
-                    case .json:
-                        print(
-                            JSONValue.array(
-                                groups.map { row in
-                                    let s = row.summary
-                                    return .object([
-                                        ("group", row.group.map(JSONValue.string) ?? .null), ("count", .integer(Int64(s.count))),
-                                        ("mean", .number(s.mean)),
-                                        ("stddev", .number(s.stddev)), ("min", .number(s.min)), ("max", .number(s.max)), ("p50", .number(s.p50)),
-                                        ("p90", .number(s.p90)), ("p99", .number(s.p99)),
-                                    ])
-                                }))
+                    case .json: print(JSONValue.array(groups.map(\.json)))
                     case .table, .csv:
                         var table = TextTable(headers: [groupBy ?? "GROUP", "COUNT", "MEAN", "STDDEV", "MIN", "MAX", "P50", "P90", "P99"])
                         table.numericColumns = Set(1...8)

@@ -95,6 +95,12 @@ struct ServedStore: TrackingStore {
     func searchEvents(_ search: EventSearch) async throws -> [StoredEvent] { try await remote.searchEvents(search) }
     func eventSummary(_ search: EventSearch, width: Int64) async throws -> [EventCount] { try await remote.eventSummary(search, width: width) }
     func aggregate(_ aggregation: MetricAggregation) async throws -> [AggregateRow] { try await remote.aggregate(aggregation) }
+    func statistics(_ query: RunQuery, metric: String, groupBy: GroupKey?) async throws -> [GroupSummary] {
+        try await remote.statistics(query, metric: metric, groupBy: groupBy)
+    }
+    func trend(_ query: RunQuery, metric: String, goal: Goal, groupBy: GroupKey?) async throws -> [TrendPoint] {
+        try await remote.trend(query, metric: metric, goal: goal, groupBy: groupBy)
+    }
     func retentionPolicies() async throws -> [RetentionPolicy] { try await remote.retentionPolicies() }
     func addRetentionPolicy(_ policy: RetentionPolicy) async throws -> RetentionPolicy { try await remote.addRetentionPolicy(policy) }
     func removeRetentionPolicy(id: Int64) async throws { try await remote.removeRetentionPolicy(id: id) }

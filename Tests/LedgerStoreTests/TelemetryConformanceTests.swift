@@ -313,7 +313,9 @@ struct TelemetryConformanceTests {
             // Compared as JSON text, so that NaN equals itself.
             #expect(answer.map(\.json.description) == expected.map(\.json.description), "\(goal) \(grouped) \(filter)")
         }
-        await expectLedgerError(.invalidParameterValue) { _ = try await store.trend(RunQuery(experimentIDs: []), metric: "cost", goal: .minimize) }
+        await expectLedgerError(.invalidParameterValue) {
+            _ = try await store.trend(RunQuery(experimentIDs: []), metric: "cost", goal: .minimize, groupBy: nil)
+        }
         try await store.close()
     }
 
